@@ -1,0 +1,26 @@
+"""boto3 clients built from Settings: real AWS in the cloud, dynalite locally."""
+
+from __future__ import annotations
+
+import functools
+
+import boto3
+from botocore.config import Config
+
+from functions.settings import Settings
+
+# Keep-alive pool big enough for the edge's greenlets and the worker's threads; retries
+# are adaptive so a throttled table slows us down instead of failing the batch at once.
+_CONFIG = Config(max_pool_connections=64, retries={"max_attempts": 8, "mode": "adaptive"},
+                 connect_timeout=3, read_timeout=10)
+
+
+@functools.lru_cache(maxsize=8)
+def dynamodb(settings: Settings):
+    """A low-level DynamoDB client (thread-safe; cached per settings)."""
+    kwargs = {"region_name": settings.aws_region, "config": _CONFIG}
+    if settings.dynamodb_endpoint:
+        # dynalite accepts any credentials; fixed ones keep a developer's real keys unused.
+        kwargs.update(endpoint_url=settings.dynamodb_endpoint,
+                      aws_access_key_id="local", aws_secret_access_key="local")
+    return boto3.session.Session().client("dynamodb", **kwargs)

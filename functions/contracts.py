@@ -1,0 +1,107 @@
+"""Wire contracts between the edge, Kafka, the worker functions and the clients.
+
+One place for: the Kafka record the edge produces (key = room id, so one room is one
+partition and one order), the events the worker posts back through the delivery API,
+the error codes clients see, and the delivery API's batched body. Both sides import
+these names; nothing else spells them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+SCHEMA_VERSION = 1
+
+# --- Kafka record (value is JSON, key is the room id) -----------------------------------
+# Record "type" values. Typing indicators and presence ride the same partition as chat so
+# they stay in room order, but only chat messages are stored.
+RECORD_SEND = "chat.send"
+RECORD_TYPING = "chat.typing"
+RECORD_KINDS = (RECORD_SEND, RECORD_TYPING)
+
+# Kafka header names (ASCII); values are UTF-8 bytes.
+HEADER_SCHEMA = "tidings-schema"
+HEADER_EDGE = "tidings-edge"
+
+# Fields of a chat.send record, all set by the edge. sender* come from the verified token.
+RECORD_FIELDS = (
+    "v",            # schema version
+    "type",         # RECORD_SEND | RECORD_TYPING
+    "roomId",
+    "clientMsgId",  # the client's id for the message; resends with the same id are stored once
+    "senderId",     # token "sub"
+    "senderRole",   # token role claim
+    "body",         # text, <= MAX_BODY_CHARS
+    "sentAt",       # ms since epoch, edge receive time
+    "connectionId", # the sender's connection, for error deliveries
+    "edgeUrl",      # the delivery API base URL of the sender's edge
+)
+
+MAX_BODY_CHARS = 8000
+ROOM_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+USER_ID_RE = re.compile(r"^[A-Za-z0-9_.@:\-]{1,128}$")
+ROLES = ("customer", "groomer", "admin")
+
+
+def encode(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def decode(data: bytes | str) -> Any:
+    return orjson.loads(data)
+
+
+def message_id(room_id: str, seq: int) -> str:
+    """Stable id of a stored message: the same for every (re)delivery of it."""
+    return f"{room_id}:{seq}"
+
+
+# --- Server events (posted by the worker through the delivery API, rendered by the edge
+# into JSON frames as is, or into STOMP MESSAGE/ERROR frames) ------------------------------
+EVENT_MESSAGE = "message"     # {type, room, seq, messageId, clientMsgId, senderId, senderRole, body, sentAt}
+EVENT_ERROR = "error"         # {type, code, message, ref}
+EVENT_TYPING = "typing"       # {type, room, userId, role, at}
+EVENT_PRESENCE = "presence"   # {type, room, userId, state: "join"|"leave", at}
+EVENT_ACK = "ack"             # edge only: {type, clientMsgId, room, partition, offset}
+
+# --- Error codes (JSON "error.code", STOMP ERROR "message" header, HTTP error "code") ---
+ERR_BAD_FRAME = "bad_frame"            # not JSON / not STOMP / wrong shape
+ERR_UNKNOWN_TYPE = "unknown_type"
+ERR_BAD_REQUEST = "bad_request"        # a field missing or invalid
+ERR_TOO_LARGE = "too_large"
+ERR_UNAUTHORIZED = "unauthorized"      # bad or expired token
+ERR_FORBIDDEN = "forbidden"            # not a member of the room
+ERR_UNKNOWN_ROOM = "unknown_room"
+ERR_RATE_LIMITED = "rate_limited"
+ERR_UNAVAILABLE = "unavailable"        # broker down: not accepted, send again
+ERR_CONFLICT = "conflict"
+ERR_NOT_FOUND = "not_found"
+ERR_INTERNAL = "internal"
+
+
+def error_event(code: str, message: str, ref: str | None = None, **extra: Any) -> dict:
+    event = {"type": EVENT_ERROR, "code": code, "message": message}
+    if ref is not None:
+        event["ref"] = ref
+    event.update(extra)
+    return event
+
+
+# --- Delivery API (API Gateway @connections contract, plus a batched form) --------------
+# POST   {edgeUrl}/@connections/{id}   body = raw data for the client   -> 200 | 410
+# GET    {edgeUrl}/@connections/{id}   -> 200 {connectedAt, identity{sourceIp,userAgent}, lastActiveAt}
+# DELETE {edgeUrl}/@connections/{id}   -> 204 | 410
+# POST   {edgeUrl}/@connections        body = {"items": [{"connectionIds": [...], "data": {...}}, ...]}
+#                                      -> 200 {"results": {connectionId: 200|410|429}}
+# Items are applied in order, so a batch keeps room order for every recipient.
+DELIVERY_PATH = "/@connections"
+DELIVERY_SECRET_HEADER = "X-Tidings-Delivery-Secret"
+MAX_DELIVERY_DATA_BYTES = 131072  # API Gateway's PostToConnection limit
+
+
+def delivery_batch(items: list[tuple[list[str], dict]]) -> bytes:
+    return encode({"items": [{"connectionIds": ids, "data": data} for ids, data in items]})

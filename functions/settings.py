@@ -1,0 +1,153 @@
+"""Settings shared by the edge, the functions, the local stack and iac/.
+
+Every knob is one environment variable named here, read in one place. iac/ sets the
+same names on Lambda and ECS (a test checks that), local/ sets them on the processes it
+starts. Nothing else in the code base reads os.environ for tidings settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Mapping
+
+
+class SettingsError(ValueError):
+    """A setting that makes no sense; raised before anything starts."""
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"not a boolean: {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Kafka
+    kafka_bootstrap: str = field(default="127.0.0.1:9092", metadata={"env": "TIDINGS_KAFKA_BOOTSTRAP"})
+    # "plaintext" locally; "iam" for MSK with SASL/OAUTHBEARER signed by AWS credentials.
+    kafka_security: str = field(default="plaintext", metadata={"env": "TIDINGS_KAFKA_SECURITY"})
+    chat_topic: str = field(default="tidings.chat", metadata={"env": "TIDINGS_CHAT_TOPIC"})
+    dead_letter_topic: str = field(default="tidings.chat.dlq", metadata={"env": "TIDINGS_DLQ_TOPIC"})
+    partitions: int = field(default=3, metadata={"env": "TIDINGS_PARTITIONS"})
+    consumer_group: str = field(default="tidings-chat-worker", metadata={"env": "TIDINGS_CONSUMER_GROUP"})
+
+    # DynamoDB: endpoint None means real AWS; locally it points at dynalite.
+    dynamodb_endpoint: str | None = field(default=None, metadata={"env": "TIDINGS_DYNAMODB_ENDPOINT"})
+    aws_region: str = field(default="us-east-1", metadata={"env": "AWS_REGION"})
+    table_prefix: str = field(default="tidings-", metadata={"env": "TIDINGS_TABLE_PREFIX"})
+
+    # Tokens: HS256 with a shared secret by default, RS256 with a public key as an option.
+    jwt_algorithm: str = field(default="HS256", metadata={"env": "TIDINGS_JWT_ALGORITHM"})
+    jwt_secret: str = field(default="tidings-local-dev-secret-change-me-0123456789", metadata={"env": "TIDINGS_JWT_SECRET", "secret": True})
+    jwt_public_key: str | None = field(default=None, metadata={"env": "TIDINGS_JWT_PUBLIC_KEY"})
+    jwt_issuer: str = field(default="tidings-local", metadata={"env": "TIDINGS_JWT_ISSUER"})
+    jwt_audience: str = field(default="tidings", metadata={"env": "TIDINGS_JWT_AUDIENCE"})
+
+    # Edge
+    allowed_origins: tuple[str, ...] = field(default=("*",), metadata={"env": "TIDINGS_ALLOWED_ORIGINS"})
+    delivery_secret: str = field(default="tidings-local-delivery-secret", metadata={"env": "TIDINGS_DELIVERY_SECRET", "secret": True})
+    # The URL at which the worker reaches this edge's delivery API (…/@connections).
+    edge_delivery_url: str = field(default="http://127.0.0.1:8101", metadata={"env": "TIDINGS_EDGE_DELIVERY_URL"})
+    edge_id: str = field(default="edge-local", metadata={"env": "TIDINGS_EDGE_ID"})
+    max_message_bytes: int = field(default=65536, metadata={"env": "TIDINGS_MAX_MESSAGE_BYTES"})
+    heartbeat_ms: int = field(default=10000, metadata={"env": "TIDINGS_HEARTBEAT_MS"})
+    idle_timeout_s: int = field(default=600, metadata={"env": "TIDINGS_IDLE_TIMEOUT_S"})
+    connection_ttl_s: int = field(default=300, metadata={"env": "TIDINGS_CONNECTION_TTL_S"})
+    rate_per_second: float = field(default=50.0, metadata={"env": "TIDINGS_RATE_PER_SECOND"})
+    rate_burst: int = field(default=100, metadata={"env": "TIDINGS_RATE_BURST"})
+    max_connections_per_user: int = field(default=20, metadata={"env": "TIDINGS_MAX_CONNECTIONS_PER_USER"})
+    max_subscriptions_per_connection: int = field(default=200, metadata={"env": "TIDINGS_MAX_SUBSCRIPTIONS"})
+    produce_timeout_s: float = field(default=10.0, metadata={"env": "TIDINGS_PRODUCE_TIMEOUT_S"})
+
+    # Event source mapping (AWS defaults: 100 records, 500 ms)
+    batch_size: int = field(default=100, metadata={"env": "TIDINGS_BATCH_SIZE"})
+    batch_window_ms: int = field(default=500, metadata={"env": "TIDINGS_BATCH_WINDOW_MS"})
+    max_retry_attempts: int = field(default=3, metadata={"env": "TIDINGS_MAX_RETRY_ATTEMPTS"})
+    max_record_age_s: int = field(default=-1, metadata={"env": "TIDINGS_MAX_RECORD_AGE_S"})
+    bisect_on_error: bool = field(default=True, metadata={"env": "TIDINGS_BISECT_ON_ERROR"})
+
+    # Local mode only (dev login on the gateway, `invoke token`).
+    local_mode: bool = field(default=False, metadata={"env": "TIDINGS_LOCAL_MODE"})
+
+    def __post_init__(self) -> None:
+        if self.partitions < 1:
+            raise SettingsError(f"TIDINGS_PARTITIONS must be at least 1, got {self.partitions}")
+        if self.batch_size < 1 or self.batch_size > 10000:
+            raise SettingsError(f"TIDINGS_BATCH_SIZE must be 1..10000, got {self.batch_size}")
+        if self.batch_window_ms < 0 or self.batch_window_ms > 300_000:
+            raise SettingsError(f"TIDINGS_BATCH_WINDOW_MS must be 0..300000, got {self.batch_window_ms}")
+        if self.max_message_bytes < 1024:
+            raise SettingsError(f"TIDINGS_MAX_MESSAGE_BYTES must be at least 1024, got {self.max_message_bytes}")
+        if self.kafka_security not in ("plaintext", "iam"):
+            raise SettingsError(f"TIDINGS_KAFKA_SECURITY must be plaintext or iam, got {self.kafka_security!r}")
+        if self.jwt_algorithm not in ("HS256", "RS256"):
+            raise SettingsError(f"TIDINGS_JWT_ALGORITHM must be HS256 or RS256, got {self.jwt_algorithm!r}")
+        if self.jwt_algorithm == "RS256" and not self.jwt_public_key:
+            raise SettingsError("TIDINGS_JWT_ALGORITHM=RS256 needs TIDINGS_JWT_PUBLIC_KEY")
+        if not self.chat_topic or self.chat_topic == self.dead_letter_topic:
+            raise SettingsError("the chat topic and the dead-letter topic must be set and differ")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw is None:
+                continue
+            values[f.name] = _convert(f.name, f.type, raw)
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, tuple):
+                value = ",".join(value)
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            out[f.metadata["env"]] = str(value)
+        return out
+
+    def table_name(self, logical: str) -> str:
+        return f"{self.table_prefix}{logical}"
+
+    def __repr__(self) -> str:  # never print secrets into logs
+        shown = []
+        for f in fields(self):
+            value = "***" if f.metadata.get("secret") else getattr(self, f.name)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+
+def env_names() -> set[str]:
+    """All environment variable names tidings reads (used by iac/ consistency tests)."""
+    return {f.metadata["env"] for f in fields(Settings)}
+
+
+def _convert(name: str, type_: str, raw: str):
+    try:
+        if type_ == "int":
+            return int(raw)
+        if type_ == "float":
+            return float(raw)
+        if type_ == "bool":
+            return _bool(raw)
+        if type_.startswith("tuple"):
+            return _split(raw)
+        if type_ == "str | None":
+            return raw or None
+        return raw
+    except ValueError as exc:
+        raise SettingsError(f"setting {name}: {exc}") from exc

@@ -1,0 +1,94 @@
+"""Every DynamoDB table tidings uses: keys, indexes, TTL attribute. The one source of truth.
+
+local/ creates these in dynalite, iac/ declares them in Terraform (a test compares the
+two), the functions and the edge address them by the logical names below.
+
+Design notes:
+- rooms.subs is a map connectionId -> {u: userId, r: role, e: edgeUrl, x: expiresAt}. Keeping
+  a room's subscribers in the room item lets the worker fetch counters' neighbours and
+  recipients for a whole Kafka batch with one BatchGetItem instead of a Query per room.
+- room_heads is written only by the worker that owns the room's partition (one writer per
+  room), so it is written with BatchWriteItem and needs no transaction (dynalite has none).
+- message_ids makes storage exactly-once: a resend with the same clientMsgId, or a replay of
+  the same Kafka offset, finds its earlier seq here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: tuple[str, str]            # (attribute, "S" | "N")
+    range_key: tuple[str, str] | None = None
+    projection: str = "ALL"              # ALL | KEYS_ONLY
+
+
+@dataclass(frozen=True)
+class Table:
+    logical: str
+    hash_key: tuple[str, str]
+    range_key: tuple[str, str] | None = None
+    ttl_attribute: str | None = None
+    indexes: tuple[Index, ...] = field(default_factory=tuple)
+
+    def attribute_definitions(self) -> list[dict]:
+        attrs = {self.hash_key[0]: self.hash_key[1]}
+        if self.range_key:
+            attrs[self.range_key[0]] = self.range_key[1]
+        for index in self.indexes:
+            attrs[index.hash_key[0]] = index.hash_key[1]
+            if index.range_key:
+                attrs[index.range_key[0]] = index.range_key[1]
+        return [{"AttributeName": k, "AttributeType": t} for k, t in sorted(attrs.items())]
+
+    def key_schema(self) -> list[dict]:
+        schema = [{"AttributeName": self.hash_key[0], "KeyType": "HASH"}]
+        if self.range_key:
+            schema.append({"AttributeName": self.range_key[0], "KeyType": "RANGE"})
+        return schema
+
+    def create_table_args(self, table_name: str) -> dict:
+        """Arguments for boto3's create_table (on-demand billing)."""
+        args = {
+            "TableName": table_name,
+            "AttributeDefinitions": self.attribute_definitions(),
+            "KeySchema": self.key_schema(),
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if self.indexes:
+            args["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": index.name,
+                    "KeySchema": [{"AttributeName": index.hash_key[0], "KeyType": "HASH"}]
+                    + ([{"AttributeName": index.range_key[0], "KeyType": "RANGE"}] if index.range_key else []),
+                    "Projection": {"ProjectionType": index.projection},
+                }
+                for index in self.indexes
+            ]
+        return args
+
+
+ROOMS = Table("rooms", hash_key=("roomId", "S"))
+ROOM_HEADS = Table("room_heads", hash_key=("roomId", "S"))
+MEMBERS = Table(
+    "members",
+    hash_key=("roomId", "S"),
+    range_key=("userId", "S"),
+    indexes=(Index("by_user", hash_key=("userId", "S"), range_key=("roomId", "S")),),
+)
+MESSAGES = Table("messages", hash_key=("roomId", "S"), range_key=("seq", "N"))
+MESSAGE_IDS = Table("message_ids", hash_key=("dedupKey", "S"), ttl_attribute="expiresAt")
+CONNECTIONS = Table(
+    "connections",
+    hash_key=("connectionId", "S"),
+    ttl_attribute="expiresAt",
+    indexes=(Index("by_user", hash_key=("userId", "S"), range_key=("connectionId", "S"), projection="KEYS_ONLY"),),
+)
+
+ALL_TABLES: tuple[Table, ...] = (ROOMS, ROOM_HEADS, MEMBERS, MESSAGES, MESSAGE_IDS, CONNECTIONS)
+
+# How long a clientMsgId is remembered for dedup (a client resends within minutes).
+DEDUP_TTL_S = 7 * 24 * 3600
