@@ -57,6 +57,8 @@ class Settings:
     # The URL at which the worker reaches this edge's delivery API (…/@connections).
     edge_delivery_url: str = field(default="http://127.0.0.1:8101", metadata={"env": "TIDINGS_EDGE_DELIVERY_URL"})
     edge_id: str = field(default="edge-local", metadata={"env": "TIDINGS_EDGE_ID"})
+    # The delivery API answers only on this port (gunicorn binds the public and this one).
+    edge_internal_port: int = field(default=8101, metadata={"env": "TIDINGS_EDGE_INTERNAL_PORT"})
     max_message_bytes: int = field(default=65536, metadata={"env": "TIDINGS_MAX_MESSAGE_BYTES"})
     heartbeat_ms: int = field(default=10000, metadata={"env": "TIDINGS_HEARTBEAT_MS"})
     idle_timeout_s: int = field(default=600, metadata={"env": "TIDINGS_IDLE_TIMEOUT_S"})
