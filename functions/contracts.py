@@ -20,7 +20,8 @@ SCHEMA_VERSION = 1
 # they stay in room order, but only chat messages are stored.
 RECORD_SEND = "chat.send"
 RECORD_TYPING = "chat.typing"
-RECORD_KINDS = (RECORD_SEND, RECORD_TYPING)
+RECORD_PRESENCE = "chat.presence"   # {state: "join"|"leave"} produced by the edge on (un)subscribe
+RECORD_KINDS = (RECORD_SEND, RECORD_TYPING, RECORD_PRESENCE)
 
 # Kafka header names (ASCII); values are UTF-8 bytes.
 HEADER_SCHEMA = "tidings-schema"
@@ -29,7 +30,7 @@ HEADER_EDGE = "tidings-edge"
 # Fields of a chat.send record, all set by the edge. sender* come from the verified token.
 RECORD_FIELDS = (
     "v",            # schema version
-    "type",         # RECORD_SEND | RECORD_TYPING
+    "type",         # RECORD_SEND | RECORD_TYPING | RECORD_PRESENCE
     "roomId",
     "clientMsgId",  # the client's id for the message; resends with the same id are stored once
     "senderId",     # token "sub"
@@ -38,6 +39,7 @@ RECORD_FIELDS = (
     "sentAt",       # ms since epoch, edge receive time
     "connectionId", # the sender's connection, for error deliveries
     "edgeUrl",      # the delivery API base URL of the sender's edge
+    # "state" ("join" | "leave") on chat.presence records only
 )
 
 MAX_BODY_CHARS = 8000
