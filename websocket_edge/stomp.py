@@ -1,0 +1,425 @@
+"""A pure STOMP 1.0/1.1/1.2 frame codec for the WebSocket edge (no I/O, no gevent).
+
+Wire format (STOMP 1.2):  command EOL *(header EOL) EOL *OCTET NUL *(EOL), EOL = [CR] LF.
+
+* `Parser.feed(bytes)` returns the complete frames (and `HEARTBEAT` markers) found so far;
+  `parse(data)` does the same for one whole buffer and rejects a truncated frame.
+* Every problem with the input raises `StompError(message, receipt_id=...)`, never anything
+  else; the work per input byte and the memory held for one frame are bounded by the limits.
+  After an error the parser refuses further input: STOMP errors are fatal to a connection.
+* `serialize(frame)` and the builders `connected`, `message`, `receipt`, `error` make the
+  server's frames; `negotiate_version`, `negotiate_heartbeat` and `select_subprotocol`
+  implement the CONNECT handshake; `parse_send_destination` and friends map the
+  destinations of the system tidings replaces to room ids.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from functions.contracts import ROOM_ID_RE
+
+CLIENT_COMMANDS = frozenset({
+    "CONNECT", "STOMP", "SEND", "SUBSCRIBE", "UNSUBSCRIBE", "ACK", "NACK",
+    "BEGIN", "COMMIT", "ABORT", "DISCONNECT",
+})
+SERVER_COMMANDS = frozenset({"CONNECTED", "MESSAGE", "RECEIPT", "ERROR"})
+COMMANDS = CLIENT_COMMANDS | SERVER_COMMANDS
+_COMMANDS_RAW = {c.encode("ascii"): c for c in COMMANDS}
+# Headers of these frames are never escaped (STOMP 1.2, "Value Encoding").
+UNESCAPED_COMMANDS = frozenset({"CONNECT", "CONNECTED"})
+
+SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")  # ascending
+SUBPROTOCOLS = {"v10.stomp": "1.0", "v11.stomp": "1.1", "v12.stomp": "1.2"}
+
+DEFAULT_MAX_HEADERS = 64
+DEFAULT_MAX_LINE = 8 * 1024
+DEFAULT_MAX_BODY = 64 * 1024
+HEARTBEAT_BYTES = b"\n"  # what to send for a heart-beat
+
+_UNESCAPES = {"r": "\r", "n": "\n", "c": ":", "\\": "\\"}
+_ESCAPES_12 = str.maketrans({"\\": "\\\\", "\r": "\\r", "\n": "\\n", ":": "\\c"})
+_ESCAPES_11 = str.maketrans({"\\": "\\\\", "\n": "\\n", ":": "\\c"})  # 1.1 has no \r
+_ESCAPE_RE = re.compile(r"\\(.?)", re.S)
+_EOLS_RE = re.compile(rb"(?:\r?\n)+")
+_DIGITS_RE = re.compile(r"[0-9]{1,12}")
+_HEARTBEAT_RE = re.compile(r"([0-9]{1,10}),([0-9]{1,10})")
+_VERSION_RE = re.compile(r"[0-9]+\.[0-9]+")
+
+
+class StompError(Exception):
+    """Bad input; fatal to the connection. Answer with `error(str(exc), receipt_id=exc.receipt_id)`."""
+
+    def __init__(self, message: str, receipt_id: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.receipt_id = receipt_id
+
+
+@dataclass
+class Frame:
+    command: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The value of the first header called `name` (the first of repeated headers wins)."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    def text(self, encoding: str = "utf-8") -> str:
+        """The body as text; StompError when it is not valid in `encoding`."""
+        try:
+            return self.body.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise StompError(f"body is not valid {encoding}", self.get("receipt")) from exc
+
+
+class Heartbeat:
+    """A run of bare EOLs between frames (a heart-beat). Use the `HEARTBEAT` singleton."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "HEARTBEAT"
+
+
+HEARTBEAT = Heartbeat()
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+
+    def repl(match: re.Match) -> str:
+        char = match.group(1)
+        if char not in _UNESCAPES:
+            raise StompError(f"undefined escape sequence {match.group(0)!r} in header")
+        return _UNESCAPES[char]
+
+    return _ESCAPE_RE.sub(repl, text)
+
+
+def _decode_header(raw: bytes, escaped: bool) -> tuple[str, str]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StompError("header is not valid UTF-8") from None
+    name, colon, value = text.partition(":")
+    if not colon or not name:
+        raise StompError(f"malformed header line {text[:40]!r} (expected name:value)")
+    if escaped:
+        return _unescape(name), _unescape(value)
+    return name, value
+
+
+def _receipt_of(raw_lines: list[bytes], escaped: bool) -> str | None:
+    """The first `receipt` header that can be read, for error replies."""
+    for raw in raw_lines:
+        if raw.startswith(b"receipt:"):
+            try:
+                return _decode_header(raw, escaped)[1]
+            except StompError:
+                continue
+    return None
+
+
+class Parser:
+    """Incremental parser: `feed(data)` returns the frames completed by `data`.
+
+    A run of EOLs outside a frame yields one `HEARTBEAT`, except EOLs that follow a frame
+    in the same `feed` call (a frame's optional trailer). `version` ("1.0" disables header
+    unescaping) may be changed once negotiated; CONNECT/CONNECTED are never unescaped.
+    """
+
+    def __init__(self, max_body: int = DEFAULT_MAX_BODY, max_headers: int = DEFAULT_MAX_HEADERS,
+                 max_line: int = DEFAULT_MAX_LINE, version: str = "1.2"):
+        self.max_body, self.max_headers, self.max_line = max_body, max_headers, max_line
+        self.version = version
+        self._buf = bytearray()
+        self._pos = 0          # start of the unconsumed input
+        self._scan = 0         # where to resume searching for LF / NUL (>= _pos)
+        self._command: str | None = None  # command of the frame whose headers are being read
+        self._lines: list[bytes] = []     # its raw header lines
+        self._frame: Frame | None = None  # frame waiting for its body
+        self._length: int | None = None   # its content-length
+        self._trailer = False  # just completed a frame in this feed call
+        self._beat = False     # HEARTBEAT already yielded for the current EOL run
+        self._failed: StompError | None = None
+
+    @property
+    def pending(self) -> bool:
+        """True while part of a frame is buffered."""
+        return self._command is not None or self._frame is not None or self._pos < len(self._buf)
+
+    def feed(self, data: bytes | bytearray | str) -> list[Frame | Heartbeat]:
+        if self._failed is not None:
+            raise StompError(f"connection already failed: {self._failed.message}", self._failed.receipt_id)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self._buf += data
+        self._trailer = self._beat = False
+        out: list[Frame | Heartbeat] = []
+        try:
+            while self._step(out):
+                pass
+        except StompError as exc:
+            self._failed = exc
+            self._buf.clear()
+            raise
+        if self._pos:
+            del self._buf[:self._pos]
+            self._scan -= self._pos
+            self._pos = 0
+        return out
+
+    def _escaped(self, command: str) -> bool:
+        return command not in UNESCAPED_COMMANDS and self.version != "1.0"
+
+    def _step(self, out: list) -> bool:
+        if self._frame is not None:
+            return self._read_body(out)
+        if self._command is None:
+            eols = _EOLS_RE.match(self._buf, self._pos)
+            if eols:
+                self._pos = self._scan = eols.end()
+                if not (self._trailer or self._beat):
+                    out.append(HEARTBEAT)
+                self._beat = True
+                return True
+            if self._buf.endswith(b"\r") and len(self._buf) - self._pos == 1:
+                return False  # maybe the start of a CR LF heart-beat
+        line = self._read_line()
+        if line is None:
+            return False
+        if self._command is None:
+            command = _COMMANDS_RAW.get(line)
+            if command is None:
+                shown = line[:32].decode("utf-8", "replace")
+                raise StompError(f"unknown command {shown!r}")
+            self._command, self._lines = command, []
+            self._trailer = self._beat = False
+        elif line:
+            if len(self._lines) >= self.max_headers:
+                raise StompError(f"too many headers (limit {self.max_headers})", self._receipt())
+            self._lines.append(line)
+        else:
+            self._end_headers()
+        return True
+
+    def _receipt(self) -> str | None:
+        """The receipt id of the frame being read, if it can be read yet."""
+        if self._frame is not None:
+            return self._frame.get("receipt")
+        return _receipt_of(self._lines, self._escaped(self._command)) if self._command else None
+
+    def _read_line(self) -> bytes | None:
+        """The next complete line without its EOL, or None until more data arrives."""
+        newline = self._buf.find(b"\n", self._scan)
+        if newline < 0:
+            self._scan = len(self._buf)
+            if self._scan - self._pos > self.max_line + 1:
+                raise StompError(f"header line longer than {self.max_line} bytes", self._receipt())
+            return None
+        line = bytes(self._buf[self._pos:newline])
+        self._pos = self._scan = newline + 1
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if len(line) > self.max_line:
+            raise StompError(f"header line longer than {self.max_line} bytes", self._receipt())
+        return line
+
+    def _end_headers(self) -> None:
+        command, lines = self._command, self._lines
+        escaped = self._escaped(command)
+        try:
+            frame = Frame(command, [_decode_header(raw, escaped) for raw in lines])
+        except StompError as exc:
+            raise StompError(exc.message, _receipt_of(lines, escaped)) from None
+        length = frame.get("content-length")
+        if length is not None:
+            if not _DIGITS_RE.fullmatch(length):
+                raise StompError(f"invalid content-length {length[:20]!r}", frame.get("receipt"))
+            length = int(length)
+            if length > self.max_body:
+                raise StompError(f"body larger than {self.max_body} bytes", frame.get("receipt"))
+        self._frame, self._length = frame, length
+        self._command, self._lines = None, []
+
+    def _read_body(self, out: list) -> bool:
+        frame, start = self._frame, self._pos
+        if self._length is not None:
+            end = start + self._length
+            if len(self._buf) <= end:
+                return False
+            if self._buf[end] != 0:
+                raise StompError("frame does not end with NUL after content-length bytes",
+                                 frame.get("receipt"))
+        else:
+            end = self._buf.find(b"\x00", self._scan)
+            if end < 0:
+                self._scan = len(self._buf)
+                if self._scan - start > self.max_body:
+                    raise StompError(f"body larger than {self.max_body} bytes", frame.get("receipt"))
+                return False
+            if end - start > self.max_body:
+                raise StompError(f"body larger than {self.max_body} bytes", frame.get("receipt"))
+        frame.body = bytes(self._buf[start:end])
+        self._pos = self._scan = end + 1
+        self._frame = self._length = None
+        self._trailer = True
+        out.append(frame)
+        return True
+
+
+def parse(data: bytes | bytearray | str, **limits) -> list[Frame | Heartbeat]:
+    """All frames in one buffer (e.g. one WebSocket message); a truncated frame is an error.
+
+    `limits`: max_body, max_headers, max_line, version, as for `Parser`.
+    """
+    parser = Parser(**limits)
+    items = parser.feed(data)
+    if parser.pending:
+        raise StompError("incomplete frame (missing NUL terminator?)", parser._receipt())
+    return items
+
+
+def serialize(frame: Frame, version: str = "1.2") -> bytes:
+    """Encode a frame. Escapes headers (not for CONNECT/CONNECTED or 1.0) and sets
+    `content-length` (replacing any given one) when the body is not empty."""
+    if frame.command not in COMMANDS:
+        raise ValueError(f"unknown STOMP command {frame.command!r}")
+    body = frame.body.encode("utf-8") if isinstance(frame.body, str) else bytes(frame.body)
+    escaped = frame.command not in UNESCAPED_COMMANDS and version != "1.0"
+    table = _ESCAPES_11 if version == "1.1" else _ESCAPES_12
+    lines = [frame.command]
+    for name, value in frame.headers:
+        value = str(value)
+        if name == "content-length":
+            continue
+        if escaped:
+            name, value = name.translate(table), value.translate(table)
+        else:  # no escaping possible: a name must be clean, a value loses its line breaks
+            if not name or any(c in name for c in ":\r\n"):
+                raise ValueError(f"header name {name!r} cannot be sent unescaped")
+            value = value.replace("\r", " ").replace("\n", " ")
+        lines.append(f"{name}:{value}")
+    if body:
+        lines.append(f"content-length:{len(body)}")
+    return ("\n".join(lines) + "\n\n").encode("utf-8") + body + b"\x00"
+
+
+# --- server frames ----------------------------------------------------------------------
+
+def connected(version: str, heart_beat: tuple[int, int] = (0, 0), server: str = "tidings/0.1",
+              session: str | None = None) -> Frame:
+    headers = [("version", version), ("heart-beat", f"{int(heart_beat[0])},{int(heart_beat[1])}"),
+               ("server", server)]
+    if session is not None:
+        headers.append(("session", session))
+    return Frame("CONNECTED", headers)
+
+
+def message(destination: str, subscription: str, message_id: str, body: bytes | str = b"",
+            content_type: str | None = "application/json",
+            extra_headers: list[tuple[str, str]] | tuple = ()) -> Frame:
+    headers = [("destination", destination), ("message-id", message_id), ("subscription", subscription)]
+    if content_type:
+        headers.append(("content-type", content_type))
+    headers.extend(extra_headers)
+    return Frame("MESSAGE", headers, body.encode("utf-8") if isinstance(body, str) else bytes(body))
+
+
+def receipt(receipt_id: str) -> Frame:
+    return Frame("RECEIPT", [("receipt-id", receipt_id)])
+
+
+def error(message: str, body: bytes | str = b"", receipt_id: str | None = None,
+          extra_headers: list[tuple[str, str]] | tuple = ()) -> Frame:
+    """ERROR frame: short `message` header, optional details in the body (text/plain)."""
+    headers = [("message", message)]
+    if receipt_id is not None:
+        headers.append(("receipt-id", receipt_id))
+    body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    if body:
+        headers.append(("content-type", "text/plain;charset=utf-8"))
+    headers.extend(extra_headers)
+    return Frame("ERROR", headers, body)
+
+
+# --- handshake --------------------------------------------------------------------------
+
+def _subprotocol_versions(offered: str | None) -> set[str]:
+    tokens = (t.strip().lower() for t in (offered or "").split(","))
+    return {SUBPROTOCOLS[t] for t in tokens if t in SUBPROTOCOLS}
+
+
+def select_subprotocol(offered: str | list[str] | None) -> str | None:
+    """Which Sec-WebSocket-Protocol to answer: the highest vXY.stomp offered, else "stomp"
+    if offered, else None (answer none)."""
+    if isinstance(offered, (list, tuple)):
+        offered = ",".join(offered)
+    tokens = [t.strip().lower() for t in (offered or "").split(",")]
+    best = max((t for t in tokens if t in SUBPROTOCOLS), key=SUBPROTOCOLS.get, default=None)
+    return best or ("stomp" if "stomp" in tokens else None)
+
+
+def negotiate_version(accept_version: str | None, offered_subprotocol: str | None = None) -> str:
+    """The highest version the client accepts (no header means 1.0, as the spec says) and
+    we support, restricted to the versions named by the WebSocket subprotocol(s), if any
+    (e.g. "v12.stomp" or "v10.stomp, v11.stomp"; plain "stomp" restricts nothing)."""
+    if accept_version is None:
+        accepted = {"1.0"}
+    else:
+        accepted = {v.strip() for v in accept_version.split(",") if _VERSION_RE.fullmatch(v.strip())}
+    candidates = accepted & set(SUPPORTED_VERSIONS)
+    by_subprotocol = _subprotocol_versions(offered_subprotocol)
+    if by_subprotocol:
+        candidates &= by_subprotocol
+    if not candidates:
+        raise StompError("Supported protocol versions are " + " ".join(SUPPORTED_VERSIONS))
+    return max(candidates, key=SUPPORTED_VERSIONS.index)
+
+
+def negotiate_heartbeat(client_hb: str | None, server_cx: int, server_cy: int) -> tuple[int, int]:
+    """(server_send_every_ms, server_expect_every_ms); 0 means none.
+
+    `client_hb` is the CONNECT heart-beat header "cx,cy" (None means "0,0"); `server_cx`
+    is how often the server can send, `server_cy` how often it wants to receive."""
+    match = _HEARTBEAT_RE.fullmatch((client_hb or "0,0").strip())
+    if not match:
+        raise StompError(f"invalid heart-beat header {str(client_hb)[:40]!r} (expected 'cx,cy')")
+    cx, cy = int(match.group(1)), int(match.group(2))
+    send = max(server_cx, cy) if server_cx and cy else 0
+    expect = max(cx, server_cy) if cx and server_cy else 0
+    return send, expect
+
+
+# --- destinations -----------------------------------------------------------------------
+
+SEND_PREFIX = "/pub/chat/send/"
+SUBSCRIBE_PREFIX = "/sub/chat/"
+
+
+def _room_after(prefix: str, destination: str | None) -> str | None:
+    if not destination or not destination.startswith(prefix):
+        return None
+    room = destination[len(prefix):]
+    return room if ROOM_ID_RE.fullmatch(room) else None
+
+
+def parse_send_destination(destination: str | None) -> str | None:
+    """Room id of `/pub/chat/send/{roomId}`, else None."""
+    return _room_after(SEND_PREFIX, destination)
+
+
+def parse_subscribe_destination(destination: str | None) -> str | None:
+    """Room id of `/sub/chat/{roomId}`, else None."""
+    return _room_after(SUBSCRIBE_PREFIX, destination)
+
+
+def subscribe_destination(room_id: str) -> str:
+    return SUBSCRIBE_PREFIX + room_id
