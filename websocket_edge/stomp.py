@@ -27,8 +27,9 @@ CLIENT_COMMANDS = frozenset({
 SERVER_COMMANDS = frozenset({"CONNECTED", "MESSAGE", "RECEIPT", "ERROR"})
 COMMANDS = CLIENT_COMMANDS | SERVER_COMMANDS
 _COMMANDS_RAW = {c.encode("ascii"): c for c in COMMANDS}
-# Headers of these frames are never escaped (STOMP 1.2, "Value Encoding").
-UNESCAPED_COMMANDS = frozenset({"CONNECT", "CONNECTED"})
+# Headers of these frames are never escaped (STOMP 1.2, "Value Encoding"). STOMP is CONNECT
+# under another name, and clients (stomp.py) send it unescaped too.
+UNESCAPED_COMMANDS = frozenset({"CONNECT", "STOMP", "CONNECTED"})
 
 SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")  # ascending
 SUBPROTOCOLS = {"v10.stomp": "1.0", "v11.stomp": "1.1", "v12.stomp": "1.2"}
@@ -44,7 +45,7 @@ _ESCAPES_11 = str.maketrans({"\\": "\\\\", "\n": "\\n", ":": "\\c"})  # 1.1 has 
 _ESCAPE_RE = re.compile(r"\\(.?)", re.S)
 _EOLS_RE = re.compile(rb"(?:\r?\n)+")
 _DIGITS_RE = re.compile(r"[0-9]{1,12}")
-_HEARTBEAT_RE = re.compile(r"([0-9]{1,10}),([0-9]{1,10})")
+_HEARTBEAT_RE = re.compile(r"\s*([0-9]{1,10})\s*,\s*([0-9]{1,10})\s*")
 _VERSION_RE = re.compile(r"[0-9]+\.[0-9]+")
 
 
@@ -194,6 +195,11 @@ class Parser:
                 return False  # maybe the start of a CR LF heart-beat
         line = self._read_line()
         if line is None:
+            if self._command is None:  # reject a command line as soon as it cannot be one
+                partial = bytes(self._buf[self._pos:self._pos + 13])
+                partial = partial[:-1] if partial.endswith(b"\r") else partial
+                if not any(known.startswith(partial) for known in _COMMANDS_RAW):
+                    raise StompError(f"unknown command {partial.decode('utf-8', 'replace')!r}")
             return False
         if self._command is None:
             command = _COMMANDS_RAW.get(line)
@@ -389,7 +395,7 @@ def negotiate_heartbeat(client_hb: str | None, server_cx: int, server_cy: int) -
 
     `client_hb` is the CONNECT heart-beat header "cx,cy" (None means "0,0"); `server_cx`
     is how often the server can send, `server_cy` how often it wants to receive."""
-    match = _HEARTBEAT_RE.fullmatch((client_hb or "0,0").strip())
+    match = _HEARTBEAT_RE.fullmatch("0,0" if client_hb is None else client_hb)
     if not match:
         raise StompError(f"invalid heart-beat header {str(client_hb)[:40]!r} (expected 'cx,cy')")
     cx, cy = int(match.group(1)), int(match.group(2))
