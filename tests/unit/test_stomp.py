@@ -245,3 +245,309 @@ def test_byte_at_a_time_stays_linear():
     frames = frames_of(feed_all(Parser(), data, 1))
     assert time.perf_counter() - started < 5
     assert len(frames) == 1 and len(frames[0].body) == 60000
+
+
+# --- serializing and server frames ------------------------------------------------------
+
+def test_serialize_escapes_and_adds_content_length():
+    frame = Frame("MESSAGE", [("a:b", "x\\y\nz\rw:"), ("content-length", "999")], b"a\x00b")
+    assert s.serialize(frame) == b"MESSAGE\na\\cb:x\\\\y\\nz\\rw\\c\ncontent-length:3\n\na\x00b\x00"
+
+
+def test_serialize_without_body_has_no_content_length():
+    assert s.serialize(Frame("RECEIPT", [("receipt-id", "7")])) == b"RECEIPT\nreceipt-id:7\n\n\x00"
+
+
+def test_serialize_does_not_escape_connected_frames():
+    data = s.serialize(s.connected("1.2", heart_beat=(10000, 20000), server="tidings/0.1", session="s:1"))
+    assert data == b"CONNECTED\nversion:1.2\nheart-beat:10000,20000\nserver:tidings/0.1\nsession:s:1\n\n\x00"
+    assert s.serialize(Frame("CONNECTED", [("x", "a\nb")])) == b"CONNECTED\nx:a b\n\n\x00"
+    with pytest.raises(ValueError):
+        s.serialize(Frame("CONNECTED", [("a:b", "x")]))
+
+
+def test_serialize_for_older_versions():
+    frame = Frame("MESSAGE", [("k", "a:b\r\nc\\")])
+    assert s.serialize(frame, version="1.1") == b"MESSAGE\nk:a\\cb\r\\nc\\\\\n\n\x00"
+    assert s.serialize(frame, version="1.0") == b"MESSAGE\nk:a:b  c\\\n\n\x00"
+
+
+def test_serialize_rejects_unknown_commands():
+    with pytest.raises(ValueError):
+        s.serialize(Frame("HELLO"))
+
+
+def test_message_builder():
+    frame = s.message("/sub/chat/r1", "sub-0", "r1:5", '{"a":"é"}', "application/json",
+                      [("seq", "5"), ("ack", "a:1")])
+    assert frame.command == "MESSAGE"
+    assert frame.headers == [("destination", "/sub/chat/r1"), ("message-id", "r1:5"), ("subscription", "sub-0"),
+                             ("content-type", "application/json"), ("seq", "5"), ("ack", "a:1")]
+    assert frame.body == '{"a":"é"}'.encode()
+    back = one(s.serialize(frame))
+    assert back.get("ack") == "a:1" and back.get("content-length") == str(len(frame.body))
+
+
+def test_receipt_and_error_builders():
+    assert s.receipt("r-1") == Frame("RECEIPT", [("receipt-id", "r-1")])
+    assert s.error("bad frame") == Frame("ERROR", [("message", "bad frame")])
+    frame = s.error("bad\nframe", "details", receipt_id="r-2", extra_headers=[("version", "1.2")])
+    assert frame.get("receipt-id") == "r-2" and frame.get("version") == "1.2"
+    assert frame.get("content-type") == "text/plain;charset=utf-8"
+    assert one(s.serialize(frame)).get("message") == "bad\nframe"
+    try:
+        s.parse(b"SEND\nreceipt:q\nx:\\t\n\n\x00")
+    except StompError as exc:
+        assert s.error(str(exc), receipt_id=exc.receipt_id).get("receipt-id") == "q"
+
+
+def test_heartbeat_bytes():
+    assert s.parse(s.HEARTBEAT_BYTES) == [HEARTBEAT]
+
+
+# --- handshake --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("accept, subprotocol, expected", [
+    (None, None, "1.0"),                       # no accept-version: a 1.0 client
+    ("1.0,1.1,1.2", None, "1.2"),
+    ("1.1", None, "1.1"),
+    ("1.0, 1.1", None, "1.1"),
+    ("1.1,2.0,1.0", None, "1.1"),
+    ("1.2,junk", None, "1.2"),
+    ("1.0,1.1,1.2", "v11.stomp", "1.1"),       # the handshake's subprotocol restricts
+    ("1.0,1.1,1.2", "v10.stomp, v11.stomp", "1.1"),
+    ("1.0,1.1,1.2", "stomp", "1.2"),           # plain "stomp" restricts nothing
+    ("1.0,1.1,1.2", "", "1.2"),
+])
+def test_negotiate_version(accept, subprotocol, expected):
+    assert s.negotiate_version(accept, subprotocol) == expected
+
+
+@pytest.mark.parametrize("accept, subprotocol", [("2.0", None), ("", None), ("1.1", "v12.stomp"), (None, "v12.stomp")])
+def test_negotiate_version_fails_when_nothing_is_common(accept, subprotocol):
+    with pytest.raises(StompError, match="Supported protocol versions are 1.0 1.1 1.2"):
+        s.negotiate_version(accept, subprotocol)
+
+
+def test_select_subprotocol():
+    assert s.select_subprotocol("v10.stomp, v11.stomp, v12.stomp") == "v12.stomp"
+    assert s.select_subprotocol(["v11.stomp", "v10.stomp"]) == "v11.stomp"
+    assert s.select_subprotocol("stomp") == "stomp"
+    assert s.select_subprotocol("json, chat") is None
+    assert s.select_subprotocol(None) is None
+
+
+@pytest.mark.parametrize("client, server, expected", [
+    (None, (10000, 10000), (0, 0)),
+    ("0,0", (10000, 10000), (0, 0)),
+    ("1000,5000", (10000, 10000), (10000, 10000)),  # the max of the two wishes
+    ("20000,30000", (10000, 10000), (30000, 20000)),
+    ("0,5000", (2000, 3000), (5000, 0)),             # client cannot send: expect nothing
+    ("5000,0", (2000, 3000), (0, 5000)),             # client wants nothing: send nothing
+    ("5000,5000", (0, 0), (0, 0)),                   # server neither sends nor expects
+    (" 100 , 200 ", (1, 1), (200, 100)),
+])
+def test_negotiate_heartbeat(client, server, expected):
+    assert s.negotiate_heartbeat(client, *server) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "10", "a,b", "1,2,3", "-1,0", "1;2", "1.5,2", "99999999999,1", "²,1"])
+def test_negotiate_heartbeat_rejects_malformed_headers(bad):
+    with pytest.raises(StompError, match="heart-beat"):
+        s.negotiate_heartbeat(bad, 1000, 1000)
+
+
+# --- destinations -----------------------------------------------------------------------
+
+def test_destinations():
+    assert s.parse_send_destination("/pub/chat/send/room-1") == "room-1"
+    assert s.parse_subscribe_destination("/sub/chat/room_1.a:b") == "room_1.a:b"
+    assert s.subscribe_destination("room-1") == "/sub/chat/room-1"
+    assert s.parse_subscribe_destination(s.subscribe_destination("r9")) == "r9"
+    for bad in [None, "", "/pub/chat/send/", "/pub/chat/send/a/b", "/pub/chat/send/a b", "/sub/chat/r1",
+                "pub/chat/send/r1", "/pub/chat/send/r1\n", "/pub/chat/send/" + "x" * 129]:
+        assert s.parse_send_destination(bad) is None, bad
+    for bad in [None, "/sub/chat/", "/sub/chat/send/r1", "/pub/chat/send/r1", "/sub/chat/ä"]:
+        assert s.parse_subscribe_destination(bad) is None, bad
+
+
+# --- properties -------------------------------------------------------------------------
+
+ESCAPED = sorted(s.COMMANDS - s.UNESCAPED_COMMANDS)
+UNESCAPED = sorted(s.UNESCAPED_COMMANDS)
+any_name = st.text(min_size=1, max_size=12).filter(lambda n: n != "content-length")
+tricky_text = st.text(alphabet=st.sampled_from(":\\\r\n\x00 aé€😀c"), max_size=12)
+any_value = st.one_of(st.text(max_size=30), tricky_text)
+plain_name = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=":\r\n"), min_size=1, max_size=12).filter(
+    lambda n: n != "content-length")
+plain_value = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=30)
+bodies = st.one_of(st.binary(max_size=200), st.binary(max_size=20).map(lambda b: b + b"\x00\n\x00" + b))
+
+
+@st.composite
+def frames(draw):
+    if draw(st.booleans()):
+        command, names, values = draw(st.sampled_from(ESCAPED)), st.one_of(any_name, tricky_text.filter(
+            lambda n: n not in ("", "content-length"))), any_value
+    else:
+        command, names, values = draw(st.sampled_from(UNESCAPED)), plain_name, plain_value
+    headers = draw(st.lists(st.tuples(names, values), max_size=6))
+    return Frame(command, headers, draw(bodies))
+
+
+def as_parsed(frame):
+    """What parsing the serialized frame gives: the serializer appends content-length."""
+    extra = [("content-length", str(len(frame.body)))] if frame.body else []
+    return Frame(frame.command, list(frame.headers) + extra, frame.body)
+
+
+@settings(max_examples=400, deadline=500)
+@given(frames())
+def test_serialize_then_parse_round_trips(frame):
+    assert s.parse(s.serialize(frame)) == [as_parsed(frame)]
+
+
+@settings(max_examples=200, deadline=500)
+@given(st.sampled_from(ESCAPED), st.lists(st.tuples(any_name, any_value), max_size=4),
+       st.binary(max_size=100).map(lambda b: b.replace(b"\x00", b"")))
+def test_body_without_content_length_round_trips(command, headers, body):
+    data = s.serialize(Frame(command, headers)).removesuffix(b"\x00") + body + b"\x00"
+    assert s.parse(data) == [Frame(command, headers, body)]
+
+
+@settings(max_examples=300, deadline=500)
+@given(st.lists(st.one_of(frames(), st.just(HEARTBEAT)), max_size=6), st.data())
+def test_any_split_of_a_stream_gives_the_same_frames(items, data):
+    stream = b"".join(s.HEARTBEAT_BYTES if item is HEARTBEAT else s.serialize(item) for item in items)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12)))
+    parser, out = Parser(), []
+    for start, end in zip([0] + cuts, cuts + [len(stream)]):
+        out += parser.feed(stream[start:end])
+    expected = [as_parsed(item) for item in items if item is not HEARTBEAT]
+    assert frames_of(out) == frames_of(s.parse(stream)) == expected
+    assert not parser.pending
+    if items and items[0] is HEARTBEAT:
+        assert out[0] is HEARTBEAT
+
+
+def run_everything(data):
+    """Parse `data` whole and in chunks with small limits; only StompError may escape."""
+    for parse in (lambda: s.parse(data), lambda: s.parse(data, version="1.0"),
+                  lambda: feed_all(Parser(max_body=50, max_headers=3, max_line=40), data, 7)):
+        try:
+            for item in parse():
+                assert isinstance(item, (Frame, Heartbeat))
+        except StompError as exc:
+            assert isinstance(exc.message, str) and exc.message
+            assert exc.receipt_id is None or isinstance(exc.receipt_id, str)
+
+
+@settings(max_examples=1000, deadline=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=3000))
+def test_arbitrary_bytes_only_raise_stomp_error(data):
+    run_everything(data)
+
+
+@settings(max_examples=600, deadline=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(frames(), min_size=1, max_size=3), st.data())
+def test_mutated_frames_only_raise_stomp_error(items, data):
+    stream = bytearray(b"".join(s.serialize(item) for item in items))
+    for _ in range(data.draw(st.integers(1, 6))):
+        at = data.draw(st.integers(0, len(stream)))
+        junk = data.draw(st.sampled_from([b"\x00", b"\n", b"\r", b":", b"\\", b"\\t", b"\xff", b"9" * 12,
+                                          b"content-length:3\n", b"receipt:r\n", b"SEND\n"]))
+        if data.draw(st.booleans()):
+            stream[at:at] = junk
+        else:
+            del stream[at:at + len(junk)]
+    run_everything(bytes(stream))
+
+
+def test_huge_inputs_finish_quickly_and_bounded():
+    started = time.perf_counter()
+    for data in [b"\n" * 1_000_000, b"SEND\n" + b"a:b\n" * 100_000, b"SEND\n\n" + b"x" * 1_000_000,
+                 b"SEND\nx:" + b"\\" * 1_000_000, b"SEND\n\n\x00" * 100_000]:
+        try:
+            s.parse(data)
+        except StompError:
+            pass
+    assert time.perf_counter() - started < 5
+
+
+# --- cross-check with stomp.py, a real client library -------------------------------------
+
+class CapturingTransport:
+    """Just enough of a stomp.py transport for its protocol object to build frames."""
+    current_host_and_port = ("localhost", 61613)
+    vhost = None
+
+    def __init__(self):
+        self.frames = []
+
+    def set_listener(self, name, listener):
+        pass
+
+    def transmit(self, frame):
+        self.frames.append(frame)
+
+
+def stomp_py():
+    transport = CapturingTransport()
+    protocol = stomp.protocol.Protocol12(transport)
+    return protocol, lambda: stomp.utils.pack(stomp.utils.convert_frame(transport.frames[-1]))
+
+
+# stomp.py escapes header values but not names: keep names clean for it.
+stomp_py_names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=":\r\n\\"), max_size=10).map(lambda n: "x-" + n)
+
+
+@settings(max_examples=300, deadline=500)
+@given(st.text(max_size=30), st.dictionaries(stomp_py_names, any_value, max_size=5), st.binary(max_size=200))
+def test_frames_encoded_by_stomp_py_parse_the_same(destination, headers, body):
+    protocol, encoded = stomp_py()
+    protocol.send(destination, body, headers=dict(headers), receipt="r:1")
+    frame = one(encoded())
+    assert frame.command == "SEND"
+    assert frame.get("destination") == destination
+    assert frame.get("receipt") == "r:1"
+    assert all(frame.get(name) == value for name, value in headers.items())
+    assert frame.body == body
+    assert frame.get("content-length") == (str(len(body)) if body else None)
+
+
+def test_client_frames_of_stomp_py():
+    protocol, encoded = stomp_py()
+    protocol.connect("user", "pa:ss\\t", headers={"heart-beat": "1000,2000"})
+    frame = one(encoded())
+    assert frame.command == "STOMP" and frame.get("passcode") == "pa:ss\\t"  # not unescaped
+    assert s.negotiate_version(frame.get("accept-version"), "v12.stomp") == "1.2"
+    assert s.negotiate_heartbeat(frame.get("heart-beat"), 5000, 5000) == (5000, 5000)
+    protocol.connect("user", "pw", with_connect_command=True)
+    assert one(encoded()).command == "CONNECT"
+    protocol.subscribe("/sub/chat/r1", id="s:1", ack="client-individual")
+    frame = one(encoded())
+    assert (frame.command, s.parse_subscribe_destination(frame.get("destination")), frame.get("id")) == \
+        ("SUBSCRIBE", "r1", "s:1")
+    protocol.unsubscribe("s:1")
+    assert one(encoded()).get("id") == "s:1"
+    for call, command in [(lambda: protocol.ack("m\n1", receipt="a"), "ACK"),
+                          (lambda: protocol.nack("m\n1"), "NACK"),
+                          (lambda: protocol.begin("t1"), "BEGIN"), (lambda: protocol.commit("t1"), "COMMIT"),
+                          (lambda: protocol.abort("t1"), "ABORT")]:
+        call()
+        frame = one(encoded())
+        assert frame.command == command
+        assert frame.get("id", "m\n1") == "m\n1" and frame.get("transaction", "t1") == "t1"
+
+
+@settings(max_examples=300, deadline=500)
+@given(st.sampled_from(["MESSAGE", "RECEIPT", "ERROR"]), st.lists(st.tuples(any_name, any_value), max_size=6),
+       st.binary(max_size=200))
+def test_our_frames_parse_the_same_in_stomp_py(command, headers, body):
+    data = s.serialize(Frame(command, headers, body))
+    theirs = stomp.utils.parse_frame(data[:-1])  # its transport strips the NUL before parsing
+    assert theirs.cmd == command
+    ours = one(data)
+    for name, _ in headers:
+        assert theirs.headers[name] == ours.get(name)
+    assert theirs.body == body
