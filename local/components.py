@@ -1,0 +1,105 @@
+"""The components of the local stack: THE place to add one.
+
+A component is a ``ComponentSpec(name, ports, build)``:
+- ``ports``: label -> default port (the first is the main one). Tests get free ports
+  instead; users override with TIDINGS_PORT_<NAME>[_<LABEL>] (see README).
+- ``build(stack) -> Component``: argv, env extras, readiness, hooks. It reads
+  ``stack.settings`` (a ``functions.settings.Settings`` already pointing at the stack's
+  broker and store), ``stack.port(name, label)``, ``stack.layout`` (home/data/logs/run).
+  Every process gets ``os.environ + stack.settings.to_env() + component.env``.
+
+Start order is the order of COMPONENTS, adjusted for ``depends_on``. Adding an edge, for
+instance, is a builder and one line in COMPONENTS:
+
+    def edge(name):
+        def build(stack):
+            public, internal = stack.port(name, "public"), stack.port(name, "internal")
+            s = dataclasses.replace(stack.settings, edge_id=name, edge_internal_port=internal,
+                                    edge_delivery_url=f"http://127.0.0.1:{internal}")
+            return Component(name, argv=[sys.executable, "-m", "gunicorn", ...],
+                             ports={"public": public, "internal": internal}, env=s.to_env(),
+                             ready_url=f"http://127.0.0.1:{public}/healthz",
+                             depends_on=("kafka", "dynalite"))
+        return build
+
+    ComponentSpec("edge-a", {"public": 8001, "internal": 8101}, edge("edge-a")),
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from functions.settings import Settings
+from local import dynalite, kafka, tables_setup
+from local.stack import Component, ComponentSpec
+
+if TYPE_CHECKING:
+    from local.stack import Stack
+
+
+def stack_settings(base: Settings, stack: "Stack") -> Settings:
+    """The settings every process of the stack uses: base settings aimed at the stack."""
+    changes: dict = {"local_mode": True}
+    if "kafka" in stack.ports:
+        changes["kafka_bootstrap"] = f"127.0.0.1:{stack.port('kafka')}"
+        changes["kafka_security"] = "plaintext"
+    if "dynalite" in stack.ports:
+        changes["dynamodb_endpoint"] = f"http://127.0.0.1:{stack.port('dynalite')}"
+    return dataclasses.replace(base, **changes)
+
+
+def dynalite_component(stack: "Stack") -> Component:
+    port = stack.port("dynalite")
+    settings = stack.settings
+    endpoint = f"http://127.0.0.1:{port}"
+    return Component(
+        name="dynalite",
+        argv=lambda: dynalite.argv(port=port, home_data=stack.layout.data),
+        ports={"http": port},
+        ready=lambda: dynalite.ready(endpoint, settings.aws_region),
+        ready_timeout=60.0,
+        install=dynalite.install,
+        prepare=lambda: dynalite.data_dir(stack.layout.data).mkdir(parents=True, exist_ok=True),
+        after_ready=lambda: tables_setup.ensure_tables(settings),
+        stop_timeout=10.0,
+        endpoints={"dynamodb": endpoint},
+        description=f"dynalite {dynalite.DYNALITE_VERSION} (DynamoDB API), data in data/dynalite",
+    )
+
+
+def kafka_component(stack: "Stack") -> Component:
+    client, controller = stack.port("kafka", "client"), stack.port("kafka", "controller")
+    settings = stack.settings
+    properties = stack.layout.run / "kafka.properties"
+
+    def prepare() -> None:
+        properties.parent.mkdir(parents=True, exist_ok=True)
+        properties.write_text(kafka.render_properties(
+            settings=settings, client_port=client, controller_port=controller, home_data=stack.layout.data))
+        kafka.format_storage(properties=properties, home_data=stack.layout.data,
+                             log_path=stack.log_path("kafka"))
+
+    return Component(
+        name="kafka",
+        argv=lambda: kafka.java_argv("kafka.Kafka", str(properties)),
+        ports={"client": client, "controller": controller},
+        ready=lambda: kafka.ready(settings.kafka_bootstrap),
+        ready_timeout=180.0,
+        install=kafka.install,
+        prepare=prepare,
+        after_ready=lambda: kafka.ensure_topics(settings),
+        stop_timeout=60.0,
+        endpoints={"bootstrap": settings.kafka_bootstrap},
+        description=f"Apache Kafka {kafka.KAFKA_VERSION}, KRaft combined node, data in data/kafka",
+    )
+
+
+COMPONENTS: list[ComponentSpec] = [
+    ComponentSpec("dynalite", {"http": 8000}, dynalite_component),
+    ComponentSpec("kafka", {"client": 9092, "controller": 9093}, kafka_component),
+    # ComponentSpec("edge-a", {"public": 8001, "internal": 8101}, edge("edge-a")),
+    # ComponentSpec("edge-b", {"public": 8002, "internal": 8102}, edge("edge-b")),
+    # ComponentSpec("esm", {"metrics": 9400}, esm_component),
+    # ComponentSpec("gateway", {"http": 8080}, gateway_component),
+]

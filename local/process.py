@@ -1,0 +1,306 @@
+"""Process supervision primitives for the local stack (no Docker, no systemd).
+
+Each component runs in its own session / process group (``start_new_session``), so a stop
+signals the whole group (gunicorn's workers, a JVM's helpers) and a Ctrl-C in the terminal
+that started it does not reach it. A pid file records the pid, the group, the process's
+create time (to tell a live process from a recycled pid) and the ports it was started on.
+
+Also: port checks (is it free, who holds it), tails of log files, waiting helpers.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import psutil
+
+# Popen objects of the children this Python process started: polled so a dead child is
+# reaped instead of lingering as a zombie that still "exists".
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+class SupervisionError(RuntimeError):
+    """Something about a supervised process went wrong; the message says what and where."""
+
+
+# --------------------------------------------------------------------------- pid files
+
+
+@dataclass
+class PidRecord:
+    pid: int
+    pgid: int
+    create_time: float
+    argv: list[str]
+    started_at: float
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        os.replace(tmp, path)
+
+    @classmethod
+    def read(cls, path: Path) -> "PidRecord | None":
+        try:
+            raw = json.loads(path.read_text())
+            return cls(**raw)
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError):
+            # A torn or foreign pid file: treat as absent (and let the caller replace it).
+            return None
+
+
+def _reap() -> None:
+    for pid, popen in list(_CHILDREN.items()):
+        if popen.poll() is not None:
+            _CHILDREN.pop(pid, None)
+
+
+def exit_code(pid: int) -> int | None:
+    """The exit code of a child this process started, once it has exited."""
+    popen = _CHILDREN.get(pid)
+    if popen is None:
+        return None
+    return popen.poll()
+
+
+def _same_process(record: PidRecord) -> psutil.Process | None:
+    try:
+        proc = psutil.Process(record.pid)
+        if abs(proc.create_time() - record.create_time) > 1.0:
+            return None  # the pid was recycled by an unrelated process
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def is_alive(record: PidRecord | None) -> bool:
+    if record is None:
+        return False
+    _reap()
+    return _same_process(record) is not None
+
+
+def group_members(record: PidRecord) -> list[psutil.Process]:
+    """Live processes of the record's process group that were started after it (ours)."""
+    out = []
+    for proc in psutil.process_iter(["pid", "create_time", "status"]):
+        try:
+            if proc.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if os.getpgid(proc.pid) != record.pgid:
+                continue
+            if proc.info["create_time"] + 1.0 < record.create_time:
+                continue  # older than our leader: the pgid was recycled, not ours
+            out.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError, PermissionError):
+            continue
+    return out
+
+
+# --------------------------------------------------------------------------- spawning
+
+
+def rotate_log(path: Path, max_bytes: int = 20 * 1024 * 1024) -> None:
+    """Keep one previous generation when a log grows past max_bytes."""
+    try:
+        if path.stat().st_size > max_bytes:
+            os.replace(path, path.with_suffix(path.suffix + ".1"))
+    except FileNotFoundError:
+        pass
+
+
+def spawn(argv: Sequence[str], *, env: Mapping[str, str], log_path: Path,
+          cwd: Path | None = None, ports: Mapping[str, int] | None = None) -> PidRecord:
+    """Start argv in a new session with stdout+stderr appended to log_path."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    rotate_log(log_path)
+    with open(log_path, "ab", buffering=0) as log:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        log.write(f"\n===== tidings: start {stamp}: {' '.join(argv)}\n".encode())
+        try:
+            popen = subprocess.Popen(
+                list(argv), env=dict(env), cwd=str(cwd) if cwd else None,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True,
+            )
+        except FileNotFoundError as exc:
+            raise SupervisionError(f"cannot run {argv[0]!r}: {exc.strerror} (is it installed and on PATH?)") from exc
+    _CHILDREN[popen.pid] = popen
+    try:
+        create_time = psutil.Process(popen.pid).create_time()
+    except psutil.NoSuchProcess:
+        create_time = time.time()
+    return PidRecord(pid=popen.pid, pgid=popen.pid, create_time=create_time, argv=list(argv),
+                     started_at=time.time(), ports=dict(ports or {}))
+
+
+def _group_gone(record: PidRecord) -> bool:
+    _reap()
+    return not is_alive(record) and not group_members(record)
+
+
+def terminate(record: PidRecord, timeout: float = 30.0, *, sig: int = signal.SIGTERM) -> str:
+    """Signal the record's process group, wait up to timeout, then SIGKILL what is left.
+
+    Returns "stopped", "killed" (needed SIGKILL) or "not running".
+    """
+    if _group_gone(record):
+        return "not running"
+    _signal_group(record, sig)
+    if sig != signal.SIGKILL and wait_until(lambda: _group_gone(record), timeout, interval=0.1):
+        return "stopped"
+    _signal_group(record, signal.SIGKILL)
+    if not wait_until(lambda: _group_gone(record), 15.0, interval=0.1):
+        raise SupervisionError(f"pid {record.pid} (group {record.pgid}) survived SIGKILL")
+    return "killed" if sig != signal.SIGKILL else "stopped"
+
+
+def _signal_group(record: PidRecord, sig: int) -> None:
+    if is_alive(record):
+        # The leader is the record's own process: the group is certainly ours.
+        try:
+            os.killpg(record.pgid, sig)
+            return
+        except ProcessLookupError:
+            return
+    # Leader gone; signal only the members we can prove are ours.
+    for proc in group_members(record):
+        try:
+            proc.send_signal(sig)
+        except psutil.NoSuchProcess:
+            pass
+
+
+# --------------------------------------------------------------------------- ports
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on host:port (a bind test, like the server's own)."""
+    for family, addr in ((socket.AF_INET, host), (socket.AF_INET, "0.0.0.0")):
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((addr, port))
+            except OSError as exc:
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    return False
+                raise
+    return True
+
+
+def port_owner(port: int) -> str | None:
+    """'pid 123 (java)' for the process listening on port, when we may know it."""
+    try:
+        for conn in psutil.net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                try:
+                    name = psutil.Process(conn.pid).name()
+                except psutil.Error:
+                    name = "?"
+                return f"pid {conn.pid} ({name})"
+    except (psutil.AccessDenied, PermissionError):
+        return None
+    return None
+
+
+def is_listening(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+_HANDED_OUT: set[int] = set()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that is free now (and not handed out before by this process)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT and port_is_free(port):
+            _HANDED_OUT.add(port)
+            return port
+    raise SupervisionError("could not find a free port")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
+    """Poll predicate until it is true (True) or timeout passes (False). Exceptions = false."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if predicate():
+                return True
+        except Exception:  # noqa: BLE001 - a failing probe just means "not yet"
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a text file ('' if it does not exist)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            block = min(size, max(8192, lines * 400))
+            fh.seek(size - block)
+            data = fh.read()
+    except FileNotFoundError:
+        return ""
+    text = data.decode("utf-8", "replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def follow(path: Path, lines: int = 30, *, out=None, stop: Callable[[], bool] = lambda: False) -> None:
+    """Print the last lines of path, then new lines as they come (until interrupted)."""
+    import sys
+
+    out = out or sys.stdout
+    out.write(tail(path, lines) + "\n")
+    out.flush()
+    pos = path.stat().st_size if path.exists() else 0
+    while not stop():
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            time.sleep(0.3)
+            continue
+        if size < pos:  # rotated or truncated
+            pos = 0
+        if size > pos:
+            with open(path, "rb") as fh:
+                fh.seek(pos)
+                chunk = fh.read()
+            pos += len(chunk)
+            out.write(chunk.decode("utf-8", "replace"))
+            out.flush()
+        time.sleep(0.3)
+
+
+def kill_all(records: Iterable[PidRecord]) -> None:
+    for record in records:
+        try:
+            terminate(record, timeout=5.0)
+        except SupervisionError:
+            pass

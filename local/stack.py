@@ -1,0 +1,585 @@
+"""The local stack: a set of supervised components sharing one home, one port map and one
+``functions.settings.Settings``.
+
+    stack = Stack()                      # home ./.tidings (or $TIDINGS_HOME), fixed ports
+    stack = Stack(tmp, ports="auto")     # tests: free ports, own home
+    stack.up()                           # install what is missing, start all, in order
+    stack.settings.kafka_bootstrap       # what clients and child processes use
+    stack.restart("dynalite"); stack.kill("kafka"); stack.start("kafka")
+    stack.status(); stack.down(); stack.down(wipe=True)
+
+What runs is declared in local/components.py (one ``ComponentSpec`` per component: its
+name, its ports with their defaults and a builder that turns the stack into a
+``Component``). Every component gets ``os.environ + stack.settings.to_env() + its env``.
+
+Layout of a home: ``data/`` (kept across restarts), ``logs/<name>.log``,
+``run/<name>.pid`` (JSON), ``run/ports.json`` (the port map of the last start), rendered
+configs in ``run/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+import fcntl
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+from functions.settings import Settings, SettingsError
+from local import paths
+from local import process as proc
+
+MAIN = "main"  # the label of a component's first (main) port in messages
+
+
+class StackError(RuntimeError):
+    """The stack cannot do what was asked; the message says why and what to do."""
+
+
+class PortInUseError(StackError):
+    def __init__(self, message: str, port: int):
+        super().__init__(message)
+        self.port = port
+
+
+class NotReadyError(StackError):
+    pass
+
+
+@dataclass
+class Component:
+    """One supervised process of the stack.
+
+    argv may be a callable (evaluated right before the process starts, after install),
+    e.g. when it needs a classpath that exists only once the jars are resolved.
+    Readiness: ``ready_url`` (HTTP GET answering < 400) and/or ``ready`` (a callable that
+    returns True or raises); with neither, all ports accepting connections. Hooks:
+    ``install`` downloads into the shared cache (run early, in the background),
+    ``prepare`` runs before each start (render configs, format storage), ``after_ready``
+    after each start and on each ``up`` (idempotent setup such as topics and tables).
+    """
+
+    name: str
+    argv: Sequence[str] | Callable[[], Sequence[str]]
+    ports: Mapping[str, int] = field(default_factory=dict)   # label -> port; the first is the main one
+    env: Mapping[str, str] = field(default_factory=dict)     # extras over os.environ + settings env
+    ready: Callable[[], bool] | None = None
+    ready_url: str | None = None
+    ready_timeout: float = 60.0
+    depends_on: tuple[str, ...] = ()
+    install: Callable[[], object] | None = None
+    prepare: Callable[[], None] | None = None
+    after_ready: Callable[[], object] | None = None
+    stop_timeout: float = 30.0
+    cwd: Path | None = None
+    endpoints: Mapping[str, str] = field(default_factory=dict)  # shown by `invoke up/status`
+    description: str = ""
+
+    def resolved_argv(self) -> list[str]:
+        return list(self.argv() if callable(self.argv) else self.argv)
+
+    def is_ready(self) -> bool:
+        """One readiness probe (False on any error)."""
+        try:
+            if self.ready_url:
+                import requests
+
+                if requests.get(self.ready_url, timeout=2).status_code >= 400:
+                    return False
+            if self.ready is not None:
+                return bool(self.ready())
+            if not self.ready_url:
+                return all(proc.is_listening(p) for p in self.ports.values())
+            return True
+        except Exception:  # noqa: BLE001 - a failing probe means "not ready"
+            return False
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """What local/components.py declares: name, ports (label -> default) and a builder."""
+
+    name: str
+    ports: Mapping[str, int]
+    build: Callable[["Stack"], Component]
+    # False: known to the stack (ports reserved, startable by name) but not part of a plain `up`.
+    default: bool = True
+
+
+@dataclass
+class ComponentStatus:
+    name: str
+    state: str            # running | stopped | not ready | stale pid file
+    pid: int | None
+    ports: dict[str, int]
+    healthy: bool
+    log: Path
+    uptime_s: float | None = None
+
+
+@dataclass
+class StartResult:
+    name: str
+    outcome: str          # started | already running
+    pid: int
+    seconds: float
+
+    def __str__(self) -> str:
+        if self.outcome == "started":
+            return f"{self.name}: started (pid {self.pid}) in {self.seconds:.1f}s"
+        return f"{self.name}: already running (pid {self.pid})"
+
+
+def port_env_name(component: str, label: str | None = None) -> str:
+    """TIDINGS_PORT_KAFKA, TIDINGS_PORT_KAFKA_CONTROLLER, TIDINGS_PORT_EDGE_A_INTERNAL ..."""
+    key = component if label is None else f"{component}_{label}"
+    return "TIDINGS_PORT_" + "".join(c if c.isalnum() else "_" for c in key.upper())
+
+
+class Stack:
+    def __init__(self, home: Path | str | None = None, *,
+                 ports: str | Mapping[str, int] | None = None,
+                 settings: Settings | None = None,
+                 specs: Iterable[ComponentSpec] | None = None,
+                 env: Mapping[str, str] | None = None):
+        """
+        home:     the stack's home (default ./.tidings or $TIDINGS_HOME)
+        ports:    None = defaults, overridden by the last saved port map, then by
+                  TIDINGS_PORT_* variables; "auto" = free ports (tests); or a mapping
+                  {"kafka": 19092, "kafka.controller": 19093, ...} over the defaults.
+        settings: the base settings (default Settings.from_env(); raises SettingsError);
+                  the stack points kafka_bootstrap / dynamodb_endpoint at its own ports.
+        specs:    the components (default local.components.COMPONENTS).
+        """
+        from local import components
+
+        self._env = dict(os.environ if env is None else env)
+        self.layout = paths.HomeLayout(home if home is not None else paths.default_home())
+        self.home = self.layout.home
+        self.specs: dict[str, ComponentSpec] = {}
+        for spec in (components.COMPONENTS if specs is None else specs):
+            if spec.name in self.specs:
+                raise StackError(f"component {spec.name!r} declared twice")
+            self.specs[spec.name] = spec
+        self.ports: dict[str, dict[str, int]] = self._resolve_ports(ports)
+        base = settings if settings is not None else Settings.from_env(self._env)
+        self.settings: Settings = components.stack_settings(base, self)
+        self.components: dict[str, Component] = {}
+        for spec in self.specs.values():
+            self.components[spec.name] = spec.build(self)
+        self._lock = threading.RLock()
+        self._lock_depth = 0
+        self._lock_file = None
+        self._installs: dict[str, Future] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    # ------------------------------------------------------------------ ports & paths
+
+    def _resolve_ports(self, ports) -> dict[str, dict[str, int]]:
+        out = {name: dict(spec.ports) for name, spec in self.specs.items()}
+        if ports == "auto":
+            return {name: {label: proc.free_port() for label in labels} for name, labels in out.items()}
+        if ports is None:
+            saved = self._saved_ports()
+            for name, labels in out.items():
+                for label in labels:
+                    if label in saved.get(name, {}):
+                        labels[label] = int(saved[name][label])
+                    for env_name in (port_env_name(name, label),) + (
+                            (port_env_name(name),) if label == next(iter(labels)) else ()):
+                        if env_name in self._env:
+                            labels[label] = self._parse_port(env_name, self._env[env_name])
+            return out
+        for key, value in dict(ports).items():
+            name, _, label = key.partition(".")
+            if name not in out:
+                raise StackError(f"unknown component {name!r} in ports (known: {', '.join(out)})")
+            label = label or next(iter(out[name]))
+            if label not in out[name]:
+                raise StackError(f"component {name} has no port {label!r} (has: {', '.join(out[name])})")
+            out[name][label] = self._parse_port(key, value)
+        return out
+
+    @staticmethod
+    def _parse_port(what: str, value) -> int:
+        try:
+            port = int(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{what}: not a port number: {value!r}") from None
+        if not 1 <= port <= 65535:
+            raise SettingsError(f"{what}: port must be 1..65535, got {port}")
+        return port
+
+    def _saved_ports(self) -> dict:
+        try:
+            return json.loads((self.layout.run / "ports.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _save_ports(self) -> None:
+        path = self.layout.run / "ports.json"
+        saved = self._saved_ports()
+        saved.update(self.ports)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(saved, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+
+    def port(self, name: str, label: str | None = None) -> int:
+        """A component's port: the main one, or the one with that label."""
+        try:
+            labels = self.ports[name]
+        except KeyError:
+            raise StackError(f"no component {name!r} (known: {', '.join(self.ports)})") from None
+        if label is None:
+            return next(iter(labels.values()))
+        try:
+            return labels[label]
+        except KeyError:
+            raise StackError(f"component {name} has no port {label!r} (has: {', '.join(labels)})") from None
+
+    def pid_path(self, name: str) -> Path:
+        return self.layout.run / f"{name}.pid"
+
+    def log_path(self, name: str) -> Path:
+        return self.layout.logs / f"{name}.log"
+
+    def component(self, name: str) -> Component:
+        try:
+            return self.components[name]
+        except KeyError:
+            raise StackError(f"no component {name!r} (known: {', '.join(self.components)})") from None
+
+    def add(self, component: Component) -> Component:
+        """Add a component built by hand (tests, experiments); its ports are used as given."""
+        if component.name in self.components:
+            raise StackError(f"component {component.name!r} exists already")
+        self.components[component.name] = component
+        self.ports[component.name] = dict(component.ports)
+        return component
+
+    def child_env(self, component: Component) -> dict[str, str]:
+        env = dict(self._env)
+        env.update(self.settings.to_env())
+        env.update(component.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env["TIDINGS_HOME"] = str(self.home)
+        return env
+
+    # ------------------------------------------------------------------ checks & locking
+
+    def check(self) -> None:
+        """Refuse what makes no sense before anything starts."""
+        try:
+            self.layout.create()
+            probe = self.layout.run / f".write-test-{os.getpid()}"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise StackError(f"the stack home {self.home} is not writable ({exc.strerror or exc}); "
+                             f"set TIDINGS_HOME to a writable directory") from exc
+        seen: dict[int, str] = {}
+        for name, labels in self.ports.items():
+            for label, port in labels.items():
+                other = seen.get(port)
+                if other:
+                    raise SettingsError(f"port {port} is configured twice: {other} and {name} {label}")
+                seen[port] = f"{name} {label}"
+
+    def _acquire(self) -> None:
+        self._lock.acquire()
+        if self._lock_depth == 0:
+            try:
+                self.check()
+                self._lock_file = open(self.layout.run / "stack.lock", "w")
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            except BaseException:
+                self._lock.release()
+                raise
+        self._lock_depth += 1
+
+    def _release(self) -> None:
+        self._lock_depth -= 1
+        if self._lock_depth == 0 and self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+        self._lock.release()
+
+    class _Locked:
+        def __init__(self, stack: "Stack"):
+            self.stack = stack
+
+        def __enter__(self):
+            self.stack._acquire()
+
+        def __exit__(self, *exc):
+            self.stack._release()
+
+    def locked(self) -> "Stack._Locked":
+        return Stack._Locked(self)
+
+    # ------------------------------------------------------------------ install
+
+    def install(self, names: Iterable[str] | None = None, *, wait: bool = True) -> dict[str, Future]:
+        """Run the install hooks (downloads into the cache), concurrently, once per stack.
+
+        With wait=False they continue in the background; start() waits for its own.
+        """
+        names = list(self.components if names is None else names)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tidings-install")
+        for name in names:
+            comp = self.component(name)
+            if comp.install is not None and name not in self._installs:
+                self._installs[name] = self._pool.submit(comp.install)
+        futures = {n: self._installs[n] for n in names if n in self._installs}
+        if wait:
+            for name, fut in futures.items():
+                self._install_result(name, fut)
+        return futures
+
+    def _install_result(self, name: str, fut: Future) -> None:
+        try:
+            fut.result()
+        except Exception as exc:
+            self._installs.pop(name, None)  # let a later call retry
+            raise StackError(f"{name}: install failed: {exc}") from exc
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def pid(self, name: str) -> int | None:
+        record = proc.PidRecord.read(self.pid_path(name))
+        return record.pid if proc.is_alive(record) else None
+
+    def is_running(self, name: str) -> bool:
+        return self.pid(name) is not None
+
+    def start(self, name: str, *, timeout: float | None = None) -> StartResult:
+        """Start one component (not its dependencies) and wait until it is ready.
+
+        Already running and healthy: reports it and starts no second copy.
+        """
+        with self.locked():
+            comp = self.component(name)
+            timeout = comp.ready_timeout if timeout is None else timeout
+            record = proc.PidRecord.read(self.pid_path(name))
+            if proc.is_alive(record):
+                return self._adopt(comp, record, timeout)
+            self._clear_stale(name, record)
+            self._check_ports_free(comp)
+            if comp.install is not None:
+                self.install([name], wait=True)
+            if comp.prepare is not None:
+                try:
+                    comp.prepare()
+                except Exception as exc:
+                    raise StackError(f"{name}: preparing to start failed: {exc}") from exc
+            self._save_ports()
+            started = time.monotonic()
+            record = proc.spawn(comp.resolved_argv(), env=self.child_env(comp), log_path=self.log_path(name),
+                                cwd=comp.cwd, ports=comp.ports)
+            record.write(self.pid_path(name))
+            try:
+                self._wait_ready(comp, record, timeout)
+                self._after_ready(comp)
+            except BaseException:
+                self._stop_record(name, record, comp.stop_timeout)
+                raise
+            return StartResult(name, "started", record.pid, time.monotonic() - started)
+
+    def _adopt(self, comp: Component, record: proc.PidRecord, timeout: float) -> StartResult:
+        if dict(record.ports) != dict(comp.ports):
+            raise StackError(
+                f"{comp.name} is running (pid {record.pid}) on ports {record.ports}, but this stack "
+                f"wants {dict(comp.ports)}; stop it first (`invoke down`)")
+        if not proc.wait_until(comp.is_ready, timeout, interval=0.2):
+            raise NotReadyError(
+                f"{comp.name} is running (pid {record.pid}) but not ready after {timeout:.0f}s; "
+                f"last lines of {self.log_path(comp.name)}:\n{proc.tail(self.log_path(comp.name), 30)}")
+        self._after_ready(comp)
+        return StartResult(comp.name, "already running", record.pid, 0.0)
+
+    def _after_ready(self, comp: Component) -> None:
+        if comp.after_ready is None:
+            return
+        try:
+            comp.after_ready()
+        except Exception as exc:
+            raise StackError(f"{comp.name}: setup after start failed: {exc}") from exc
+
+    def _clear_stale(self, name: str, record: proc.PidRecord | None) -> None:
+        if record is None:
+            return
+        # The leader is gone; stray members of its group (workers) are still ours.
+        if proc.group_members(record):
+            proc.terminate(record, timeout=5.0)
+        self.pid_path(name).unlink(missing_ok=True)
+
+    def _check_ports_free(self, comp: Component) -> None:
+        for label, port in comp.ports.items():
+            if not proc.port_is_free(port):
+                owner = proc.port_owner(port)
+                raise PortInUseError(
+                    f"{comp.name} cannot start: port {port} ({label}) is already in use"
+                    f"{' by ' + owner if owner else ''}; stop that process or choose another port "
+                    f"({port_env_name(comp.name, label)}=...)", port)
+
+    def _wait_ready(self, comp: Component, record: proc.PidRecord, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if not proc.is_alive(record):
+                code = proc.exit_code(record.pid)
+                busy = [p for p in comp.ports.values() if not proc.port_is_free(p)]
+                hint = (f" (port {', '.join(map(str, busy))} is in use by another process)" if busy else "")
+                raise NotReadyError(
+                    f"{comp.name} exited during startup{'' if code is None else f' with code {code}'}{hint}; "
+                    f"last lines of {self.log_path(comp.name)}:\n{proc.tail(self.log_path(comp.name), 30)}")
+            if comp.is_ready():
+                return
+            if time.monotonic() >= deadline:
+                raise NotReadyError(
+                    f"{comp.name} did not become ready within {timeout:.0f}s (pid {record.pid}, "
+                    f"ports {dict(comp.ports)}); it was stopped. Last lines of "
+                    f"{self.log_path(comp.name)}:\n{proc.tail(self.log_path(comp.name), 30)}")
+            time.sleep(0.2)
+
+    def _stop_record(self, name: str, record: proc.PidRecord, timeout: float) -> str:
+        try:
+            return proc.terminate(record, timeout=timeout)
+        finally:
+            current = proc.PidRecord.read(self.pid_path(name))
+            if current is None or current.pid == record.pid:
+                self.pid_path(name).unlink(missing_ok=True)
+
+    def stop(self, name: str, *, timeout: float | None = None) -> str:
+        """SIGTERM to the component's group, wait, then SIGKILL: 'stopped' | 'killed' | 'not running'."""
+        with self.locked():
+            record = proc.PidRecord.read(self.pid_path(name))
+            if record is None:
+                return "not running"
+            comp = self.components.get(name)
+            timeout = timeout if timeout is not None else (comp.stop_timeout if comp else 30.0)
+            return self._stop_record(name, record, timeout)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> str:
+        """Crash a component (default SIGKILL to its whole group) and wait until it is gone."""
+        with self.locked():
+            record = proc.PidRecord.read(self.pid_path(name))
+            if record is None or not proc.is_alive(record):
+                self.pid_path(name).unlink(missing_ok=True)
+                return "not running"
+            if sig == signal.SIGKILL:
+                try:
+                    proc.terminate(record, timeout=0, sig=signal.SIGKILL)
+                finally:
+                    self.pid_path(name).unlink(missing_ok=True)
+                return "killed"
+            os.killpg(record.pgid, sig)
+            return f"sent {signal.Signals(sig).name}"
+
+    def restart(self, name: str, *, timeout: float | None = None) -> StartResult:
+        with self.locked():
+            self.stop(name)
+            return self.start(name, timeout=timeout)
+
+    def order(self, names: Iterable[str] | None = None) -> list[str]:
+        """The names plus their dependencies, dependencies first (declaration order otherwise)."""
+        wanted = [n for n, s in self.specs.items() if s.default] if names is None else list(names)
+        out: list[str] = []
+
+        def visit(name: str, trail: tuple[str, ...]) -> None:
+            if name in out:
+                return
+            if name in trail:
+                raise StackError(f"dependency cycle: {' -> '.join(trail + (name,))}")
+            for dep in self.component(name).depends_on:
+                visit(dep, trail + (name,))
+            out.append(name)
+
+        for name in self.components:  # declaration order first
+            if name in wanted:
+                visit(name, ())
+        for name in wanted:
+            visit(name, ())
+        return out
+
+    def up(self, names: Iterable[str] | None = None, *,
+           report: Callable[[StartResult], None] | None = None) -> list[StartResult]:
+        """Install what is missing and start the components (with dependencies) in order.
+
+        Idempotent. If one fails, the ones this call started are stopped again.
+        """
+        with self.locked():
+            names = self.order(names)
+            self.install(names, wait=False)  # e.g. Maven in the background while dynalite starts
+            results: list[StartResult] = []
+            try:
+                for name in names:
+                    result = self.start(name)
+                    results.append(result)
+                    if report:
+                        report(result)
+            except BaseException:
+                for result in reversed(results):
+                    if result.outcome == "started":
+                        try:
+                            self.stop(result.name)
+                        except Exception:  # noqa: BLE001 - keep the original error
+                            pass
+                raise
+            return results
+
+    def down(self, *, wipe: bool = False, timeout: float | None = None) -> dict[str, str]:
+        """Stop everything (reverse order, then any other pid file in run/); wipe=True deletes data."""
+        with self.locked():
+            outcomes: dict[str, str] = {}
+            names = list(reversed(self.order(list(self.components))))
+            names += sorted(p.stem for p in self.layout.run.glob("*.pid") if p.stem not in names)
+            for name in names:
+                outcomes[name] = self.stop(name, timeout=timeout)
+            if wipe:
+                shutil.rmtree(self.layout.data, ignore_errors=True)
+                (self.layout.run / "ports.json").unlink(missing_ok=True)
+                self.layout.data.mkdir(parents=True, exist_ok=True)
+            return outcomes
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    # ------------------------------------------------------------------ status
+
+    def status(self, names: Iterable[str] | None = None) -> list[ComponentStatus]:
+        out = []
+        for name in (self.components if names is None else names):
+            comp = self.component(name)
+            record = proc.PidRecord.read(self.pid_path(name))
+            ports = dict(comp.ports)
+            if record is None:
+                out.append(ComponentStatus(name, "stopped", None, ports, False, self.log_path(name)))
+                continue
+            if not proc.is_alive(record):
+                out.append(ComponentStatus(name, "stale pid file", record.pid, dict(record.ports), False,
+                                           self.log_path(name)))
+                continue
+            healthy = comp.is_ready()
+            out.append(ComponentStatus(name, "running" if healthy else "not ready", record.pid,
+                                       dict(record.ports), healthy, self.log_path(name),
+                                       time.time() - record.started_at))
+        return out
+
+    def endpoints(self) -> dict[str, dict[str, str]]:
+        return {name: dict(c.endpoints) for name, c in self.components.items() if c.endpoints}
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        return proc.tail(self.log_path(name), lines)
+
+    def __repr__(self) -> str:
+        return f"Stack(home={str(self.home)!r}, ports={self.ports})"
