@@ -1,16 +1,9 @@
 """A pure STOMP 1.0/1.1/1.2 frame codec for the WebSocket edge (no I/O, no gevent).
 
-Wire format (STOMP 1.2):  command EOL *(header EOL) EOL *OCTET NUL *(EOL), EOL = [CR] LF.
-
-* `Parser.feed(bytes)` returns the complete frames (and `HEARTBEAT` markers) found so far;
-  `parse(data)` does the same for one whole buffer and rejects a truncated frame.
-* Every problem with the input raises `StompError(message, receipt_id=...)`, never anything
-  else; the work per input byte and the memory held for one frame are bounded by the limits.
-  After an error the parser refuses further input: STOMP errors are fatal to a connection.
-* `serialize(frame)` and the builders `connected`, `message`, `receipt`, `error` make the
-  server's frames; `negotiate_version`, `negotiate_heartbeat` and `select_subprotocol`
-  implement the CONNECT handshake; `parse_send_destination` and friends map the
-  destinations of the system tidings replaces to room ids.
+Wire format: command EOL *(header EOL) EOL *OCTET NUL *(EOL), EOL = [CR] LF. Any problem with
+the input raises `StompError(message, receipt_id)` and nothing else; the work per input byte
+and the memory held for a frame are bounded by the limits. STOMP errors are fatal to a
+connection: after one, a `Parser` refuses further input.
 """
 
 from __future__ import annotations
@@ -26,7 +19,6 @@ CLIENT_COMMANDS = frozenset({
 })
 SERVER_COMMANDS = frozenset({"CONNECTED", "MESSAGE", "RECEIPT", "ERROR"})
 COMMANDS = CLIENT_COMMANDS | SERVER_COMMANDS
-_COMMANDS_RAW = {c.encode("ascii"): c for c in COMMANDS}
 # Headers of these frames are never escaped (STOMP 1.2, "Value Encoding"). STOMP is CONNECT
 # under another name, and clients (stomp.py) send it unescaped too.
 UNESCAPED_COMMANDS = frozenset({"CONNECT", "STOMP", "CONNECTED"})
@@ -133,13 +125,15 @@ class Parser:
 
     A run of EOLs outside a frame yields one `HEARTBEAT`, except EOLs that follow a frame
     in the same `feed` call (a frame's optional trailer). `version` ("1.0" disables header
-    unescaping) may be changed once negotiated; CONNECT/CONNECTED are never unescaped.
+    unescaping) may be changed once negotiated; CONNECT/STOMP/CONNECTED are never unescaped.
+    A command outside `commands` (e.g. `CLIENT_COMMANDS`) is an unknown command.
     """
 
     def __init__(self, max_body: int = DEFAULT_MAX_BODY, max_headers: int = DEFAULT_MAX_HEADERS,
-                 max_line: int = DEFAULT_MAX_LINE, version: str = "1.2"):
+                 max_line: int = DEFAULT_MAX_LINE, version: str = "1.2", commands=COMMANDS):
         self.max_body, self.max_headers, self.max_line = max_body, max_headers, max_line
         self.version = version
+        self._commands = {c.encode("ascii"): c for c in commands}
         self._buf = bytearray()
         self._pos = 0          # start of the unconsumed input
         self._scan = 0         # where to resume searching for LF / NUL (>= _pos)
@@ -198,11 +192,11 @@ class Parser:
             if self._command is None:  # reject a command line as soon as it cannot be one
                 partial = bytes(self._buf[self._pos:self._pos + 13])
                 partial = partial[:-1] if partial.endswith(b"\r") else partial
-                if not any(known.startswith(partial) for known in _COMMANDS_RAW):
+                if not any(known.startswith(partial) for known in self._commands):
                     raise StompError(f"unknown command {partial.decode('utf-8', 'replace')!r}")
             return False
         if self._command is None:
-            command = _COMMANDS_RAW.get(line)
+            command = self._commands.get(line)
             if command is None:
                 shown = line[:32].decode("utf-8", "replace")
                 raise StompError(f"unknown command {shown!r}")
@@ -266,13 +260,11 @@ class Parser:
                                  frame.get("receipt"))
         else:
             end = self._buf.find(b"\x00", self._scan)
-            if end < 0:
-                self._scan = len(self._buf)
-                if self._scan - start > self.max_body:
-                    raise StompError(f"body larger than {self.max_body} bytes", frame.get("receipt"))
-                return False
-            if end - start > self.max_body:
+            self._scan = len(self._buf) if end < 0 else end
+            if self._scan - start > self.max_body:
                 raise StompError(f"body larger than {self.max_body} bytes", frame.get("receipt"))
+            if end < 0:
+                return False
         frame.body = bytes(self._buf[start:end])
         self._pos = self._scan = end + 1
         self._frame = self._length = None
@@ -281,12 +273,11 @@ class Parser:
         return True
 
 
-def parse(data: bytes | bytearray | str, **limits) -> list[Frame | Heartbeat]:
-    """All frames in one buffer (e.g. one WebSocket message); a truncated frame is an error.
-
-    `limits`: max_body, max_headers, max_line, version, as for `Parser`.
-    """
-    parser = Parser(**limits)
+def parse(data: bytes | bytearray | str, max_body: int = DEFAULT_MAX_BODY,
+          max_headers: int = DEFAULT_MAX_HEADERS, max_line: int = DEFAULT_MAX_LINE,
+          version: str = "1.2", commands=COMMANDS) -> list[Frame | Heartbeat]:
+    """All frames in one buffer (e.g. one WebSocket message); a truncated frame is an error."""
+    parser = Parser(max_body, max_headers, max_line, version, commands)
     items = parser.feed(data)
     if parser.pending:
         raise StompError("incomplete frame (missing NUL terminator?)", parser._receipt())
@@ -294,7 +285,7 @@ def parse(data: bytes | bytearray | str, **limits) -> list[Frame | Heartbeat]:
 
 
 def serialize(frame: Frame, version: str = "1.2") -> bytes:
-    """Encode a frame. Escapes headers (not for CONNECT/CONNECTED or 1.0) and sets
+    """Encode a frame. Escapes headers (not for CONNECT/STOMP/CONNECTED or 1.0) and sets
     `content-length` (replacing any given one) when the body is not empty."""
     if frame.command not in COMMANDS:
         raise ValueError(f"unknown STOMP command {frame.command!r}")
@@ -303,9 +294,9 @@ def serialize(frame: Frame, version: str = "1.2") -> bytes:
     table = _ESCAPES_11 if version == "1.1" else _ESCAPES_12
     lines = [frame.command]
     for name, value in frame.headers:
-        value = str(value)
         if name == "content-length":
             continue
+        value = str(value)
         if escaped:
             name, value = name.translate(table), value.translate(table)
         else:  # no escaping possible: a name must be clean, a value loses its line breaks
@@ -358,17 +349,16 @@ def error(message: str, body: bytes | str = b"", receipt_id: str | None = None,
 
 # --- handshake --------------------------------------------------------------------------
 
-def _subprotocol_versions(offered: str | None) -> set[str]:
-    tokens = (t.strip().lower() for t in (offered or "").split(","))
-    return {SUBPROTOCOLS[t] for t in tokens if t in SUBPROTOCOLS}
+def _tokens(offered: str | list[str] | tuple | None) -> list[str]:
+    if isinstance(offered, (list, tuple)):
+        offered = ",".join(offered)
+    return [t.strip().lower() for t in (offered or "").split(",")]
 
 
 def select_subprotocol(offered: str | list[str] | None) -> str | None:
     """Which Sec-WebSocket-Protocol to answer: the highest vXY.stomp offered, else "stomp"
     if offered, else None (answer none)."""
-    if isinstance(offered, (list, tuple)):
-        offered = ",".join(offered)
-    tokens = [t.strip().lower() for t in (offered or "").split(",")]
+    tokens = _tokens(offered)
     best = max((t for t in tokens if t in SUBPROTOCOLS), key=SUBPROTOCOLS.get, default=None)
     return best or ("stomp" if "stomp" in tokens else None)
 
@@ -382,7 +372,7 @@ def negotiate_version(accept_version: str | None, offered_subprotocol: str | Non
     else:
         accepted = {v.strip() for v in accept_version.split(",") if _VERSION_RE.fullmatch(v.strip())}
     candidates = accepted & set(SUPPORTED_VERSIONS)
-    by_subprotocol = _subprotocol_versions(offered_subprotocol)
+    by_subprotocol = {SUBPROTOCOLS[t] for t in _tokens(offered_subprotocol) if t in SUBPROTOCOLS}
     if by_subprotocol:
         candidates &= by_subprotocol
     if not candidates:

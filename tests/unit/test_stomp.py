@@ -58,6 +58,13 @@ def test_unknown_command_is_an_error(data):
         s.parse(data)
 
 
+def test_commands_can_be_restricted_to_client_frames():
+    for data in [b"MESSAGE\n\n\x00", b"MESSAGE", b"CONNECTED\n"]:
+        with pytest.raises(StompError, match="unknown command"):
+            Parser(commands=s.CLIENT_COMMANDS).feed(data)
+    assert one(b"SEND\n\n\x00", commands=s.CLIENT_COMMANDS).command == "SEND"
+
+
 def test_cr_lf_line_endings():
     frame = one(b"SEND\r\ndestination:/d\r\nreceipt:r\r\n\r\nbody\x00")
     assert frame.headers == [("destination", "/d"), ("receipt", "r")]
