@@ -1,0 +1,303 @@
+"""The only message-storage code: batched DynamoDB reads and writes, item shapes, history.
+
+Writes are batched (BatchWriteItem, 25 items a call) and reads are batched (BatchGetItem,
+100 keys a call), both retrying what DynamoDB leaves unprocessed, so the worker makes a
+handful of round trips per Kafka batch, not one per message. Item keys are deterministic
+(roomId + seq, roomId|senderId|clientMsgId), so a replayed batch rewrites the same items.
+
+Items cross this module as plain dicts (numbers as int, or float when fractional).
+"""
+
+from __future__ import annotations
+
+import decimal
+import random
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
+
+from functions import aws, contracts, tables
+from functions.settings import Settings
+from functions.tables import Table
+
+BATCH_GET_MAX = 100
+BATCH_WRITE_MAX = 25
+PREVIEW_CHARS = 200
+MAX_PAGE = 200
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class StoreError(RuntimeError):
+    """DynamoDB kept items unprocessed after every retry. Transient: retry the batch."""
+
+    transient = True
+
+
+# --- plain dict <-> DynamoDB item ---------------------------------------------------------
+
+def _prepare(value: Any) -> Any:
+    if isinstance(value, float):
+        return decimal.Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {k: _prepare(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_prepare(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    if isinstance(value, Binary):
+        return bytes(value.value)
+    return value
+
+
+def to_item(obj: Mapping[str, Any]) -> dict:
+    return {k: _serializer.serialize(_prepare(v)) for k, v in obj.items() if v is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def key_of(table: Table, item: Mapping[str, Any]) -> dict:
+    key = {table.hash_key[0]: item[table.hash_key[0]]}
+    if table.range_key:
+        key[table.range_key[0]] = item[table.range_key[0]]
+    return key
+
+
+def _key_tuple(table: Table, item: Mapping[str, Any]) -> tuple:
+    return tuple(key_of(table, item).values())
+
+
+# --- item shapes ----------------------------------------------------------------------------
+
+def dedup_key(room_id: str, sender_id: str, client_msg_id: str) -> str:
+    """Key of `message_ids`: the ids' regexes exclude "|", so the join is unambiguous."""
+    return f"{room_id}|{sender_id}|{client_msg_id}"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def message_item(room_id: str, seq: int, rec: Mapping[str, Any], partition: str, offset: int,
+                 stored_at_ms: int) -> dict:
+    return {
+        "roomId": room_id, "seq": seq, "messageId": contracts.message_id(room_id, seq),
+        "clientMsgId": rec["clientMsgId"], "senderId": rec["senderId"], "senderRole": rec["senderRole"],
+        "body": rec["body"], "sentAt": rec["sentAt"], "storedAt": stored_at_ms,
+        "partition": partition, "offset": offset,
+    }
+
+
+def dedup_item(room_id: str, sender_id: str, client_msg_id: str, seq: int, partition: str,
+               offset: int, now_s: float) -> dict:
+    return {
+        "dedupKey": dedup_key(room_id, sender_id, client_msg_id), "roomId": room_id, "seq": seq,
+        "partition": partition, "offset": offset, "expiresAt": int(now_s) + tables.DEDUP_TTL_S,
+    }
+
+
+def head_item(room_id: str, last_seq: int, last_offset: int, last_partition: str,
+              last_message: dict | None, updated_at_ms: int) -> dict:
+    return {"roomId": room_id, "lastSeq": last_seq, "lastOffset": last_offset,
+            "lastPartition": last_partition, "lastMessage": last_message, "updatedAt": updated_at_ms}
+
+
+def last_message(item: Mapping[str, Any]) -> dict:
+    """The room list's preview of a message item (body cut to PREVIEW_CHARS)."""
+    return {"seq": item["seq"], "senderId": item["senderId"], "senderRole": item["senderRole"],
+            "body": item["body"][:PREVIEW_CHARS], "sentAt": item["sentAt"]}
+
+
+def message_event(item: Mapping[str, Any]) -> dict:
+    """The server event (contracts.EVENT_MESSAGE) for a stored message item."""
+    return {
+        "type": contracts.EVENT_MESSAGE, "room": item["roomId"], "seq": item["seq"],
+        "messageId": item.get("messageId") or contracts.message_id(item["roomId"], item["seq"]),
+        "clientMsgId": item["clientMsgId"], "senderId": item["senderId"],
+        "senderRole": item["senderRole"], "body": item["body"], "sentAt": item["sentAt"],
+    }
+
+
+# --- batched access -------------------------------------------------------------------------
+
+class Store:
+    """Batched reads and writes over the tidings tables, addressed by `tables.Table`."""
+
+    def __init__(self, settings: Settings, client=None, *, max_attempts: int = 10, sleep=time.sleep):
+        self.settings = settings
+        self.client = client or aws.dynamodb(settings)
+        self.max_attempts = max_attempts
+        self._sleep = sleep
+
+    def name(self, table: Table) -> str:
+        return self.settings.table_name(table.logical)
+
+    def _backoff(self, attempt: int) -> None:
+        self._sleep(min(0.02 * 2 ** attempt, 1.0) * (0.5 + random.random() / 2))
+
+    def batch_get(self, keys: Mapping[Table, Iterable[Mapping[str, Any]]],
+                  consistent: bool = True) -> dict[Table, list[dict]]:
+        """Every item found for the given keys (duplicates folded), per table."""
+        by_name = {self.name(t): t for t in keys}
+        wanted: list[tuple[str, dict]] = []
+        for table, table_keys in keys.items():
+            seen = set()
+            for key in table_keys:
+                kt = _key_tuple(table, key)
+                if kt not in seen:
+                    seen.add(kt)
+                    wanted.append((self.name(table), to_item(key_of(table, key))))
+        found: dict[Table, list[dict]] = {t: [] for t in keys}
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            request: dict[str, dict] = {}
+            for name, key in wanted[start:start + BATCH_GET_MAX]:
+                request.setdefault(name, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(key)
+            attempt = 0
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for name, items in response.get("Responses", {}).items():
+                    found[by_name[name]].extend(from_item(i) for i in items)
+                request = response.get("UnprocessedKeys") or {}
+                if request:
+                    attempt += 1
+                    if attempt >= self.max_attempts:
+                        raise StoreError(f"BatchGetItem left keys unprocessed after {attempt} attempts")
+                    self._backoff(attempt)
+        return found
+
+    def batch_write(self, puts: Mapping[Table, Iterable[Mapping[str, Any]]] | None = None,
+                    deletes: Mapping[Table, Iterable[Mapping[str, Any]]] | None = None) -> int:
+        """Put and delete items, 25 a call, retrying unprocessed ones. A key given twice keeps
+        its last operation (DynamoDB rejects duplicates in one call). Returns items written."""
+        ops: dict[tuple[str, tuple], dict] = {}
+        for table, items in (puts or {}).items():
+            for item in items:
+                ops[(self.name(table), _key_tuple(table, item))] = {"PutRequest": {"Item": to_item(item)}}
+        for table, items in (deletes or {}).items():
+            for item in items:
+                ops[(self.name(table), _key_tuple(table, item))] = {
+                    "DeleteRequest": {"Key": to_item(key_of(table, item))}}
+        pending = [(name, op) for (name, _k), op in ops.items()]
+        for start in range(0, len(pending), BATCH_WRITE_MAX):
+            request: dict[str, list] = {}
+            for name, op in pending[start:start + BATCH_WRITE_MAX]:
+                request.setdefault(name, []).append(op)
+            attempt = 0
+            while request:
+                response = self.client.batch_write_item(RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+                if request:
+                    attempt += 1
+                    if attempt >= self.max_attempts:
+                        raise StoreError(f"BatchWriteItem left items unprocessed after {attempt} attempts")
+                    self._backoff(attempt)
+        return len(pending)
+
+    def query(self, table: Table, *, index: str | None = None, max_items: int | None = None,
+              **kwargs: Any) -> Iterator[dict]:
+        """Items of a Query, following LastEvaluatedKey; kwargs are Query's, values plain."""
+        if "ExpressionAttributeValues" in kwargs:
+            kwargs["ExpressionAttributeValues"] = to_item(kwargs["ExpressionAttributeValues"])
+        if index:
+            kwargs["IndexName"] = index
+        yielded = 0
+        while True:
+            response = self.client.query(TableName=self.name(table), **kwargs)
+            for item in response.get("Items", []):
+                yield from_item(item)
+                yielded += 1
+                if max_items is not None and yielded >= max_items:
+                    return
+            if not response.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def heads(self, room_ids: Iterable[str]) -> dict[str, dict]:
+        """room_heads items (lastSeq, lastOffset, lastMessage…) by room id, for those that exist."""
+        found = self.batch_get({tables.ROOM_HEADS: [{"roomId": r} for r in room_ids]})
+        return {item["roomId"]: item for item in found[tables.ROOM_HEADS]}
+
+
+# --- history --------------------------------------------------------------------------------
+
+class Page(NamedTuple):
+    items: list[dict]        # ascending seq
+    cursor: int | None       # None: nothing more in this direction
+    direction: str           # "forward": pass cursor as after_seq; "backward": as before_seq
+
+
+class Messages:
+    """Reading a room's history (ascending seq). Reads are strongly consistent."""
+
+    def __init__(self, settings: Settings, client=None):
+        self.store = Store(settings, client)
+
+    def page(self, room_id: str, after_seq: int | None = None, before_seq: int | None = None,
+             limit: int = 50) -> Page:
+        """One page of history.
+
+        - no bounds: the latest `limit` messages; cursor goes backward (older).
+        - before_seq: the `limit` messages just before it; cursor goes backward.
+        - after_seq (and optionally before_seq as an upper bound): the `limit` messages just
+          after it; cursor goes forward (newer).
+        """
+        limit = max(1, min(int(limit), MAX_PAGE))
+        values: dict[str, Any] = {":r": room_id}
+        if after_seq is not None:
+            low = int(after_seq) + 1
+            if before_seq is not None:
+                high = int(before_seq) - 1
+                if high < low:
+                    return Page([], None, "forward")
+                cond = "roomId = :r AND seq BETWEEN :a AND :b"
+                values.update({":a": low, ":b": high})
+            else:
+                cond = "roomId = :r AND seq >= :a"
+                values[":a"] = low
+            items = list(self.store.query(tables.MESSAGES, KeyConditionExpression=cond,
+                                          ExpressionAttributeValues=values, ConsistentRead=True,
+                                          Limit=limit + 1, max_items=limit + 1))
+            more = len(items) > limit
+            items = items[:limit]
+            return Page(items, items[-1]["seq"] if more else None, "forward")
+        cond = "roomId = :r"
+        if before_seq is not None:
+            cond += " AND seq < :b"
+            values[":b"] = int(before_seq)
+        items = list(self.store.query(tables.MESSAGES, KeyConditionExpression=cond,
+                                      ExpressionAttributeValues=values, ConsistentRead=True,
+                                      ScanIndexForward=False, Limit=limit + 1, max_items=limit + 1))
+        more = len(items) > limit
+        items = items[:limit][::-1]
+        return Page(items, items[0]["seq"] if more else None, "backward")
+
+    def messages_after(self, room_id: str, after_seq: int, limit: int | None = None,
+                       page_size: int = 100) -> Iterator[dict]:
+        """Every message with seq > after_seq, ascending, paging through the whole room
+        (no depth limit unless `limit` caps the count). A generator: pages load lazily."""
+        yield from self.store.query(
+            tables.MESSAGES, KeyConditionExpression="roomId = :r AND seq > :a",
+            ExpressionAttributeValues={":r": room_id, ":a": int(after_seq)}, ConsistentRead=True,
+            Limit=max(1, min(page_size, 1000)), max_items=limit)
+
+    def get(self, room_id: str, seq: int) -> dict | None:
+        found = self.store.batch_get({tables.MESSAGES: [{"roomId": room_id, "seq": int(seq)}]})
+        return found[tables.MESSAGES][0] if found[tables.MESSAGES] else None
+
+    def head(self, room_id: str) -> dict | None:
+        return self.store.heads([room_id]).get(room_id)
