@@ -14,6 +14,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 import orjson
 import pytest
@@ -105,7 +106,7 @@ class FakeEdge:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def handle(self, path: str, headers: dict, body: bytes):
@@ -131,7 +132,7 @@ class FakeEdge:
                         results.setdefault(cid, 200)
             self.busy_once -= {c for c, s in results.items() if s == 429}
             return 200, {"results": results}
-        cid = path.rsplit("/", 1)[-1]
+        cid = unquote(path.rsplit("/", 1)[-1])
         return (410, None) if cid in self.gone else (200, None)
 
     @property
