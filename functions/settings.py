@@ -68,6 +68,10 @@ class Settings:
     max_connections_per_user: int = field(default=20, metadata={"env": "TIDINGS_MAX_CONNECTIONS_PER_USER"})
     max_subscriptions_per_connection: int = field(default=200, metadata={"env": "TIDINGS_MAX_SUBSCRIPTIONS"})
     produce_timeout_s: float = field(default=10.0, metadata={"env": "TIDINGS_PRODUCE_TIMEOUT_S"})
+    # Frames queued for one client; a full queue closes it with 1013 (it reconnects, catches up).
+    outbound_queue_size: int = field(default=1024, metadata={"env": "TIDINGS_OUTBOUND_QUEUE_SIZE"})
+    # One frame write to a client taking longer than this: the client is not reading, drop it.
+    send_timeout_s: float = field(default=15.0, metadata={"env": "TIDINGS_SEND_TIMEOUT_S"})
 
     # Event source mapping (AWS defaults: 100 records, 500 ms)
     batch_size: int = field(default=100, metadata={"env": "TIDINGS_BATCH_SIZE"})

@@ -1,0 +1,96 @@
+"""The edge application: `create_app(deps)` wires it, `get_app()` builds it from the environment.
+
+    gunicorn -k websocket_edge.worker.EdgeWorker -w 1 \
+        --bind 127.0.0.1:8001 --bind 127.0.0.1:8101 --no-control-socket \
+        'websocket_edge.app:get_app()'
+
+Routes (falcon, plain HTTP): /healthz, /metrics, /ws (426 without an upgrade), and the
+delivery API /@connections, /@connections/{id} (internal port + secret only). The upgrade of
+/ws is decided by the handler before falcon (handler.py, server.py).
+Do not use gunicorn's --preload: the producer's poller greenlet must start in the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import falcon
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from functions import contracts
+from functions.settings import Settings
+from websocket_edge.connections_api import BatchResource, ConnectionResource, DeliveryGuard
+from websocket_edge.deps import EdgeDeps
+from websocket_edge.handshake import WS_PATH, Handshake
+from websocket_edge.server import EdgeServer
+
+
+class Health:
+    def __init__(self, deps: EdgeDeps):
+        self.deps = deps
+
+    def on_get(self, req, resp):
+        d = self.deps
+        state = "shutting_down" if d.state.shutting_down else "ok"
+        resp.status = falcon.HTTP_503 if d.state.shutting_down else falcon.HTTP_200
+        resp.media = {"status": state, "edgeId": d.settings.edge_id, "connections": len(d.hub),
+                      "producerPending": getattr(d.producer, "pending", None),
+                      "kafkaLastError": getattr(d.producer, "last_error", None)}
+
+
+class Metrics:
+    def __init__(self, registry):
+        self.registry = registry
+
+    def on_get(self, req, resp):
+        resp.content_type = CONTENT_TYPE_LATEST
+        resp.data = generate_latest(self.registry)
+
+
+class UpgradeRequired:
+    def on_get(self, req, resp):
+        resp.status = falcon.HTTP_426
+        resp.set_header("Upgrade", "websocket")
+        resp.media = {"code": contracts.ERR_BAD_REQUEST, "message": "WebSocket upgrade required"}
+
+
+def create_app(deps: EdgeDeps) -> EdgeServer:
+    api = falcon.App(middleware=[DeliveryGuard(deps.settings)])
+    api.add_route("/healthz", Health(deps))
+    api.add_route("/metrics", Metrics(deps.metrics.registry))
+    api.add_route(WS_PATH, UpgradeRequired())
+    api.add_route(contracts.DELIVERY_PATH, BatchResource(deps.hub, deps.metrics))
+    api.add_route(contracts.DELIVERY_PATH + "/{connection_id}", ConnectionResource(deps.hub, deps.metrics))
+    handshake = Handshake(deps.settings, connections_of=deps.hub.connections_of,
+                          shutting_down=lambda: deps.state.shutting_down,
+                          supported=tuple(deps.protocols))
+    return EdgeServer(api, deps, handshake)
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        for noisy in ("botocore", "boto3", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def get_app() -> EdgeServer:
+    """Everything from the environment (functions.settings): what gunicorn loads."""
+    from functions.connections import Connections
+    from functions.rooms import Rooms
+    from functions.store import Messages
+    from websocket_edge.metrics import EdgeMetrics
+    from websocket_edge.producer import Producer
+
+    _configure_logging()
+    settings = Settings.from_env()
+    metrics = EdgeMetrics()
+    producer = Producer(settings, metrics=metrics).start()
+    deps = EdgeDeps(settings=settings, producer=producer, connections=Connections(settings),
+                    rooms=Rooms(settings), messages=Messages(settings), metrics=metrics)
+    return create_app(deps)

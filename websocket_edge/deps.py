@@ -1,0 +1,42 @@
+"""What a session and the edge's resources are built from: settings and collaborators.
+
+`app.get_app()` builds the real ones (Kafka producer, DynamoDB tables); tests may pass
+others. The store objects are those of functions/ (`Connections`, `Rooms`, `Messages`);
+the session only calls the methods named in session.py.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from functions.settings import Settings
+from websocket_edge.hub import Hub
+from websocket_edge.json_protocol import JsonProtocol
+from websocket_edge.metrics import EdgeMetrics
+
+
+def default_protocols() -> dict[str, Callable]:
+    """Subprotocol name → protocol factory `(identity, settings) -> Protocol`."""
+    return {JsonProtocol.name: JsonProtocol}
+
+
+@dataclass
+class EdgeState:
+    shutting_down: bool = False     # refuse upgrades (503), /healthz says 503
+    accepting_sends: bool = True    # False while draining: sends answered `unavailable`
+
+
+@dataclass
+class EdgeDeps:
+    settings: Settings
+    producer: Any        # publish(record, key) -> AsyncResult; drain(deadline); close()
+    connections: Any     # functions.connections.Connections
+    rooms: Any           # functions.rooms.Rooms
+    messages: Any        # functions.store.Messages
+    hub: Hub = field(default_factory=Hub)
+    metrics: EdgeMetrics = field(default_factory=EdgeMetrics)
+    protocols: Mapping[str, Callable] = field(default_factory=default_protocols)
+    clock: Callable[[], float] = time.time
+    state: EdgeState = field(default_factory=EdgeState)

@@ -1,0 +1,70 @@
+"""The connections this edge worker holds: connection id → session, and local delivery.
+
+Delivery never blocks: a session queues the frame (200) or, when its queue is full, closes
+itself with 1013 so its client reconnects and catches up, and the hub answers 429. An id the hub does not hold answers 410 (Gone), as API
+Gateway does, so the worker forgets it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterator, Protocol as TypingProtocol
+
+from websocket_edge.protocol import ServerEvent
+
+OK = 200
+GONE = 410
+FULL = 429
+
+
+class Deliverable(TypingProtocol):
+    id: str
+    user_id: str
+
+    def deliver(self, event: ServerEvent) -> int: ...       # OK | GONE | FULL
+
+    def deliver_raw(self, data: bytes) -> int: ...
+
+    @property
+    def open(self) -> bool: ...
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._sessions: dict[str, Deliverable] = {}
+        self._per_user: Counter[str] = Counter()
+
+    def add(self, session: Deliverable) -> None:
+        if session.id in self._sessions:
+            raise ValueError(f"duplicate connection id {session.id}")
+        self._sessions[session.id] = session
+        self._per_user[session.user_id] += 1
+
+    def remove(self, session: Deliverable) -> None:
+        if self._sessions.get(session.id) is session:
+            del self._sessions[session.id]
+            self._per_user[session.user_id] -= 1
+            if self._per_user[session.user_id] <= 0:
+                del self._per_user[session.user_id]
+
+    def get(self, connection_id: str) -> Deliverable | None:
+        session = self._sessions.get(connection_id)
+        return session if session is not None and session.open else None
+
+    def connections_of(self, user_id: str) -> int:
+        return self._per_user.get(user_id, 0)
+
+    def sessions(self) -> list[Deliverable]:
+        return list(self._sessions.values())
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __iter__(self) -> Iterator[Deliverable]:
+        return iter(self.sessions())
+
+    def deliver(self, connection_id: str, event: ServerEvent | bytes) -> int:
+        session = self.get(connection_id)
+        if session is None:
+            return GONE
+        return session.deliver_raw(event) if isinstance(event, bytes) else session.deliver(event)

@@ -1,0 +1,415 @@
+"""One WebSocket connection: reader loop, writer greenlet, timers, subscriptions.
+
+Greenlets of a session:
+- the reader (the handler's own greenlet, `run`): receive → rate limit → `protocol.decode`
+  → carry the actions out, one at a time, in order;
+- the writer: the only one writing data frames; drains the bounded outbound queue, then
+  writes the close frame. Everything else only *enqueues* (non-blocking), so the delivery API,
+  delivery reports and timers never wait on a client. A full queue closes the connection
+  with 1013 (the client reconnects and catches up from the store): never a silent drop;
+- timers: heart-beats and idle check, token expiry, registration refresh.
+
+Sender and role of every record come from the token (`Identity`), never from the payload.
+Acks are sent only from the Kafka delivery report.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import gevent
+from gevent.event import Event
+from gevent.queue import Empty, Queue
+
+from functions import contracts
+from functions.rooms import UnknownRoom
+from functions.store import message_event
+from websocket_edge import bounded, handshake
+from websocket_edge.deps import EdgeDeps
+from websocket_edge.hub import FULL, GONE, OK
+from websocket_edge.protocol import (Disconnect, Invalid, Ping, Reply, Send, ServerEvent,
+                                     Subscribe, Typing, Unsubscribe)
+from websocket_edge.ratelimit import TokenBucket
+from websocket_edge.sequencing import RoomStream
+
+log = logging.getLogger("tidings.edge.session")
+
+RATE_ABUSE_FRAMES = 20   # refused frames in a row before the connection is closed (1008)
+CLOSE_WAIT_S = 3.0       # after our close frame, how long the peer has to answer
+CATCH_UP_ROUNDS = 3      # store reads to close a gap between stored and buffered live messages
+_CLOSE = object()
+_PING = object()
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+
+
+class Session:
+    def __init__(self, ws, environ: dict, deps: EdgeDeps):
+        self.id = uuid.uuid4().hex
+        self.ws = ws
+        self.deps = deps
+        self.settings = deps.settings
+        self.transport: bounded.Transport = ws.handler.ws_transport
+        self.identity = environ[handshake.ENV_IDENTITY]
+        self.user_id = self.identity.user_id
+        name = environ[handshake.ENV_SUBPROTOCOL]
+        self.protocol = deps.protocols[name](self.identity, self.settings)
+        self.protocol_name = name
+        self.source_ip = environ.get("REMOTE_ADDR", "")
+        self.user_agent = environ.get("HTTP_USER_AGENT", "")
+        self.connected_at = deps.clock()
+        self.last_active_at = self.connected_at
+        self.rooms: dict[str, RoomStream] = {}
+        self._out: Queue = Queue()   # bounded by _enqueue, so control items always fit
+        self._limit = self.settings.outbound_queue_size
+        self._closing: tuple[int, str] | None = None
+        self._reader_done = Event()
+        self._bucket = TokenBucket(self.settings.rate_per_second, self.settings.rate_burst)
+        self._greenlets: list[gevent.Greenlet] = []
+        self._opcode = ws.OPCODE_BINARY if self.protocol.binary else ws.OPCODE_TEXT
+        m = deps.metrics
+        self._frames_out = m.frames_out.labels(protocol=name)
+        self._frames_in = m.frames_in.labels(protocol=name)
+
+    # --- what the hub and the delivery API see ---------------------------------------------
+    @property
+    def open(self) -> bool:
+        return self._closing is None
+
+    def info(self) -> dict:
+        return {"connectedAt": _iso(self.connected_at),
+                "identity": {"sourceIp": self.source_ip, "userAgent": self.user_agent},
+                "lastActiveAt": _iso(self.last_active_at)}
+
+    def deliver(self, event: ServerEvent) -> int:
+        if self._closing is not None:
+            return GONE
+        kind, room = event.type, event.room
+        if kind == contracts.EVENT_MESSAGE:
+            stream = self.rooms.get(room)
+            if stream is None:
+                return OK    # not (or no longer) subscribed here: nothing to show
+            return self._enqueue_events(stream.live(event))
+        if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE) and room not in self.rooms:
+            return OK
+        return self._enqueue(self.protocol.render_event(event))
+
+    def deliver_raw(self, data: bytes) -> int:
+        if self._closing is not None:
+            return GONE
+        return self._enqueue(self.protocol.render_raw(data))
+
+    def close(self, code: int, reason: str = "", flush: bool = True) -> None:
+        """Close with `code` (from any greenlet). With `flush`, queued frames go out first."""
+        if self._closing is not None:
+            return
+        self._closing = (code, reason)
+        self.deps.metrics.closes.labels(code=str(code)).inc()
+        if not flush:
+            while True:
+                try:
+                    self._out.get_nowait()
+                except Empty:
+                    break
+        for frame in self.protocol.render_close(code, reason):
+            self._out.put_nowait(frame)
+        self._out.put_nowait(_CLOSE)
+        # Safety net: a writer stuck on a peer that stopped reading is cut off.
+        gevent.spawn_later(self.settings.send_timeout_s + CLOSE_WAIT_S, self._force_end)
+
+    # --- queueing --------------------------------------------------------------------------
+    def _enqueue(self, frames, wait: bool = False) -> int:
+        if self._closing is not None:
+            return GONE
+        if not frames:
+            return OK
+        if wait:   # catch-up: wait for room instead of failing (the reader is the one waiting)
+            deadline = time.monotonic() + self.settings.send_timeout_s
+            while self._out.qsize() + len(frames) > self._limit // 2 and self._closing is None:
+                if time.monotonic() > deadline:
+                    break
+                gevent.sleep(0.005)
+        if self._out.qsize() + len(frames) > self._limit:
+            self.deps.metrics.slow_consumers.inc()
+            self.close(bounded.CLOSE_TRY_AGAIN, "too slow: reconnect and catch up", flush=False)
+            return FULL
+        for frame in frames:
+            self._out.put_nowait(frame)
+        return OK
+
+    def _enqueue_events(self, events, wait: bool = False) -> int:
+        frames = []
+        for event in events:
+            frames.extend(self.protocol.render_event(event))
+        return self._enqueue(frames, wait)
+
+    def _error(self, code: str, message: str, ref: str | None = None, action=None) -> None:
+        self.deps.metrics.errors.labels(code=code).inc()
+        self._enqueue(self.protocol.render_error(code, message, ref, action))
+
+    # --- life --------------------------------------------------------------------------------
+    def run(self) -> None:
+        d, s = self.deps, self.settings
+        d.hub.add(self)
+        d.metrics.connections.labels(protocol=self.protocol_name).inc()
+        d.metrics.connections_total.labels(protocol=self.protocol_name).inc()
+        self._spawn(self._writer)
+        try:
+            try:
+                d.connections.register(self.id, self.user_id, self.identity.role, s.edge_delivery_url,
+                                       self.source_ip, self.user_agent, int(self.connected_at * 1000))
+            except Exception:
+                log.exception("register failed for %s", self.id)
+                self.close(bounded.CLOSE_TRY_AGAIN, "try again later")
+            else:
+                self._spawn(self._heartbeat)
+                self._spawn(self._refresh)
+                self._greenlets.append(gevent.spawn_later(
+                    max(0.0, self.identity.expires_at - d.clock()), self._token_expired))
+            self._read_loop()
+        finally:
+            self._reader_done.set()
+            self._finish()
+
+    def _spawn(self, fn) -> None:
+        self._greenlets.append(gevent.spawn(fn))
+
+    def _read_loop(self) -> None:
+        ws = self.ws
+        while True:
+            message = ws.receive()
+            if message is None:
+                break
+            if self._closing is not None:
+                continue   # our close frame is out: wait for the peer's
+            self.last_active_at = self.deps.clock()
+            self._frames_in.inc()
+            if not self._bucket.take():
+                self._rate_limited()
+                continue
+            for action in self.protocol.decode(message):
+                try:
+                    self._dispatch(action)
+                except Exception:
+                    log.exception("action failed: %r", action)
+                    self._error(contracts.ERR_INTERNAL, "internal error", getattr(action, "room", None), action)
+        if self._closing is None:   # the peer closed or vanished
+            code = self.transport.close_code or 1006
+            self._closing = (code, self.transport.close_reason)
+            self.deps.metrics.closes.labels(code=str(code)).inc()
+            self._out.put_nowait(_CLOSE)
+
+    def _writer(self) -> None:
+        ws, opcode = self.ws, self._opcode
+        try:
+            while True:
+                item = self._out.get()
+                if item is _CLOSE:
+                    break
+                with gevent.Timeout(self.settings.send_timeout_s, bounded.SendTimeout("client not reading")):
+                    if item is _PING:
+                        ws.ping()
+                    else:
+                        ws.send_frame(item, opcode)
+                self._frames_out.inc()
+        except (gevent.Timeout, OSError):
+            ws.abort()
+            return
+        code, reason = self._closing or (bounded.CLOSE_NORMAL, "")
+        ws.close(code, reason)
+        if not self._reader_done.wait(CLOSE_WAIT_S):
+            ws.abort()
+
+    def _force_end(self) -> None:
+        if not self._reader_done.is_set():
+            self.ws.abort()
+
+    def _finish(self) -> None:
+        d = self.deps
+        for greenlet in self._greenlets[1:]:
+            greenlet.kill(block=False)
+        self._greenlets[0].join(timeout=CLOSE_WAIT_S)   # the writer: close frame out
+        self._greenlets[0].kill(block=False)
+        d.hub.remove(self)
+        d.metrics.connections.labels(protocol=self.protocol_name).dec()
+        rooms, self.rooms = list(self.rooms), {}
+        try:
+            d.connections.unregister(self.id, rooms)
+        except Exception:
+            log.warning("unregister failed for %s (rows expire by TTL)", self.id, exc_info=True)
+        for room in rooms:
+            self._presence(room, "leave")
+
+    # --- timers --------------------------------------------------------------------------------
+    def _heartbeat(self) -> None:
+        s, p = self.settings, self.protocol
+        while self._closing is None:
+            gevent.sleep((p.heartbeat_out_ms or s.heartbeat_ms) / 1000.0)
+            if self._closing is not None:
+                return
+            idle_limit = p.heartbeat_in_ms * 3 / 1000.0 if p.heartbeat_in_ms else s.idle_timeout_s
+            if time.monotonic() - self.transport.last_frame_at > idle_limit:
+                self.close(bounded.CLOSE_GOING_AWAY, "idle timeout")
+                return
+            frame = p.heartbeat()
+            self._enqueue([_PING] if frame is None else [frame])
+
+    def _token_expired(self) -> None:
+        self._error(contracts.ERR_UNAUTHORIZED, "token expired: reconnect with a fresh token")
+        self.close(self.protocol.close_token_expired, "token expired")
+
+    def _refresh(self) -> None:
+        every = max(1.0, self.settings.connection_ttl_s / 3.0)
+        while self._closing is None:
+            gevent.sleep(every)
+            if self._closing is not None:
+                return
+            try:
+                missing = self.deps.connections.refresh(self.id, list(self.rooms))
+                for room in missing or ():
+                    if room in self.rooms:   # our entry vanished (e.g. swept as gone): put it back
+                        self.deps.connections.subscribe(room, self.id, self.user_id, self.identity.role,
+                                                        self.settings.edge_delivery_url)
+            except Exception:
+                log.warning("refresh failed for %s", self.id, exc_info=True)
+
+    def _rate_limited(self) -> None:
+        if self._bucket.refused_in_a_row > RATE_ABUSE_FRAMES:
+            self.close(bounded.CLOSE_POLICY, "rate limit exceeded")
+        else:
+            self._error(contracts.ERR_RATE_LIMITED, "too many messages: slow down")
+
+    # --- actions -------------------------------------------------------------------------------
+    def _dispatch(self, action) -> None:
+        if isinstance(action, Send):
+            self._send(action)
+        elif isinstance(action, Subscribe):
+            self._subscribe(action)
+        elif isinstance(action, Unsubscribe):
+            self._unsubscribe(action)
+        elif isinstance(action, Typing):
+            self._typing(action)
+        elif isinstance(action, Ping):
+            self._enqueue(self.protocol.render_pong(action))
+        elif isinstance(action, Reply):
+            self._enqueue(action.frames)
+            if action.close:
+                self.close(*action.close)
+        elif isinstance(action, Disconnect):
+            self._enqueue(self.protocol.render_disconnect(action))
+            self.close(bounded.CLOSE_NORMAL, "bye")
+        elif isinstance(action, Invalid):
+            self._error(action.code, action.message, action.ref, action)
+            if action.fatal or self.protocol.error_is_fatal:
+                self.close(bounded.CLOSE_PROTOCOL_ERROR, action.message)
+
+    def _record(self, kind: str, room: str, **fields) -> dict:
+        return {"v": contracts.SCHEMA_VERSION, "type": kind, "roomId": room,
+                "senderId": self.user_id, "senderRole": self.identity.role,
+                "sentAt": int(self.deps.clock() * 1000), "connectionId": self.id,
+                "edgeUrl": self.settings.edge_delivery_url, **fields}
+
+    def _send(self, send: Send) -> None:
+        if not self.deps.state.accepting_sends:
+            self._error(contracts.ERR_UNAVAILABLE, "edge restarting: send again", send.client_msg_id, send)
+            return
+        record = self._record(contracts.RECORD_SEND, send.room,
+                              clientMsgId=send.client_msg_id, body=send.body)
+        result = self.deps.producer.publish(record, send.room)
+        result.rawlink(lambda r: self._reported(send, r))   # runs in the hub: only enqueues
+
+    def _reported(self, send: Send, result) -> None:
+        if result.successful():
+            partition, offset = result.value
+            self._enqueue(self.protocol.render_ack(send, partition, offset))
+        else:
+            self._error(contracts.ERR_UNAVAILABLE, f"not accepted, send again: {result.exception}",
+                        send.client_msg_id, send)
+
+    def _typing(self, typing: Typing) -> None:
+        if typing.room not in self.rooms:
+            self._error(contracts.ERR_FORBIDDEN, "subscribe to the room first", typing.room, typing)
+            return
+        self.deps.producer.publish(self._record(contracts.RECORD_TYPING, typing.room), typing.room)
+
+    def _presence(self, room: str, state: str) -> None:
+        try:
+            self.deps.producer.publish(self._record(contracts.RECORD_PRESENCE, room, state=state), room)
+        except Exception:
+            log.warning("presence %s for %s not produced", state, room, exc_info=True)
+
+    def _subscribe(self, sub: Subscribe) -> None:
+        d, room = self.deps, sub.room
+        if room not in self.rooms and len(self.rooms) >= self.settings.max_subscriptions_per_connection:
+            self._error(contracts.ERR_BAD_REQUEST, "too many subscriptions on this connection", room, sub)
+            return
+        try:
+            membership = d.rooms.membership(room, self.user_id)
+        except Exception:
+            log.warning("membership check failed", exc_info=True)
+            self._error(contracts.ERR_UNAVAILABLE, "cannot check membership now: try again", room, sub)
+            return
+        if membership == "unknown_room":
+            self._error(contracts.ERR_UNKNOWN_ROOM, "no such room", room, sub)
+            return
+        if membership != "member":
+            self._error(contracts.ERR_FORBIDDEN, "not a member of this room", room, sub)
+            return
+        stream = self.rooms.get(room)
+        fresh = stream is None
+        if fresh:
+            stream = self.rooms[room] = RoomStream()
+        if sub.after_seq is not None:
+            stream.begin_catch_up(sub.after_seq)   # live events are buffered from now on
+        try:
+            d.connections.subscribe(room, self.id, self.user_id, self.identity.role,
+                                    self.settings.edge_delivery_url)
+            if sub.after_seq is not None:
+                self._catch_up(room, stream)
+        except Exception as exc:
+            unknown = isinstance(exc, UnknownRoom)
+            if not unknown:
+                log.warning("subscribe to %s failed", room, exc_info=True)
+            if fresh:
+                self.rooms.pop(room, None)
+                self._quietly(d.connections.unsubscribe, room, self.id)
+            else:
+                self._enqueue_events(stream.abandon_catch_up())
+            if unknown:
+                self._error(contracts.ERR_UNKNOWN_ROOM, "no such room", room, sub)
+            else:
+                self._error(contracts.ERR_UNAVAILABLE, "cannot subscribe now: try again", room, sub)
+            return
+        self._enqueue(self.protocol.render_subscribed(sub, stream.last_seq if sub.after_seq is not None else None))
+        if fresh:
+            self._presence(room, "join")
+
+    def _catch_up(self, room: str, stream: RoomStream) -> None:
+        """Stored messages after `stream.last_seq`, then the buffered live ones, gapless."""
+        for round_ in range(CATCH_UP_ROUNDS):
+            for item in self.deps.messages.messages_after(room, stream.last_seq):
+                event = ServerEvent(message_event(item))
+                if stream.stored(event) and self._enqueue_events([event], wait=True) != OK:
+                    raise ConnectionAbortedError("client too slow for the catch-up")
+            ready, gap = stream.finish_catch_up(force=round_ == CATCH_UP_ROUNDS - 1)
+            self._enqueue_events(ready)
+            if not gap:
+                return
+
+    def _unsubscribe(self, unsub: Unsubscribe) -> None:
+        stream = self.rooms.pop(unsub.room, None)
+        if stream is not None:
+            self._quietly(self.deps.connections.unsubscribe, unsub.room, self.id)
+            self._presence(unsub.room, "leave")
+        self._enqueue(self.protocol.render_unsubscribed(unsub))
+
+    @staticmethod
+    def _quietly(fn, *args) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.warning("%s failed (the entry expires by TTL)", getattr(fn, "__name__", fn), exc_info=True)
