@@ -1,0 +1,29 @@
+output "worker_role_arn" {
+  description = "Execution role of the chat worker."
+  value       = aws_iam_role.worker.arn
+}
+
+output "worker_policy_ready" {
+  description = "Changes when the worker's policy is attached (functions and the ESM wait for it)."
+  value       = aws_iam_role_policy.worker.id
+}
+
+output "http_role_arn" {
+  description = "Execution role of the HTTP function."
+  value       = aws_iam_role.http.arn
+}
+
+output "http_policy_ready" {
+  description = "Changes when the HTTP function's policy is attached."
+  value       = aws_iam_role_policy.http.id
+}
+
+output "edge_task_role_arn" {
+  description = "Task role of the edges."
+  value       = aws_iam_role.edge_task.arn
+}
+
+output "edge_execution_role_arn" {
+  description = "Execution role of the edges."
+  value       = aws_iam_role.edge_execution.arn
+}

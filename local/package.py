@@ -1,0 +1,303 @@
+"""Build the Lambda deployment zip, and generate iac/'s table definitions.
+
+    python -m local.package build [OUT_DIR]     # -> OUT_DIR/tidings-functions.zip (default dist/)
+    python -m local.package tables [--check]    # -> iac/tables.auto.tfvars.json
+
+The zip holds ``functions/`` and its runtime dependencies, downloaded as wheels for the
+Lambda runtime (python3.12 on arm64, see LAMBDA_ARCH; iac/ uses the same architecture and a
+test compares them). Every distribution is pinned to the version installed here, the one
+the tests ran against: the top-level ones come from pyproject.toml, their dependencies are
+resolved from the installed metadata. boto3/botocore are shipped too rather than taken
+from the runtime, so the Lambda runs the same SDK version as the tests.
+
+The build is reproducible: same inputs give the same bytes (sorted entries, fixed
+timestamps and modes), so Terraform's source_code_hash only changes when the code does.
+Before writing the zip, every module that functions/ imports is checked to be either the
+standard library, functions/ itself or a shipped distribution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import importlib.metadata as md
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = ROOT / "functions"
+TABLES_TFVARS = ROOT / "iac" / "tables.auto.tfvars.json"
+ZIP_NAME = "tidings-functions.zip"
+
+# The Lambda runtime the zip targets. iac/ declares the same (runtime, architectures).
+LAMBDA_RUNTIME = "python3.12"
+LAMBDA_PYTHON = "3.12"
+LAMBDA_ARCH = "arm64"  # Graviton: about 20 % cheaper per GB-second than x86_64
+_PIP_PLATFORMS = {
+    "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
+    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
+}
+_MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
+
+# Top-level distributions functions/ needs at run time (versions come from pyproject.toml).
+LAMBDA_REQUIREMENTS = ("boto3", "orjson", "PyJWT[crypto]", "structlog")
+
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+class PackageError(RuntimeError):
+    """The package cannot be built; the message says why."""
+
+
+# --- tables -------------------------------------------------------------------------------
+
+def tables_tfvars() -> dict:
+    """Terraform input for iac/modules/dynamodb, generated from functions/tables.py."""
+    from functions.tables import ALL_TABLES
+
+    out = {}
+    for table in ALL_TABLES:
+        out[table.logical] = {
+            "hash_key": table.hash_key[0],
+            "range_key": table.range_key[0] if table.range_key else None,
+            "attributes": [
+                {"name": a["AttributeName"], "type": a["AttributeType"]} for a in table.attribute_definitions()
+            ],
+            "ttl_attribute": table.ttl_attribute,
+            "global_secondary_indexes": [
+                {
+                    "name": index.name,
+                    "hash_key": index.hash_key[0],
+                    "range_key": index.range_key[0] if index.range_key else None,
+                    "projection_type": index.projection,
+                }
+                for index in table.indexes
+            ],
+        }
+    return {"tables": out}
+
+
+def render_tables_tfvars() -> str:
+    # JSON has no comments and Terraform warns on unknown keys, so the "generated, do not
+    # edit" note lives in the variable's description (iac/variables.tf) and docs/deploy.md.
+    return json.dumps(tables_tfvars(), indent=2, sort_keys=False) + "\n"
+
+
+def write_tables_tfvars(path: Path = TABLES_TFVARS) -> Path:
+    path.write_text(render_tables_tfvars())
+    return path
+
+
+# --- requirements -------------------------------------------------------------------------
+
+def _pyproject_pins() -> dict[str, str]:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = {}
+    for spec in data["project"]["dependencies"]:
+        req = Requirement(spec)
+        pins[canonicalize_name(req.name)] = str(req.specifier)
+    return pins
+
+
+def _marker_env(arch: str, extra: str = "") -> dict[str, str]:
+    return {
+        "python_version": LAMBDA_PYTHON,
+        "python_full_version": LAMBDA_PYTHON + ".0",
+        "implementation_name": "cpython",
+        "implementation_version": LAMBDA_PYTHON + ".0",
+        "platform_python_implementation": "CPython",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "platform_machine": _MACHINE[arch],
+        "platform_release": "",
+        "platform_version": "",
+        "extra": extra,
+    }
+
+
+def resolve_pins(arch: str = LAMBDA_ARCH, top_level=LAMBDA_REQUIREMENTS) -> dict[str, str]:
+    """{distribution: version} for the closure of `top_level`, pinned to what is installed.
+
+    Top-level versions must equal pyproject.toml's pins (so a stale environment is caught);
+    transitive ones are whatever this environment resolved, which is what the tests used.
+    """
+    pyproject = _pyproject_pins()
+    pins: dict[str, str] = {}
+    todo = [(Requirement(spec), True) for spec in top_level]
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    while todo:
+        req, is_top = todo.pop()
+        name = canonicalize_name(req.name)
+        extras = tuple(sorted(req.extras))
+        if (name, extras) in seen:
+            continue
+        seen.add((name, extras))
+        try:
+            dist = md.distribution(req.name)
+        except md.PackageNotFoundError as exc:
+            raise PackageError(f"{req.name} is not installed here; install the project first (pip install -e .)") from exc
+        if is_top:
+            wanted = pyproject.get(name)
+            if wanted is None:
+                raise PackageError(f"{req.name} is not a dependency in pyproject.toml")
+            if not Requirement(f"{name}{wanted}").specifier.contains(dist.version, prereleases=True):
+                raise PackageError(f"{req.name} {dist.version} is installed but pyproject.toml pins {wanted}")
+        pins[name] = dist.version
+        for spec in dist.requires or []:
+            sub = Requirement(spec)
+            if sub.marker is None or any(sub.marker.evaluate(_marker_env(arch, e)) for e in ("",) + extras):
+                todo.append((sub, False))
+    return dict(sorted(pins.items()))
+
+
+# --- import check -------------------------------------------------------------------------
+
+def imported_top_level_modules(src_dir: Path = FUNCTIONS_DIR) -> dict[str, set[str]]:
+    """{top-level module: {files importing it}} for absolute imports under src_dir."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(src_dir.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                found.setdefault(name.split(".")[0], set()).add(str(path.relative_to(src_dir.parent)))
+    return found
+
+
+def check_imports(site_dir: Path, src_dir: Path = FUNCTIONS_DIR) -> None:
+    missing = {}
+    for module, files in imported_top_level_modules(src_dir).items():
+        if module in sys.stdlib_module_names or module == "__future__" or module == src_dir.name:
+            continue
+        if (site_dir / module).is_dir() or (site_dir / f"{module}.py").exists() or any(site_dir.glob(f"{module}.*.so")):
+            continue
+        missing[module] = sorted(files)
+    if missing:
+        lines = [f"  {m} (imported by {', '.join(f)})" for m, f in sorted(missing.items())]
+        raise PackageError(
+            "functions/ imports modules the Lambda package would not contain:\n" + "\n".join(lines)
+            + "\nadd their distribution to LAMBDA_REQUIREMENTS in local/package.py (and pyproject.toml)"
+        )
+
+
+# --- build --------------------------------------------------------------------------------
+
+def _pip_install(pins: dict[str, str], target: Path, arch: str) -> None:
+    cmd = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--no-deps", "--no-compile", "--only-binary=:all:",
+        "--implementation", "cp", "--python-version", LAMBDA_PYTHON,
+        "--target", str(target),
+    ]
+    for platform in _PIP_PLATFORMS[arch]:
+        cmd += ["--platform", platform]
+    cmd += [f"{name}=={version}" for name, version in pins.items()]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PackageError(
+            "pip could not fetch the Lambda wheels (is the package index reachable?):\n"
+            + (proc.stderr or proc.stdout)[-4000:]
+        )
+
+
+def _skip(rel: Path) -> bool:
+    parts = rel.parts
+    return (
+        "__pycache__" in parts
+        or rel.suffix in (".pyc", ".pyo")
+        or parts[0] == "bin"
+        or (len(parts) > 1 and parts[0].endswith(".dist-info") and parts[1] in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json"))
+    )
+
+
+def _add_tree(zf: zipfile.ZipFile, base: Path, prefix: str = "") -> None:
+    files = sorted(p for p in base.rglob("*") if p.is_file() and not _skip(p.relative_to(base)))
+    for path in files:
+        arcname = prefix + path.relative_to(base).as_posix()
+        info = zipfile.ZipInfo(arcname, date_time=_FIXED_TIME)
+        mode = 0o755 if os.access(path, os.X_OK) or path.suffix == ".so" else 0o644
+        info.external_attr = (0o100000 | mode) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        zf.writestr(info, path.read_bytes(), compresslevel=9)
+
+
+def build(out_dir: Path | str = ROOT / "dist", *, arch: str = LAMBDA_ARCH) -> Path:
+    """Build the Lambda zip into out_dir and return its path (raises PackageError)."""
+    if arch not in _PIP_PLATFORMS:
+        raise PackageError(f"unknown architecture {arch!r}; use one of {sorted(_PIP_PLATFORMS)}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pins = resolve_pins(arch)
+    with tempfile.TemporaryDirectory(prefix="tidings-package-") as tmp:
+        site = Path(tmp) / "site"
+        site.mkdir()
+        _pip_install(pins, site, arch)
+        check_imports(site)
+        src = Path(tmp) / "src"
+        shutil.copytree(FUNCTIONS_DIR, src / "functions",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.md"))
+        manifest = {"runtime": LAMBDA_RUNTIME, "architecture": arch, "distributions": pins}
+        (src / "functions" / "_package.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        partial = out_dir / (ZIP_NAME + ".part")
+        with zipfile.ZipFile(partial, "w") as zf:
+            _add_tree(zf, src)
+            _add_tree(zf, site)
+        final = out_dir / ZIP_NAME
+        partial.replace(final)
+    return final
+
+
+def sha256_b64(path: Path) -> str:
+    """What Terraform's filebase64sha256() gives for the file."""
+    import base64
+
+    return base64.b64encode(hashlib.sha256(Path(path).read_bytes()).digest()).decode()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.package", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build the Lambda zip")
+    b.add_argument("out_dir", nargs="?", default=str(ROOT / "dist"))
+    b.add_argument("--arch", default=LAMBDA_ARCH, choices=sorted(_PIP_PLATFORMS))
+    t = sub.add_parser("tables", help="write iac/tables.auto.tfvars.json from functions/tables.py")
+    t.add_argument("--check", action="store_true", help="only check that the committed file is current")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "build":
+            path = build(args.out_dir, arch=args.arch)
+            print(f"{path} ({path.stat().st_size // 1024} KiB, sha256 {sha256_b64(path)})")
+        elif args.check:
+            current = TABLES_TFVARS.read_text() if TABLES_TFVARS.exists() else ""
+            if current != render_tables_tfvars():
+                print(f"{TABLES_TFVARS} is stale: run python -m local.package tables", file=sys.stderr)
+                return 1
+            print(f"{TABLES_TFVARS} is current")
+        else:
+            print(write_tables_tfvars())
+    except PackageError as exc:
+        print(f"package: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
