@@ -1,0 +1,422 @@
+"""STOMP 1.2 (and 1.1, 1.0) as a `Protocol` adapter: subprotocols v12.stomp, v11.stomp, v10.stomp.
+
+The clients of the system tidings replaces connect unchanged: CONNECT (or STOMP), SEND to
+`/pub/chat/send/{roomId}` with a JSON body `{"content": "..."}`, SUBSCRIBE to
+`/sub/chat/{roomId}`. Framing is `stomp.py`'s codec; this module only maps frames to the
+session's actions and the session's outcomes to frames. Behaviour and the choices made
+(errors, NACK, credentials in CONNECT) are written down in docs/stomp.md.
+
+STOMP has one error frame, ERROR, and it ends the connection: every `Invalid` this adapter
+returns is fatal and `error_is_fatal` is set. After an ERROR the adapter takes no more
+frames: if the session has not closed by the next input, that input closes it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import orjson
+
+from functions import contracts, tokens
+from functions.contracts import CLIENT_MSG_ID_RE, MAX_BODY_CHARS
+from websocket_edge import stomp
+from websocket_edge.protocol import (Action, Disconnect, Frame, Invalid, Protocol, Reply, Send,
+                                     ServerEvent, Subscribe, Unsubscribe)
+from websocket_edge.stomp import HEARTBEAT, StompError
+
+SERVER = "tidings/0.1"
+EVENT_HEADER = "tidings-event"        # MESSAGE frames that are not chat messages: typing|presence|error
+REF_HEADER = "tidings-ref"            # on ERROR: the client message id / room the error is about
+CLIENT_MSG_ID_HEADER = "client-msg-id"
+AFTER_SEQ_HEADER = "after-seq"
+ACK_MODES = ("auto", "client", "client-individual")
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_NORMAL = 1000
+_SEQ_RE = re.compile(r"[0-9]{1,15}")
+_JWT_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# Close codes the session uses → the ERROR `message` (a contracts.ERR_* code) we send before them.
+_CLOSE_CODES = {4001: contracts.ERR_UNAUTHORIZED, 1008: contracts.ERR_RATE_LIMITED,
+                1009: contracts.ERR_TOO_LARGE, 1011: contracts.ERR_INTERNAL}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """What an action carries back to us as its opaque `receipt`."""
+    receipt: str | None = None                 # the frame's `receipt` header
+    sub_id: str | None = None                  # SUBSCRIBE: the subscription id
+    headers: tuple[tuple[str, str], ...] = ()  # extra headers for an ERROR about this frame
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    room: str
+    ack: str
+
+
+class _Refuse(Exception):
+    """A frame we answer with ERROR (and close)."""
+
+    def __init__(self, code: str, message: str, receipt: str | None = None, ref: str | None = None,
+                 headers: tuple[tuple[str, str], ...] = ()):
+        super().__init__(message)
+        self.code, self.message, self.receipt, self.ref, self.headers = code, message, receipt, ref, headers
+
+
+def _receipt_of(action: Any) -> Ref:
+    ref = getattr(action, "receipt", None)
+    return ref if isinstance(ref, Ref) else Ref()
+
+
+def client_msg_id_from_receipt(receipt: str) -> str:
+    """A receipt id as a client message id: as is when it is a valid one, else a digest of it
+    (so a resend with the same receipt still lands on the same stored message)."""
+    if CLIENT_MSG_ID_RE.fullmatch(receipt):
+        return receipt
+    return "r-" + hashlib.sha256(receipt.encode("utf-8")).hexdigest()[:40]
+
+
+class StompProtocol(Protocol):
+    name = "v12.stomp"
+    error_is_fatal = True
+
+    def __init__(self, identity: tokens.Identity | None = None, settings=None,
+                 subprotocol: str | None = None, *,
+                 verify: Callable = tokens.verify, new_id: Callable[[], str] = lambda: uuid.uuid4().hex):
+        self.identity = identity
+        self.settings = settings
+        self.subprotocol = subprotocol
+        if subprotocol:
+            self.name = subprotocol
+        self._verify = verify
+        self._new_id = new_id
+        self.session_id = new_id()
+        max_body = getattr(settings, "max_message_bytes", None) or stomp.DEFAULT_MAX_BODY
+        self._parser = stomp.Parser(max_body=max_body, commands=stomp.CLIENT_COMMANDS)
+        self.version: str | None = None      # set by CONNECT
+        self.subscriptions: dict[str, Subscription] = {}   # id → subscription
+        self._by_room: dict[str, list[Subscription]] = {}  # room → its subscriptions, in order
+        self._failed = False                 # an ERROR went out: no more frames
+        self._message_counter = 0
+
+    @property
+    def connected(self) -> bool:
+        return self.version is not None
+
+    # --- decoding -----------------------------------------------------------------------
+    def decode(self, message: str | bytes) -> list[Action]:
+        if self._failed:
+            return [Reply([], close=(CLOSE_PROTOCOL_ERROR, "no frames accepted after ERROR"))]
+        try:
+            items = self._parser.feed(message)
+        except StompError as exc:
+            return [self._fatal(_Refuse(contracts.ERR_BAD_FRAME, exc.message, exc.receipt_id))]
+        actions: list[Action] = []
+        for item in items:
+            if item is HEARTBEAT:
+                continue
+            try:
+                action = self._frame(item)
+            except StompError as exc:
+                action = self._fatal(_Refuse(contracts.ERR_BAD_FRAME, exc.message, exc.receipt_id))
+            except _Refuse as refuse:
+                action = self._fatal(refuse)
+            if action is not None:
+                actions.append(action)
+            if self._failed:
+                break   # frames after a fatal one in the same message are not looked at
+        return actions
+
+    def _fatal(self, refuse: _Refuse) -> Invalid:
+        self._failed = True
+        return Invalid(refuse.code, refuse.message, refuse.ref, fatal=True,
+                       receipt=Ref(refuse.receipt, headers=refuse.headers))
+
+    def _frame(self, frame: stomp.Frame) -> Action | None:
+        command, receipt = frame.command, frame.get("receipt")
+        if command in ("CONNECT", "STOMP"):
+            if self.connected:
+                raise _Refuse(contracts.ERR_BAD_REQUEST, "already connected", receipt)
+            return self._connect(frame)
+        if not self.connected:
+            raise _Refuse(contracts.ERR_BAD_REQUEST, f"expected CONNECT or STOMP first, got {command}", receipt)
+        if command in ("BEGIN", "COMMIT", "ABORT") or frame.get("transaction") is not None:
+            raise _Refuse(contracts.ERR_BAD_REQUEST, "transactions not supported", receipt)
+        if command == "SEND":
+            return self._send(frame, receipt)
+        if command == "SUBSCRIBE":
+            return self._subscribe(frame, receipt)
+        if command == "UNSUBSCRIBE":
+            return self._unsubscribe(frame, receipt)
+        if command in ("ACK", "NACK"):
+            return self._ack(frame, receipt)
+        if command == "DISCONNECT":
+            return Disconnect(Ref(receipt))
+        raise _Refuse(contracts.ERR_UNKNOWN_TYPE, f"unexpected command {command}", receipt)  # pragma: no cover
+
+    def _connect(self, frame: stomp.Frame) -> Reply:
+        try:
+            version = stomp.negotiate_version(frame.get("accept-version"), self.subprotocol)
+        except StompError as exc:
+            raise _Refuse(contracts.ERR_BAD_REQUEST, exc.message,
+                          headers=(("version", ",".join(stomp.SUPPORTED_VERSIONS)),)) from None
+        wish = getattr(self.settings, "heartbeat_ms", 10000)
+        send_ms, expect_ms = stomp.negotiate_heartbeat(frame.get("heart-beat"), wish, wish)
+        self._check_credentials(frame)
+        self.version = self._parser.version = version
+        self.heartbeat_out_ms, self.heartbeat_in_ms = send_ms, expect_ms
+        return Reply([self._out(stomp.connected(version, (send_ms, expect_ms), SERVER, self.session_id))])
+
+    def _check_credentials(self, frame: stomp.Frame) -> None:
+        """The token was checked at the handshake. A token in CONNECT (`Authorization: Bearer`,
+        or a JWT as `passcode`) is not needed; if one is there it must name the same user."""
+        scheme, _, token = (frame.get("Authorization") or frame.get("authorization") or "").strip().partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        if not token and _JWT_RE.fullmatch(frame.get("passcode") or ""):
+            token = frame.get("passcode")
+        if not token or self.identity is None:
+            return
+        try:
+            claimed = self._verify(self.settings, token)
+        except tokens.TokenError as exc:
+            raise _Refuse(contracts.ERR_UNAUTHORIZED, f"Authorization in CONNECT: {exc}") from None
+        if claimed.user_id != self.identity.user_id:
+            raise _Refuse(contracts.ERR_UNAUTHORIZED, "Authorization in CONNECT names another user "
+                                                      "than the connection's token")
+
+    def _send(self, frame: stomp.Frame, receipt: str | None) -> Send:
+        header_id = frame.get(CLIENT_MSG_ID_HEADER)
+        if header_id is not None:
+            if not CLIENT_MSG_ID_RE.fullmatch(header_id):
+                raise _Refuse(contracts.ERR_BAD_REQUEST, "bad client-msg-id header", receipt)
+            client_msg_id = header_id
+        elif receipt is not None:
+            client_msg_id = client_msg_id_from_receipt(receipt)
+        else:
+            client_msg_id = self._new_id()
+        destination = frame.get("destination")
+        room = stomp.parse_send_destination(destination)
+        if room is None:
+            what = "missing destination" if destination is None else f"unknown destination {destination[:80]!r}"
+            raise _Refuse(contracts.ERR_BAD_REQUEST, f"{what} (send to {stomp.SEND_PREFIX}{{roomId}})",
+                          receipt, client_msg_id)
+        content = self._content(frame, receipt, client_msg_id)
+        return Send(room, client_msg_id, content, Ref(receipt))
+
+    @staticmethod
+    def _content(frame: stomp.Frame, receipt: str | None, ref: str) -> str:
+        mime, _, params = (frame.get("content-type") or "").partition(";")
+        mime = mime.strip().lower()
+        charset = "utf-8"
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "charset" and value.strip():
+                charset = value.strip().strip('"')
+        text = frame.text(charset)
+        if mime.startswith("text/"):
+            content = text
+        elif mime in ("", "application/json") or mime.endswith("+json"):
+            try:
+                obj = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                obj = None
+                if mime:
+                    raise _Refuse(contracts.ERR_BAD_REQUEST, "body is not valid JSON", receipt, ref) from None
+            if isinstance(obj, dict):   # the old DTO; sender fields in it are ignored
+                content = obj.get("content")
+                if not isinstance(content, str):
+                    raise _Refuse(contracts.ERR_BAD_REQUEST, 'JSON body needs a "content" string', receipt, ref)
+            elif mime:
+                raise _Refuse(contracts.ERR_BAD_REQUEST, 'JSON body must be an object with "content"', receipt, ref)
+            else:
+                content = text          # no content-type and not a JSON object: plain text
+        else:
+            raise _Refuse(contracts.ERR_BAD_REQUEST, f"unsupported content-type {mime[:60]!r} "
+                                                     "(use application/json or text/plain)", receipt, ref)
+        if not content.strip():
+            raise _Refuse(contracts.ERR_BAD_REQUEST, "content must be non-empty text", receipt, ref)
+        if len(content) > MAX_BODY_CHARS:
+            raise _Refuse(contracts.ERR_TOO_LARGE, f"content over {MAX_BODY_CHARS} characters", receipt, ref)
+        return content
+
+    def _subscribe(self, frame: stomp.Frame, receipt: str | None) -> Subscribe:
+        destination = frame.get("destination")
+        room = stomp.parse_subscribe_destination(destination)
+        if room is None:
+            what = "missing destination" if destination is None else f"unknown destination {destination[:80]!r}"
+            raise _Refuse(contracts.ERR_BAD_REQUEST, f"{what} (subscribe to {stomp.SUBSCRIBE_PREFIX}{{roomId}})",
+                          receipt)
+        sub_id = frame.get("id")
+        if sub_id is None:
+            if self.version != "1.0":
+                raise _Refuse(contracts.ERR_BAD_REQUEST, "SUBSCRIBE needs an id header", receipt, room)
+            sub_id = destination   # STOMP 1.0: the id is optional
+        if sub_id in self.subscriptions:
+            raise _Refuse(contracts.ERR_BAD_REQUEST, f"subscription id {sub_id[:64]!r} already in use", receipt, room)
+        ack = frame.get("ack", "auto")
+        if ack not in ACK_MODES:
+            raise _Refuse(contracts.ERR_BAD_REQUEST, f"unsupported ack mode {ack[:40]!r}", receipt, room)
+        after = frame.get(AFTER_SEQ_HEADER)
+        if after is not None and not _SEQ_RE.fullmatch(after):
+            raise _Refuse(contracts.ERR_BAD_REQUEST, "after-seq must be a non-negative integer", receipt, room)
+        sub = Subscription(sub_id, room, ack)
+        self.subscriptions[sub_id] = sub
+        self._by_room.setdefault(room, []).append(sub)
+        return Subscribe(room, None if after is None else int(after), Ref(receipt, sub_id))
+
+    def _forget(self, sub_id: str) -> Subscription | None:
+        sub = self.subscriptions.pop(sub_id, None)
+        if sub is not None:
+            subs = [s for s in self._by_room.get(sub.room, ()) if s.id != sub_id]
+            if subs:
+                self._by_room[sub.room] = subs
+            else:
+                self._by_room.pop(sub.room, None)
+        return sub
+
+    def _unsubscribe(self, frame: stomp.Frame, receipt: str | None) -> Action:
+        sub_id = frame.get("id")
+        if sub_id is None and self.version == "1.0":
+            sub_id = frame.get("destination")
+        if sub_id is None:
+            raise _Refuse(contracts.ERR_BAD_REQUEST, "UNSUBSCRIBE needs an id header", receipt)
+        sub = self._forget(sub_id)
+        if sub is None or sub.room in self._by_room:
+            # an unknown id (already gone: unsubscribing is idempotent), or the room is still
+            # subscribed under another id: nothing for the session to do
+            return Reply(self._receipt(receipt))
+        return Unsubscribe(sub.room, Ref(receipt))
+
+    def _ack(self, frame: stomp.Frame, receipt: str | None) -> Reply:
+        """Accepted and answered; delivery is at least once with gapless catch-up by seq, so a
+        NACK does not redeliver (see docs/stomp.md)."""
+        needed = "id" if self.version == "1.2" else "message-id"
+        if frame.get(needed) is None:
+            raise _Refuse(contracts.ERR_BAD_REQUEST, f"{frame.command} needs a {needed} header", receipt)
+        return Reply(self._receipt(receipt))
+
+    # --- rendering ----------------------------------------------------------------------
+    def _out(self, frame: stomp.Frame) -> Frame:
+        return stomp.serialize(frame, self.version or "1.2")
+
+    def _receipt(self, receipt: str | None, *extra: tuple[str, str]) -> list[Frame]:
+        if receipt is None:
+            return []
+        frame = stomp.receipt(receipt)
+        frame.headers.extend(extra)
+        return [self._out(frame)]
+
+    def _error_frame(self, code: str, message: str, receipt: str | None = None,
+                     headers: tuple[tuple[str, str], ...] | list = ()) -> Frame:
+        self._failed = True
+        return self._out(stomp.error(code, message, receipt, headers))
+
+    def render_ack(self, send: Send, partition: int, offset: int) -> list[Frame]:
+        return self._receipt(_receipt_of(send).receipt, (CLIENT_MSG_ID_HEADER, send.client_msg_id))
+
+    def render_error(self, code: str, message: str, ref: str | None = None,
+                     action: Action | None = None) -> list[Frame]:
+        context = _receipt_of(action)
+        if isinstance(action, Subscribe) and context.sub_id is not None:
+            sub = self.subscriptions.get(context.sub_id)
+            if sub is not None and sub.room == action.room:
+                self._forget(context.sub_id)   # the subscription did not happen
+        headers = list(context.headers)
+        if ref is not None:
+            headers.append((REF_HEADER, ref))
+        return [self._error_frame(code, message, context.receipt, headers)]
+
+    def render_subscribed(self, subscribe: Subscribe, last_seq: int | None) -> list[Frame]:
+        extra = () if last_seq is None else (("last-seq", str(last_seq)),)
+        return self._receipt(_receipt_of(subscribe).receipt, *extra)
+
+    def render_unsubscribed(self, unsubscribe: Unsubscribe) -> list[Frame]:
+        return self._receipt(_receipt_of(unsubscribe).receipt)
+
+    def render_pong(self, ping) -> list[Frame]:
+        return self._receipt(_receipt_of(ping).receipt)
+
+    def render_disconnect(self, disconnect: Disconnect) -> list[Frame]:
+        return self._receipt(_receipt_of(disconnect).receipt)
+
+    def render_event(self, event: ServerEvent) -> list[Frame]:
+        kind, room = event.type, event.room
+        subs = self._by_room.get(room, ()) if room is not None else ()
+        if kind == contracts.EVENT_MESSAGE:
+            return self._messages(subs, event, self._chat_body(event), (("seq", str(event.seq)),),
+                                  str(event.data.get("messageId") or contracts.message_id(room, event.seq)))
+        if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE):
+            return self._messages(subs, event, self._signal_body(event), ((EVENT_HEADER, kind),))
+        if kind == contracts.EVENT_ERROR:
+            code = str(event.data.get("code") or contracts.ERR_INTERNAL)
+            message = str(event.data.get("message") or "")
+            ref = event.data.get("ref")
+            if subs:   # a per-message rejection on a room the client watches: not fatal
+                return self._messages(subs, event, self._signal_body(event), ((EVENT_HEADER, kind),))
+            headers = [(REF_HEADER, str(ref))] if ref is not None else []
+            return [self._error_frame(code, message, None, headers)]
+        return []   # an event type this protocol does not show
+
+    def _messages(self, subs, event: ServerEvent, body: bytes, headers: tuple, message_id: str | None = None
+                  ) -> list[Frame]:
+        frames = []
+        for sub in subs:
+            if message_id is None:
+                self._message_counter += 1
+                mid = f"{self.session_id}-{self._message_counter}"
+            else:
+                mid = message_id
+            extra = list(headers)
+            if sub.ack != "auto" and self.version == "1.2":
+                extra.append(("ack", f"{sub.id}/{mid}"))
+            frames.append(self._out(stomp.message(stomp.subscribe_destination(sub.room), sub.id, mid, body,
+                                                  "application/json", extra)))
+        return frames
+
+    @staticmethod
+    def _chat_body(event: ServerEvent) -> bytes:
+        d = event.data
+        return orjson.dumps({"roomId": d.get("room"), "senderId": d.get("senderId"),
+                             "senderRole": d.get("senderRole"), "content": d.get("body"),
+                             "seq": d.get("seq"), "messageId": d.get("messageId"),
+                             "sentAt": d.get("sentAt"), "clientMsgId": d.get("clientMsgId")})
+
+    @staticmethod
+    def _signal_body(event: ServerEvent) -> bytes:
+        body = {("roomId" if key == "room" else key): value for key, value in event.data.items()}
+        return orjson.dumps(body)
+
+    def render_raw(self, data: bytes) -> list[Frame]:
+        """Raw data posted to the connection: one MESSAGE on its oldest subscription (raw bytes
+        are no STOMP frame); with no subscription a STOMP client has nowhere to see it."""
+        if not self.subscriptions:
+            return []
+        sub = next(iter(self.subscriptions.values()))
+        try:
+            data.decode("utf-8")
+            content_type = "text/plain;charset=utf-8"
+        except UnicodeDecodeError:
+            content_type = "application/octet-stream"
+        self._message_counter += 1
+        return [self._out(stomp.message(stomp.subscribe_destination(sub.room), sub.id,
+                                        f"{self.session_id}-{self._message_counter}", data, content_type,
+                                        ((EVENT_HEADER, "raw"),)))]
+
+    def render_close(self, code: int, reason: str) -> list[Frame]:
+        if code == CLOSE_NORMAL or self._failed:
+            return []   # a normal goodbye, or the ERROR already went out
+        code_name = _CLOSE_CODES.get(code, contracts.ERR_UNAVAILABLE)
+        return [self._error_frame(code_name, reason or "connection closed")]
+
+    def heartbeat(self) -> Frame | None:
+        return stomp.HEARTBEAT_BYTES if self.heartbeat_out_ms else None
+
+
+def stomp_protocols() -> dict[str, Callable]:
+    """Subprotocol name → factory `(identity, settings) -> StompProtocol`, for `deps.default_protocols`."""
+    return {name: functools.partial(StompProtocol, subprotocol=name) for name in stomp.SUBPROTOCOLS}
