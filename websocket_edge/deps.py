@@ -15,11 +15,12 @@ from functions.settings import Settings
 from websocket_edge.hub import Hub
 from websocket_edge.json_protocol import JsonProtocol
 from websocket_edge.metrics import EdgeMetrics
+from websocket_edge.stomp_protocol import stomp_protocols
 
 
 def default_protocols() -> dict[str, Callable]:
     """Subprotocol name → protocol factory `(identity, settings) -> Protocol`."""
-    return {JsonProtocol.name: JsonProtocol}
+    return {JsonProtocol.name: JsonProtocol, **stomp_protocols()}
 
 
 @dataclass
