@@ -28,6 +28,7 @@ instance, is a builder and one line in COMPONENTS:
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import TYPE_CHECKING
 
 from functions.settings import Settings
@@ -95,11 +96,56 @@ def kafka_component(stack: "Stack") -> Component:
     )
 
 
+def edge_component(name: str):
+    """A WebSocket edge: gunicorn with one gevent-websocket worker, a public and an internal port."""
+
+    def build(stack: "Stack") -> Component:
+        public, internal = stack.port(name, "public"), stack.port(name, "internal")
+        settings = dataclasses.replace(stack.settings, edge_id=name, edge_internal_port=internal,
+                                       edge_delivery_url=f"http://127.0.0.1:{internal}")
+        return Component(
+            name=name,
+            argv=[sys.executable, "-m", "gunicorn", "-k", "websocket_edge.worker.EdgeWorker", "-w", "1",
+                  "--bind", f"127.0.0.1:{public}", "--bind", f"127.0.0.1:{internal}",
+                  # each open WebSocket holds one slot: room for 10,000 connections per edge
+                  "--worker-connections", "12000", "--graceful-timeout", "20", "--timeout", "60",
+                  "--no-control-socket", "websocket_edge.app:get_app()"],
+            ports={"public": public, "internal": internal},
+            env={**settings.to_env(), "PYTHONUNBUFFERED": "1"},
+            ready_url=f"http://127.0.0.1:{public}/healthz",
+            ready_timeout=60.0,
+            depends_on=("kafka", "dynalite"),
+            stop_timeout=30.0,
+            endpoints={"websocket": f"ws://127.0.0.1:{public}/ws", "delivery": f"http://127.0.0.1:{internal}"},
+            description="WebSocket edge (JSON and STOMP 1.2 on /ws; delivery API on the internal port)",
+        )
+
+    return build
+
+
+def esm_component(stack: "Stack") -> Component:
+    """The local event source mapping feeding functions.chat_worker.handler."""
+    metrics = stack.port("esm")
+    return Component(
+        name="esm",
+        argv=[sys.executable, "-m", "local.esm", "--handler", "functions.chat_worker.handler",
+              "--metrics-port", str(metrics)],
+        ports={"metrics": metrics},
+        env={"PYTHONUNBUFFERED": "1"},
+        ready_url=f"http://127.0.0.1:{metrics}/metrics",
+        ready_timeout=60.0,
+        depends_on=("kafka", "dynalite"),
+        stop_timeout=30.0,
+        endpoints={"metrics": f"http://127.0.0.1:{metrics}/metrics"},
+        description="event source mapping: chat topic -> functions.chat_worker.handler",
+    )
+
+
 COMPONENTS: list[ComponentSpec] = [
     ComponentSpec("dynalite", {"http": 8000}, dynalite_component),
     ComponentSpec("kafka", {"client": 9092, "controller": 9093}, kafka_component),
-    # ComponentSpec("edge-a", {"public": 8001, "internal": 8101}, edge("edge-a")),
-    # ComponentSpec("edge-b", {"public": 8002, "internal": 8102}, edge("edge-b")),
-    # ComponentSpec("esm", {"metrics": 9400}, esm_component),
+    ComponentSpec("esm", {"metrics": 9400}, esm_component),
+    ComponentSpec("edge-a", {"public": 8001, "internal": 8101}, edge_component("edge-a")),
+    ComponentSpec("edge-b", {"public": 8002, "internal": 8102}, edge_component("edge-b")),
     # ComponentSpec("gateway", {"http": 8080}, gateway_component),
 ]
