@@ -1,18 +1,14 @@
 """The Kafka-triggered chat worker: validate, store exactly once in room order, fan out.
 
-`handler(event, context)` takes Lambda's Kafka event (MSK or self-managed) as is and
-returns a partial batch response, `{"batchItemFailures": [...]}`, listing only records
-that cannot even be parsed (not base64 / not a JSON object), so the event source mapping
-retries and finally dead-letters them. Well-formed records that are refused (invalid
-fields, unknown room, not a member) are answered with an error event to the sender and
-count as handled. A store error raises: the whole batch is retried, and the algorithm of
-docs/architecture.md ("Storage") makes the retry exact:
-
-1. one BatchGetItem for the batch: rooms (+ subs), room_heads, members, message_ids;
-2. per partition, in offset order, decide each record (replay / resend / half-finished
-   attempt / new message / rejection), assigning seq = lastSeq + 1 to new messages;
-3. BatchWriteItem message_ids, then messages, then room_heads (heads last: a head never
-   covers a message that is not stored);
+`handler(event, context)` takes Lambda's Kafka event (MSK or self-managed) as is and returns
+`{"batchItemFailures": [...]}` listing only records that cannot even be parsed (not base64
+JSON objects), for the ESM to retry and dead-letter. Refused records (invalid fields, unknown
+room, not a member) get an error event to the sender and count as handled. Store errors
+raise (the batch is retried; docs/architecture.md "Storage" makes the retry exact):
+1. one BatchGetItem: rooms (+ subs), room_heads, members, message_ids;
+2. per partition, in offset order: replay / resend / half-finished attempt / new (seq + 1) / refused;
+3. BatchWriteItem message_ids, then messages, then room_heads (a head never covers a message
+   that is not stored);
 4. one batched POST per edge (functions.delivery); 410-gone connections are forgotten.
 """
 
@@ -28,13 +24,12 @@ import orjson
 
 from functions import contracts as c
 from functions import tables
-from functions.connections import Connections, live_subscribers
+from functions.connections import Connections, by_edge, live_subscribers
 from functions.delivery import Deliverer
 from functions.events import KafkaEvent, KafkaRecord
 from functions.logs import bind_invocation, configure, get_logger
 from functions.settings import Settings
-from functions.store import (Store, dedup_item, dedup_key, head_item, last_message, message_event,
-                             message_item)
+from functions.store import RoomHead, Store, dedup_item, dedup_key, message_event, message_item
 
 log = get_logger("tidings.chat_worker")
 
@@ -43,7 +38,7 @@ PRESENCE_STATES = ("join", "leave")
 
 
 class Unparseable(ValueError):
-    """The record is not base64 JSON object at all: reported in batchItemFailures."""
+    """Not a base64 JSON object at all: reported in batchItemFailures."""
 
 
 @dataclass
@@ -61,48 +56,46 @@ class Rec:
             raise AttributeError(name) from None
 
     @property
+    def dedup(self) -> str:
+        return dedup_key(self.roomId, self.senderId, self.clientMsgId)
+
+    def same_record(self, hit: dict) -> bool:
+        """Whether a message_ids item was written for this very record (not a resend)."""
+        return hit.get("offset") == self.offset and hit.get("partition", self.partition) == self.partition
+
+    @property
     def sender_known(self) -> bool:
-        return (isinstance(self.value.get("connectionId"), str) and bool(self.value["connectionId"])
-                and isinstance(self.value.get("edgeUrl"), str)
-                and self.value["edgeUrl"].startswith(("http://", "https://")))
+        return bool(self.value.get("connectionId")) and isinstance(self.connectionId, str) and _is_url(self.edgeUrl)
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
+def _match(value: Any, pattern) -> bool:
+    return isinstance(value, str) and bool(pattern.match(value))
 
 
 def _invalid(v: dict, key: bytes | None) -> str | None:
-    """Why a record is invalid, or None."""
-    def bad(name: str, pattern) -> bool:
-        return not isinstance(v.get(name), str) or not pattern.match(v[name])
-
-    if v.get("v", c.SCHEMA_VERSION) != c.SCHEMA_VERSION:
-        return f"unsupported schema version {v.get('v')!r}"
-    if v.get("type") not in c.RECORD_KINDS:
-        return f"unknown record type {v.get('type')!r}"
-    if bad("roomId", c.ROOM_ID_RE):
-        return "invalid roomId"
-    if bad("senderId", c.USER_ID_RE):
-        return "invalid senderId"
-    if v.get("senderRole") not in c.ROLES:
-        return "invalid senderRole"
-    sent_at = v.get("sentAt")
-    if not isinstance(sent_at, int) or isinstance(sent_at, bool) or sent_at < 0:
-        return "invalid sentAt"
-    connection_id = v.get("connectionId")
-    if not isinstance(connection_id, str) or not 0 < len(connection_id) <= MAX_CONNECTION_ID_CHARS:
-        return "invalid connectionId"
-    if not isinstance(v.get("edgeUrl"), str) or not v["edgeUrl"].startswith(("http://", "https://")):
-        return "invalid edgeUrl"
-    if key is not None and key != v["roomId"].encode():
-        return "record key is not the room id"
-    if v["type"] == c.RECORD_SEND:
-        if bad("clientMsgId", c.CLIENT_MSG_ID_RE):
-            return "invalid clientMsgId"
-        body = v.get("body")
-        if not isinstance(body, str) or not body.strip():
-            return "body must be non-empty text"
-        if len(body) > c.MAX_BODY_CHARS:
-            return f"body longer than {c.MAX_BODY_CHARS} characters"
-    if v["type"] == c.RECORD_PRESENCE and v.get("state") not in PRESENCE_STATES:
-        return "invalid presence state"
-    return None
+    """Why a record is invalid (the first reason), or None."""
+    kind, body, sent_at, conn = v.get("type"), v.get("body"), v.get("sentAt"), v.get("connectionId")
+    checks = (
+        (v.get("v", c.SCHEMA_VERSION) == c.SCHEMA_VERSION, f"unsupported schema version {v.get('v')!r}"),
+        (kind in c.RECORD_KINDS, f"unknown record type {kind!r}"),
+        (_match(v.get("roomId"), c.ROOM_ID_RE), "invalid roomId"),
+        (_match(v.get("senderId"), c.USER_ID_RE), "invalid senderId"),
+        (v.get("senderRole") in c.ROLES, "invalid senderRole"),
+        (type(sent_at) is int and sent_at >= 0, "invalid sentAt"),
+        (isinstance(conn, str) and 0 < len(conn) <= MAX_CONNECTION_ID_CHARS, "invalid connectionId"),
+        (_is_url(v.get("edgeUrl")), "invalid edgeUrl"),
+        (key is None or key == str(v.get("roomId")).encode(), "record key is not the room id"),
+        (kind != c.RECORD_SEND or _match(v.get("clientMsgId"), c.CLIENT_MSG_ID_RE), "invalid clientMsgId"),
+        (kind != c.RECORD_SEND or (isinstance(body, str) and body.strip() != ""), "body must be non-empty text"),
+        (kind != c.RECORD_SEND or not isinstance(body, str) or len(body) <= c.MAX_BODY_CHARS,
+         f"body longer than {c.MAX_BODY_CHARS} characters"),
+        (kind != c.RECORD_PRESENCE or v.get("state") in PRESENCE_STATES, "invalid presence state"),
+    )
+    return next((reason for ok, reason in checks if not ok), None)
 
 
 def parse(record: KafkaRecord) -> Rec:
@@ -115,32 +108,6 @@ def parse(record: KafkaRecord) -> Rec:
         raise Unparseable("the value is not a JSON object")
     reason = _invalid(value, key)
     return Rec(record.partition_key, record.offset, value, (c.ERR_BAD_REQUEST, reason) if reason else None)
-
-
-@dataclass
-class RoomState:
-    head: dict | None
-    partition: str
-    last_seq: int = 0
-    head_offset: int = -1           # replays are offsets <= this (same partition only)
-    new_offset: int = -1
-    last_message: dict | None = None
-    dirty: bool = False
-
-    @classmethod
-    def of(cls, head: dict | None, partition: str) -> "RoomState":
-        if not head:
-            return cls(None, partition)
-        same = head.get("lastPartition", partition) == partition
-        return cls(head, partition, int(head.get("lastSeq", 0)), int(head.get("lastOffset", -1)) if same else -1,
-                   -1, head.get("lastMessage"))
-
-    def advance(self, offset: int, item: dict | None = None) -> None:
-        self.new_offset = max(self.new_offset, offset, self.head_offset)
-        if item is not None and item["seq"] >= self.last_seq:
-            self.last_seq = item["seq"]
-            self.last_message = last_message(item)
-        self.dirty = True
 
 
 @dataclass
@@ -159,7 +126,6 @@ class Plan:
 class ChatWorker:
     def __init__(self, settings: Settings, *, store: Store | None = None, connections: Connections | None = None,
                  deliverer: Deliverer | None = None, clock=time.time):
-        self.settings = settings
         self.store = store or Store(settings)
         self.connections = connections or Connections(settings, self.store.client, clock=clock)
         self.deliverer = deliverer or Deliverer(settings)
@@ -198,20 +164,26 @@ class ChatWorker:
             tables.ROOMS: [{"roomId": r.roomId} for r in valid],
             tables.ROOM_HEADS: [{"roomId": r.roomId} for r in sends],
             tables.MEMBERS: [{"roomId": r.roomId, "userId": r.senderId} for r in valid],
-            tables.MESSAGE_IDS: [{"dedupKey": dedup_key(r.roomId, r.senderId, r.clientMsgId)} for r in sends],
+            tables.MESSAGE_IDS: [{"dedupKey": r.dedup} for r in sends],
         })
         p.rooms = {i["roomId"]: i for i in found[tables.ROOMS]}
         heads = {i["roomId"]: i for i in found[tables.ROOM_HEADS]}
         members = {(i["roomId"], i["userId"]) for i in found[tables.MEMBERS]}
         known = {i["dedupKey"]: i for i in found[tables.MESSAGE_IDS] if i.get("expiresAt", now + 1) > now}
-        states: dict[str, RoomState] = {}
+        reserved: dict[str, int] = defaultdict(int)
+        for rec in sends:
+            if rec.dedup in known and rec.same_record(known[rec.dedup]):
+                reserved[rec.roomId] = max(reserved[rec.roomId], int(known[rec.dedup]["seq"]))
+        states: dict[str, RoomHead] = {}
         for key, recs in partitions:
             for rec in recs:
                 if rec.error is not None:
                     p.stats["rejected"] += 1
                     self._error(p, rec, *rec.error)
                     continue
-                state = states.get(rec.roomId) or states.setdefault(rec.roomId, RoomState.of(heads.get(rec.roomId), key))
+                if rec.roomId not in states:
+                    states[rec.roomId] = RoomHead.of(heads.get(rec.roomId), key, reserved[rec.roomId])
+                state = states[rec.roomId]
                 is_member = (rec.roomId, rec.senderId) in members
                 if rec.type == c.RECORD_SEND:
                     self._send(p, rec, state, known, is_member, now)
@@ -219,84 +191,87 @@ class ChatWorker:
                     self._signal(p, rec, state, is_member)
         for room_id, state in states.items():
             if state.dirty and room_id in p.rooms:
-                p.heads.append(head_item(room_id, state.last_seq, state.new_offset, state.partition,
-                                         state.last_message, int(now * 1000)))
-        if p.resent:  # a client resend is answered with the message as stored
-            stored = self.store.batch_get({tables.MESSAGES: [{"roomId": r, "seq": s} for _i, r, s in p.resent]})
-            by_key = {(m["roomId"], m["seq"]): m for m in stored[tables.MESSAGES]}
+                p.heads.append(state.item(room_id, int(now * 1000)))
+        if p.resent:  # a client resend is answered with the message as stored (or being stored)
+            by_key = {(m["roomId"], m["seq"]): m for m in p.messages}
+            missing = [{"roomId": r, "seq": s} for _i, r, s in p.resent if (r, s) not in by_key]
+            if missing:
+                by_key.update({(m["roomId"], m["seq"]): m
+                               for m in self.store.batch_get({tables.MESSAGES: missing})[tables.MESSAGES]})
             for index, room_id, seq in p.resent:
                 if (room_id, seq) in by_key:
                     kind, edge, conn, _event = p.deliveries[index]
                     p.deliveries[index] = (kind, edge, conn, message_event(by_key[room_id, seq]))
         return p
 
-    def _send(self, p: Plan, rec: Rec, state: RoomState, known: dict, is_member: bool, now: float) -> None:
-        dk = dedup_key(rec.roomId, rec.senderId, rec.clientMsgId)
-        hit = known.get(dk)
+    def _send(self, p: Plan, rec: Rec, state: RoomHead, known: dict, is_member: bool, now: float) -> None:
+        hit = known.get(rec.dedup)
         replay = rec.offset <= state.head_offset
-        if hit is not None:
-            item = message_item(rec.roomId, int(hit["seq"]), rec.value, rec.partition, rec.offset, int(now * 1000))
-            if hit.get("offset") == rec.offset and hit.get("partition", rec.partition) == rec.partition:
-                # The same record again: a replay (already stored) or a half-finished attempt.
-                p.stats["replayed" if replay else "recovered"] += 1
-                if not replay:
-                    p.ids.append(dedup_item(rec.roomId, rec.senderId, rec.clientMsgId, item["seq"],
-                                            rec.partition, rec.offset, now))
-                    p.messages.append(item)
-                    state.advance(rec.offset, item)
+        if hit is not None and rec.same_record(hit):
+            # The same record again: a replay (already stored) or a half-finished attempt.
+            p.stats["replayed" if replay else "recovered"] += 1
+            if replay:
+                item = message_item(rec.roomId, int(hit["seq"]), rec.value, rec.partition, rec.offset, 0)
                 p.deliveries.append(("room", rec.roomId, message_event(item), None, None))
             else:
-                # A client resend (same clientMsgId, another record): not stored again.
-                p.stats["resent"] += 1
-                if not replay:
-                    state.advance(rec.offset)
-                if rec.sender_known:
-                    p.resent.append((len(p.deliveries), rec.roomId, item["seq"]))
-                    p.deliveries.append(("conn", rec.edgeUrl, rec.connectionId, message_event(item)))
-            return
-        if replay:  # handled before and not stored: it was refused then
+                self._store(p, rec, state, int(hit["seq"]), now)
+        elif hit is not None:
+            # A client resend (same clientMsgId, another record): not stored again; the sender
+            # hears the stored message again, to match its clientMsgId with a messageId.
+            p.stats["resent"] += 1
+            if not replay:
+                state.advance(rec.offset)
+            if rec.sender_known:
+                item = message_item(rec.roomId, int(hit["seq"]), rec.value, rec.partition, rec.offset, 0)
+                p.resent.append((len(p.deliveries), rec.roomId, item["seq"]))
+                p.deliveries.append(("conn", rec.edgeUrl, rec.connectionId, message_event(item)))
+        elif replay:  # handled before and not stored: it was refused then
             p.stats["replay_skipped"] += 1
-            return
-        if rec.roomId not in p.rooms:
-            p.stats["rejected"] += 1
-            self._error(p, rec, c.ERR_UNKNOWN_ROOM, f"room {rec.roomId} does not exist")
-            return
-        state.advance(rec.offset)
-        if not is_member:
-            p.stats["rejected"] += 1
-            self._error(p, rec, c.ERR_FORBIDDEN, f"not a member of room {rec.roomId}")
-            return
-        item = message_item(rec.roomId, state.last_seq + 1, rec.value, rec.partition, rec.offset, int(now * 1000))
-        known[dk] = dedup_item(rec.roomId, rec.senderId, rec.clientMsgId, item["seq"], rec.partition, rec.offset, now)
-        p.ids.append(known[dk])
+        else:
+            if rec.roomId in p.rooms:
+                state.advance(rec.offset)  # a refused record is handled too: its replay is skipped
+            if self._admit(p, rec, is_member):
+                known[rec.dedup] = self._store(p, rec, state, state.next_seq(), now)
+                p.stats["stored"] += 1
+
+    def _store(self, p: Plan, rec: Rec, state: RoomHead, seq: int, now: float) -> dict:
+        """Plan the writes for a message with this seq, and its delivery to the room."""
+        item = message_item(rec.roomId, seq, rec.value, rec.partition, rec.offset, int(now * 1000))
+        p.ids.append(dedup_item(rec.roomId, rec.senderId, rec.clientMsgId, seq, rec.partition, rec.offset, now))
         p.messages.append(item)
         state.advance(rec.offset, item)
-        p.stats["stored"] += 1
         p.deliveries.append(("room", rec.roomId, message_event(item), None, None))
+        return p.ids[-1]
 
-    def _signal(self, p: Plan, rec: Rec, state: RoomState, is_member: bool) -> None:
-        """Typing and presence: fanned out in room order, never stored."""
-        if rec.offset <= state.head_offset:
-            return  # a replayed signal is stale
+    def _signal(self, p: Plan, rec: Rec, state: RoomHead, is_member: bool) -> None:
+        """Typing and presence: fanned out in room order, never stored. A replayed one is
+        stale and dropped; presence is the edge's own report, so only typing is answered."""
         typing = rec.type == c.RECORD_TYPING
-        if rec.roomId not in p.rooms:
-            if typing:
-                self._error(p, rec, c.ERR_UNKNOWN_ROOM, f"room {rec.roomId} does not exist")
+        if rec.offset <= state.head_offset or not self._admit(p, rec, is_member, quiet=not typing,
+                                                              leaving=rec.state == "leave"):
             return
-        if not is_member and (typing or rec.state == "join"):
-            if typing:
-                self._error(p, rec, c.ERR_FORBIDDEN, f"not a member of room {rec.roomId}")
-            return
+        p.stats[rec.type] += 1
         if typing:
-            p.stats["typing"] += 1
-            event = {"type": c.EVENT_TYPING, "room": rec.roomId, "userId": rec.senderId,
-                     "role": rec.senderRole, "at": rec.sentAt}
-            p.deliveries.append(("room", rec.roomId, event, rec.senderId, None))
+            event = {"type": c.EVENT_TYPING, "room": rec.roomId, "userId": rec.senderId, "role": rec.senderRole,
+                     "at": rec.sentAt}
+            p.deliveries.append(("room", rec.roomId, event, rec.senderId, None))  # not to the typist
         else:
-            p.stats["presence"] += 1
-            event = {"type": c.EVENT_PRESENCE, "room": rec.roomId, "userId": rec.senderId,
-                     "state": rec.state, "at": rec.sentAt}
+            event = {"type": c.EVENT_PRESENCE, "room": rec.roomId, "userId": rec.senderId, "state": rec.state,
+                     "at": rec.sentAt}
             p.deliveries.append(("room", rec.roomId, event, None, rec.connectionId))
+
+    def _admit(self, p: Plan, rec: Rec, is_member: bool, quiet: bool = False, leaving: bool = False) -> bool:
+        """Room exists and the sender is a member (a leave needs no membership); else refuse."""
+        if rec.roomId not in p.rooms:
+            code, message = c.ERR_UNKNOWN_ROOM, f"room {rec.roomId} does not exist"
+        elif not is_member and not leaving:
+            code, message = c.ERR_FORBIDDEN, f"not a member of room {rec.roomId}"
+        else:
+            return True
+        p.stats["rejected"] += 1
+        if not quiet:
+            self._error(p, rec, code, message)
+        return False
 
     def _error(self, p: Plan, rec: Rec, code: str, message: str) -> None:
         if not rec.sender_known:
@@ -326,11 +301,7 @@ class ChatWorker:
                 per_edge[edge].append(([conn], event))
                 continue
             _kind, room_id, event, exclude_user, exclude_conn = delivery
-            by_edge: dict[str, list[str]] = defaultdict(list)
-            for conn, entry in subs.get(room_id, {}).items():
-                if conn != exclude_conn and (exclude_user is None or entry.get("u") != exclude_user):
-                    by_edge[entry["e"]].append(conn)
-            for edge, conns in by_edge.items():
+            for edge, conns in by_edge(subs.get(room_id, {}), exclude_user, exclude_conn).items():
                 per_edge[edge].append((conns, event))
         if not per_edge:
             return
@@ -343,20 +314,16 @@ class ChatWorker:
         if not gone:
             return
         p.stats["gone"] = len(gone)
-        by_room = {room_id: [conn for conn in gone if conn in (item.get("subs") or {})]
-                   for room_id, item in p.rooms.items()}
-        by_room = {room_id: conns for room_id, conns in by_room.items() if conns}
         try:
-            self.connections.remove_gone(by_room, gone)
+            self.connections.remove_gone({room_id: [conn for conn in gone if conn in (item.get("subs") or {})]
+                                          for room_id, item in p.rooms.items()}, gone)
         except Exception:
             log.exception("remove_gone_failed", connections=len(gone))
 
 
 def make_handler(settings: Settings, *, client=None, deliverer: Deliverer | None = None, clock=time.time) -> ChatWorker:
     """A handler (callable as handler(event, context)) with its collaborators injected."""
-    store = Store(settings, client)
-    return ChatWorker(settings, store=store, connections=Connections(settings, store.client, clock=clock),
-                      deliverer=deliverer, clock=clock)
+    return ChatWorker(settings, store=Store(settings, client), deliverer=deliverer, clock=clock)
 
 
 _default: ChatWorker | None = None

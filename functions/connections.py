@@ -36,6 +36,17 @@ def live_subscribers(room_item: Mapping[str, Any] | None, now_s: float | None = 
             if isinstance(entry, Mapping) and entry.get("x", 0) > now_s and entry.get("e")}
 
 
+def by_edge(subs: Mapping[str, Mapping[str, Any]], exclude_user: str | None = None,
+            exclude_connection: str | None = None) -> dict[str, list[str]]:
+    """Group subscriptions by edge URL: edgeUrl -> [connectionId], leaving out one user's
+    connections and/or one connection."""
+    grouped: dict[str, list[str]] = {}
+    for cid, entry in subs.items():
+        if cid != exclude_connection and (exclude_user is None or entry.get("u") != exclude_user):
+            grouped.setdefault(entry["e"], []).append(cid)
+    return grouped
+
+
 class Connections:
     def __init__(self, settings: Settings, client=None, *, clock=time.time):
         self.store = Store(settings, client)

@@ -47,7 +47,7 @@ def configure(level: str | int = "INFO") -> None:
 
 
 def get_logger(name: str):
-    return structlog.get_logger(logger=name)  # lazy: binds on first use
+    return structlog.get_logger(logger_name=name)  # lazy: binds on first use
 
 
 def bind_invocation(context) -> None:

@@ -14,6 +14,7 @@ import decimal
 import random
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
@@ -131,6 +132,41 @@ def message_event(item: Mapping[str, Any]) -> dict:
         "clientMsgId": item["clientMsgId"], "senderId": item["senderId"],
         "senderRole": item["senderRole"], "body": item["body"], "sentAt": item["sentAt"],
     }
+
+
+@dataclass
+class RoomHead:
+    """A room's head while a batch is decided: the next seq, the replay bound, the preview.
+    Replays are records at offsets <= head_offset of the same partition."""
+    partition: str
+    last_seq: int = 0
+    head_offset: int = -1
+    reserved: int = 0               # highest seq an earlier attempt gave a record of this batch
+    new_offset: int = -1
+    last_message: dict | None = None
+    dirty: bool = False
+
+    @classmethod
+    def of(cls, head: Mapping[str, Any] | None, partition: str, reserved: int = 0) -> "RoomHead":
+        head = head or {}
+        same = head.get("lastPartition", partition) == partition
+        return cls(partition, int(head.get("lastSeq", 0)), int(head.get("lastOffset", -1)) if same else -1,
+                   reserved, last_message=head.get("lastMessage"))
+
+    def next_seq(self) -> int:
+        """lastSeq + 1, never reusing a seq an earlier attempt gave to a later record."""
+        return max(self.last_seq, self.reserved) + 1
+
+    def advance(self, offset: int, item: Mapping[str, Any] | None = None) -> None:
+        """A record at `offset` was handled (and stored as `item`, if given)."""
+        self.new_offset = max(self.new_offset, offset, self.head_offset)
+        if item is not None and item["seq"] >= self.last_seq:
+            self.last_seq = item["seq"]
+            self.last_message = last_message(item)
+        self.dirty = True
+
+    def item(self, room_id: str, updated_at_ms: int) -> dict:
+        return head_item(room_id, self.last_seq, self.new_offset, self.partition, self.last_message, updated_at_ms)
 
 
 # --- batched access -------------------------------------------------------------------------

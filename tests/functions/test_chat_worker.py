@@ -127,8 +127,11 @@ def test_replay_stores_nothing_twice_and_redelivers_the_same_ids(world):
 def test_client_resend_is_stored_once(world):
     k = world.kafka
     original = world.value(world.a1, cmid="same-id", body="hi")
-    resend = {**original, "sentAt": original["sentAt"] + 5}
+    resend = {**original, "sentAt": original["sentAt"] + 5, "body": "hi (edited)"}
     world.run(k.record(original), k.record(resend))  # a resend within the batch
+    # the room hears the message once; the sender hears it again, as stored
+    assert [(e["seq"], e["body"]) for e in world.got(world.a1)] == [(1, "hi"), (1, "hi")]
+    assert [(e["seq"], e["body"]) for e in world.got(world.b1)] == [(1, "hi")]
     world.clear()
     world.run(k.record(dict(resend, body="hi again")))  # and in a later batch
     stored = world.stored()
@@ -165,6 +168,20 @@ def test_half_finished_attempt_gives_the_same_seqs(world, settings, ddb, fail_on
     assert [(m["seq"], m["body"]) for m in world.stored()][1:] == [(2, "b0"), (3, "b1"), (4, "b2"), (5, "late")]
     assert [e["seq"] for e in world.got(world.b1)] == [2, 3, 4, 5]
     assert world.head()["lastSeq"] == 5 and world.head()["lastOffset"] == late["offset"]
+
+
+def test_a_retry_never_gives_away_a_seq_of_the_earlier_attempt(world, settings, ddb):
+    k = world.kafka
+    refused = k.record(world.value(world.c1, user="carol", body="carol's"))
+    accepted = k.record(world.value(world.a1, body="alice's"))
+    broken = chat_worker.ChatWorker(settings, store=FailingStore(settings, ddb, tables.MESSAGES),
+                                    deliverer=world.deliverer)
+    with pytest.raises(ClientError):
+        broken(k.event(refused, accepted), None)  # alice's message got seq 1 in message_ids
+    world.rooms.add_member(world.room, "carol", "customer")  # membership changed in between
+    world.run(refused, accepted)
+    assert {m["body"]: m["seq"] for m in world.stored()} == {"alice's": 1, "carol's": 2}
+    assert world.head()["lastSeq"] == 2
 
 
 def test_non_member_and_unknown_room_get_errors_and_nothing_is_stored(world, uid):
@@ -245,10 +262,16 @@ def test_typing_is_fanned_out_not_stored(world):
 
 def test_presence_is_fanned_out_to_the_others(world):
     join = world.value(world.b2, user="bob", role="groomer", kind=contracts.RECORD_PRESENCE, state="join")
-    world.run(world.kafka.record(join))
+    stranger = world.value(world.c1, user="carol", kind=contracts.RECORD_PRESENCE, state="join")
+    world.run(world.kafka.record(join), world.kafka.record(stranger))
     expected = [{"type": "presence", "room": world.room, "userId": "bob", "state": "join", "at": join["sentAt"]}]
     assert world.got(world.a1) == expected and world.got(world.b1) == expected
-    assert world.got(world.b2) == []
+    assert world.got(world.b2) == [] and world.got(world.c1) == []  # a non-member's join is dropped quietly
+    world.clear()
+    world.rooms.remove_member(world.room, "bob")
+    leave = world.value(world.b1, user="bob", role="groomer", kind=contracts.RECORD_PRESENCE, state="leave")
+    world.run(world.kafka.record(leave))  # a leave needs no membership
+    assert [e["state"] for e in world.got(world.a1)] == ["leave"]
 
 
 def test_expired_subscriptions_are_not_delivered_to(world, settings, ddb, uid):
