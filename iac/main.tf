@@ -49,21 +49,21 @@ locals {
   }
 
   # Lambda: AWS_REGION is set by the runtime (reserved, cannot be set here).
-  worker_environment = merge(local.common_environment, {
+  worker_extra_environment = {
     TIDINGS_DELIVERY_SECRET    = random_password.delivery.result
     TIDINGS_BATCH_SIZE         = tostring(var.esm_batch_size)
     TIDINGS_MAX_RETRY_ATTEMPTS = tostring(var.esm_max_retry_attempts)
     TIDINGS_MAX_RECORD_AGE_S   = tostring(var.esm_max_record_age_s)
     TIDINGS_BISECT_ON_ERROR    = "true"
-  })
+  }
 
-  http_environment = merge(local.common_environment, {
+  http_extra_environment = {
     TIDINGS_ALLOWED_ORIGINS = join(",", var.allowed_origins)
-  })
+  }
 
   # ECS: TIDINGS_EDGE_DELIVERY_URL and TIDINGS_EDGE_ID are per task, so the image's
   # entrypoint (local/docker/edge-entrypoint.sh) derives them from the task metadata.
-  edge_environment = merge(local.common_environment, {
+  edge_extra_environment = {
     AWS_REGION                 = var.region
     TIDINGS_KAFKA_BOOTSTRAP    = module.msk.bootstrap_brokers_iam
     TIDINGS_KAFKA_SECURITY     = "iam"
@@ -71,7 +71,11 @@ locals {
     TIDINGS_EDGE_INTERNAL_PORT = tostring(local.edge_internal_port)
     TIDINGS_IDLE_TIMEOUT_S     = tostring(var.edge_idle_timeout_s)
     TIDINGS_HEARTBEAT_MS       = tostring(var.edge_heartbeat_ms)
-  })
+  }
+
+  worker_environment = merge(local.common_environment, local.worker_extra_environment)
+  http_environment   = merge(local.common_environment, local.http_extra_environment)
+  edge_environment   = merge(local.common_environment, local.edge_extra_environment)
 
   # Injected by ECS from Secrets Manager (never in the task definition in clear).
   edge_secrets = {

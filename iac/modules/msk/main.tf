@@ -145,7 +145,7 @@ resource "aws_msk_topic" "dlq" {
 
   cluster_arn        = aws_msk_cluster.this[0].arn
   name               = var.dlq_topic
-  partition_count    = var.partitions
+  partition_count    = 1 # failures in the order they were given up on (as the local stack)
   replication_factor = var.topic_replication_factor
 
   configs = jsonencode({

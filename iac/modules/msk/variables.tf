@@ -59,7 +59,7 @@ variable "dlq_topic" {
 }
 
 variable "partitions" {
-  description = "Partitions of the chat topic (and of the dead-letter topic)."
+  description = "Partitions of the chat topic (the dead-letter topic has one)."
   type        = number
 }
 
