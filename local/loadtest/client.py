@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from local.loadtest.worker import Generator
 
 NEW, CONNECTING, HANDSHAKE, SUBSCRIBING, READY, SENDING, DONE, FAILED, CLOSED = range(9)
+SUBSCRIBE_RETRIES = 3
 STATE_NAMES = ("new", "connecting", "handshake", "subscribing", "ready", "sending", "done", "failed", "closed")
 
 
@@ -48,7 +49,7 @@ class User:
     __slots__ = ("gen", "idx", "user_id", "role", "room", "host", "port", "path", "token", "tag",
                  "state", "ws", "planned", "n_sent", "inflight", "next_due", "interval", "timer",
                  "seen", "max_seq", "received", "deadline_handle", "stopping", "done_at", "opened",
-                 "subscribed_ok", "dropped", "start_offset")
+                 "subscribed_ok", "dropped", "start_offset", "sub_attempts")
 
     def __init__(self, gen: "Generator", idx: int, user_id: str, role: str, room: Room,
                  edge: tuple[str, int, str], token: str, planned: int, interval: float | None):
@@ -78,6 +79,7 @@ class User:
         self.subscribed_ok = False        # subscribed: a receiver of every acked message of the room
         self.dropped = False              # the connection broke before the run ended
         self.start_offset = 0.0           # seconds after the run's start to connect
+        self.sub_attempts = 0
 
     # ------------------------------------------------------------------ connecting
     def start(self) -> None:
@@ -302,6 +304,10 @@ class User:
         gen = self.gen
         code = str(event.get("code") or "unknown")
         ref = event.get("ref")
+        if ref is None and self.inflight and self.state == SENDING:
+            # The edge refuses a frame before decoding it (rate limit) and cannot name it. With
+            # window 1 it is the one in flight; with more, the newest is the best guess.
+            ref = next(reversed(self.inflight))
         if ref is not None and ref in self.inflight:
             del self.inflight[ref]
             gen.count("messages.errored")
@@ -309,9 +315,19 @@ class User:
             self.pump()
             return
         if self.state == SUBSCRIBING:
+            if code == "unavailable" and self.sub_attempts < SUBSCRIBE_RETRIES:
+                # "cannot check membership now: try again", as a real client would
+                self.sub_attempts += 1
+                gen.count("subscriptions.retried")
+                gen.loop.call_later(0.25 * 2 ** self.sub_attempts, self._resubscribe)
+                return
             self._fail(f"subscribe_{code}")
             return
         gen.count(f"errors_unsolicited.{code}")
+
+    def _resubscribe(self) -> None:
+        if self.state == SUBSCRIBING and self.ws is not None:
+            self.ws.send_text(self.gen.codec.subscribe(self.room.id))
 
     def check_timeouts(self, now: float, limit: float) -> None:
         """Give up on messages waiting longer than `limit` for their ack (counted as errors)."""
