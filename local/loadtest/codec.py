@@ -146,8 +146,12 @@ def _stomp_event(command: str, headers: dict[str, str], body: bytes) -> dict:
             return {"type": "bad_frame"}
         if not isinstance(doc, dict):
             return {"type": "bad_frame"}
-        if "seq" not in doc:      # presence / typing on the same subscription
-            return {"type": doc.get("type", "other")}
+        event = headers.get("tidings-event")
+        if event == "error":      # a per-message rejection on a subscribed room (not fatal)
+            return {"type": "error", "code": doc.get("code") or "unknown", "ref": doc.get("ref"),
+                    "message": doc.get("message")}
+        if event is not None or "seq" not in doc:      # presence / typing on the same subscription
+            return {"type": event or doc.get("type", "other")}
         return {"type": "message", "room": doc.get("roomId") or doc.get("room"), "seq": doc.get("seq"),
                 "messageId": doc.get("messageId"), "clientMsgId": doc.get("clientMsgId"),
                 "body": doc.get("content", doc.get("body"))}
@@ -157,8 +161,10 @@ def _stomp_event(command: str, headers: dict[str, str], body: bytes) -> dict:
             return {"type": "subscribed"}
         return {"type": "ack", "clientMsgId": rid}
     if command == "ERROR":
+        # STOMP's one error frame; it ends the connection. `message` carries the error code.
         return {"type": "error", "code": headers.get("message", "stomp_error"),
-                "ref": headers.get("receipt-id"), "message": body.decode("utf-8", "replace")[:200]}
+                "ref": headers.get("tidings-ref") or headers.get("receipt-id"),
+                "message": body.decode("utf-8", "replace")[:200]}
     if command == "CONNECTED":
         return {"type": "connected"}
     return {"type": "other"}
