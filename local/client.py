@@ -41,7 +41,8 @@ class ChatClient:
         self.send_json(frame)
         if not wait:
             return None
-        return self.wait_for(lambda f: f.get("room") == room and f["type"] in ("subscribed", "error"))
+        return self.wait_for(lambda f: (f["type"] == "subscribed" and f.get("room") == room)
+                             or (f["type"] == "error" and f.get("ref") == room))
 
     def send(self, room: str, body: str, client_msg_id: str | None = None, **extra: Any) -> str:
         client_msg_id = client_msg_id or uuid.uuid4().hex
