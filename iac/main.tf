@@ -22,14 +22,17 @@ locals {
       connections = "readwrite"
     }
     http = {
-      rooms      = "readwrite"
-      room_heads = "read"
-      members    = "readwrite"
-      messages   = "read"
+      rooms       = "readwrite"
+      room_heads  = "read"
+      members     = "readwrite"
+      messages    = "read"
+      connections = "read" # presence
     }
     edge = {
-      rooms       = "readwrite"
+      rooms       = "readwrite" # subscriptions live in rooms.subs
+      room_heads  = "read"      # catch-up after a reconnect
       members     = "read"
+      messages    = "read"
       connections = "readwrite"
     }
   }

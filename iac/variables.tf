@@ -569,9 +569,20 @@ variable "certificate_arn" {
 # ---------------------------------------------------------------------------------------
 
 variable "http_routes" {
-  description = "Route keys sent to the HTTP function, all behind the JWT authorizer. The function routes on method and path itself."
+  description = "Route keys sent to the HTTP function, all behind the JWT authorizer: functions/http_api.py ROUTES (a test keeps them equal). Other paths get API Gateway's 404 without invoking the function."
   type        = list(string)
-  default     = ["ANY /{proxy+}"]
+  default = [
+    "POST /rooms",
+    "GET /rooms",
+    "GET /rooms/{roomId}",
+    "POST /rooms/{roomId}/members",
+    "DELETE /rooms/{roomId}/members/{userId}",
+    "GET /rooms/{roomId}/messages",
+    "PUT /rooms/{roomId}/read",
+    "GET /rooms/{roomId}/read",
+    "GET /rooms/{roomId}/presence",
+    "GET /me",
+  ]
 
   validation {
     condition     = length(var.http_routes) > 0 && alltrue([for r in var.http_routes : can(regex("^(ANY|GET|POST|PUT|PATCH|DELETE) /", r))])
@@ -652,18 +663,33 @@ variable "consumer_lag_alarm_threshold" {
   description = "Alarm when the worker's consumer group lags this many records (MaxOffsetLag) for 5 minutes."
   type        = number
   default     = 1000
+
+  validation {
+    condition     = var.consumer_lag_alarm_threshold >= 0
+    error_message = "consumer_lag_alarm_threshold must not be negative."
+  }
 }
 
 variable "edge_connections_alarm_threshold" {
   description = "Alarm when the NLB carries more than this many connections (ActiveFlowCount): time to raise edge_max_count."
   type        = number
   default     = 20000
+
+  validation {
+    condition     = var.edge_connections_alarm_threshold >= 0
+    error_message = "edge_connections_alarm_threshold must not be negative."
+  }
 }
 
 variable "http_5xx_alarm_threshold" {
   description = "Alarm when the HTTP API returns more than this many 5xx in 5 minutes."
   type        = number
   default     = 5
+
+  validation {
+    condition     = var.http_5xx_alarm_threshold >= 0
+    error_message = "http_5xx_alarm_threshold must not be negative."
+  }
 }
 
 variable "deletion_protection" {

@@ -14,7 +14,9 @@ locals {
   command = [
     "gunicorn", "-k", "websocket_edge.worker.EdgeWorker", "-w", "1",
     "--bind", "0.0.0.0:${var.public_port}", "--bind", "0.0.0.0:${var.internal_port}",
-    "--no-control-socket", "--worker-tmp-dir", "/tmp",
+    # each open WebSocket holds one slot: room for 10,000 connections per edge
+    "--worker-connections", "12000", "--graceful-timeout", "20", "--timeout", "60",
+    "--worker-tmp-dir", "/tmp", "--no-control-socket",
     "websocket_edge.app:get_app()",
   ]
 }

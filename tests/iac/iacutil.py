@@ -1,0 +1,143 @@
+"""Reading iac/ with python-hcl2 for the offline tests (no providers, no terraform init)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import hcl2
+from hcl2 import SerializationOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+IAC = ROOT / "iac"
+MODULES = IAC / "modules"
+
+_OPTS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
+
+
+def tf_files(directory: Path = IAC, recursive: bool = True) -> list[Path]:
+    pattern = "**/*.tf" if recursive else "*.tf"
+    return sorted(p for p in directory.glob(pattern) if ".terraform" not in p.parts)
+
+
+@functools.lru_cache(maxsize=None)
+def parse(path: Path) -> dict:
+    with open(path) as f:
+        return hcl2.load(f, serialization_options=_OPTS)
+
+
+def module_dir(name: str) -> Path:
+    return MODULES / name
+
+
+def _labelled(directory: Path, kind: str) -> Iterator[tuple[str, str, dict, Path]]:
+    for path in tf_files(directory, recursive=False):
+        for item in parse(path).get(kind, []):
+            for type_, named in item.items():
+                for name, body in named.items():
+                    yield type_, name, body, path
+
+
+def resources(directory: Path, type_: str | None = None) -> list[tuple[str, dict]]:
+    """[(name, body)] of resources (of one type) declared in directory (not recursive)."""
+    return [(n, b) for t, n, b, _ in _labelled(directory, "resource") if type_ in (None, t)]
+
+
+def resources_typed(directory: Path) -> list[tuple[str, str, dict]]:
+    return [(t, n, b) for t, n, b, _ in _labelled(directory, "resource")]
+
+
+def data_sources(directory: Path, type_: str | None = None) -> list[tuple[str, dict]]:
+    return [(n, b) for t, n, b, _ in _labelled(directory, "data") if type_ in (None, t)]
+
+
+def resource(directory: Path, type_: str, name: str) -> dict:
+    for n, body in resources(directory, type_):
+        if n == name:
+            return body
+    raise AssertionError(f"{type_}.{name} not found in {directory}")
+
+
+def _named(directory: Path, kind: str) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for path in tf_files(directory, recursive=False):
+        for item in parse(path).get(kind, []):
+            out.update(item)
+    return out
+
+
+def variables(directory: Path) -> dict[str, dict]:
+    return _named(directory, "variable")
+
+
+def outputs(directory: Path) -> dict[str, dict]:
+    return _named(directory, "output")
+
+
+def module_calls(directory: Path = IAC) -> dict[str, dict]:
+    return _named(directory, "module")
+
+
+def locals_(directory: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for path in tf_files(directory, recursive=False):
+        for block in parse(path).get("locals", []):
+            out.update(block)
+    return out
+
+
+def block(body: dict, name: str) -> dict:
+    """The single nested block `name` of a resource body (hcl2 gives a list of one dict)."""
+    value = body.get(name)
+    assert isinstance(value, list) and len(value) == 1, f"expected one {name} block, got {value!r}"
+    return value[0]
+
+
+def blocks(body: dict, name: str) -> list[dict]:
+    value = body.get(name, [])
+    return value if isinstance(value, list) else [value]
+
+
+def dynamic_blocks(body: dict, name: str) -> list[dict]:
+    """`dynamic "name" {}` blocks of a body: [{"for_each": ..., "content": [...]}]."""
+    out = []
+    for dyn in blocks(body, "dynamic"):
+        if name in dyn:
+            out.append(dyn[name])
+    return out
+
+
+def is_expr(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("${") and value.endswith("}")
+
+
+def expr(value: Any) -> str:
+    """The expression inside ${...} (or the literal as a string)."""
+    return value[2:-1] if is_expr(value) else str(value)
+
+
+def default(directory: Path, variable: str) -> Any:
+    return variables(directory)[variable].get("default")
+
+
+def raw_text(directory: Path, recursive: bool = False) -> str:
+    return "\n".join(p.read_text() for p in tf_files(directory, recursive))
+
+
+_MERGE = re.compile(r"^merge\((local\.\w+(?:\s*,\s*local\.\w+)*)\)$")
+
+
+def resolve_env_map(directory: Path, local_name: str) -> dict[str, Any]:
+    """A locals map, following merge(local.a, local.b, ...) of literal maps."""
+    locs = locals_(directory)
+    value = locs[local_name]
+    if isinstance(value, dict):
+        return value
+    m = _MERGE.match(expr(value))
+    assert m, f"local.{local_name} must be a literal map or merge(local.*): {value!r}"
+    merged: dict[str, Any] = {}
+    for ref in m.group(1).split(","):
+        merged.update(resolve_env_map(directory, ref.strip().removeprefix("local.")))
+    return merged
