@@ -13,6 +13,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import random
+import re
 import signal
 import socket
 import subprocess
@@ -26,6 +28,7 @@ import psutil
 # Popen objects of the children this Python process started: polled so a dead child is
 # reaped instead of lingering as a zombie that still "exists".
 _CHILDREN: dict[int, subprocess.Popen] = {}
+_EXIT_CODES: dict[int, int] = {}
 
 
 class SupervisionError(RuntimeError):
@@ -43,6 +46,7 @@ class PidRecord:
     argv: list[str]
     started_at: float
     ports: dict[str, int] = field(default_factory=dict)
+    log_offset: int = 0  # where this run's output starts in the log file
 
     def write(self, path: Path) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
@@ -54,7 +58,7 @@ class PidRecord:
         try:
             raw = json.loads(path.read_text())
             return cls(**raw)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except (ValueError, TypeError):
             # A torn or foreign pid file: treat as absent (and let the caller replace it).
@@ -63,16 +67,16 @@ class PidRecord:
 
 def _reap() -> None:
     for pid, popen in list(_CHILDREN.items()):
-        if popen.poll() is not None:
+        code = popen.poll()
+        if code is not None:
             _CHILDREN.pop(pid, None)
+            _EXIT_CODES[pid] = code
 
 
 def exit_code(pid: int) -> int | None:
-    """The exit code of a child this process started, once it has exited."""
-    popen = _CHILDREN.get(pid)
-    if popen is None:
-        return None
-    return popen.poll()
+    """The exit code of a child this process started, once it has exited (else None)."""
+    _reap()
+    return _EXIT_CODES.get(pid)
 
 
 def _same_process(record: PidRecord) -> psutil.Process | None:
@@ -95,7 +99,21 @@ def is_alive(record: PidRecord | None) -> bool:
 
 
 def group_members(record: PidRecord) -> list[psutil.Process]:
-    """Live processes of the record's process group that were started after it (ours)."""
+    """Live processes of the record's process group, when that group is still ours.
+
+    Linux does not hand out a pid while it still names a process group, so members of
+    group P whose leader P is gone are our leader's orphans (e.g. gunicorn workers). If a
+    process with pid P exists but is not our leader (other create time), P was recycled:
+    the group is someone else's and nothing is ours.
+    """
+    try:
+        leader = psutil.Process(record.pgid)
+        if abs(leader.create_time() - record.create_time) > 1.0:
+            return []
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.AccessDenied:
+        return []
     out = []
     for proc in psutil.process_iter(["pid", "create_time", "status"]):
         try:
@@ -131,6 +149,7 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str], log_path: Path,
     with open(log_path, "ab", buffering=0) as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         log.write(f"\n===== tidings: start {stamp}: {' '.join(argv)}\n".encode())
+        offset = log.tell()
         try:
             popen = subprocess.Popen(
                 list(argv), env=dict(env), cwd=str(cwd) if cwd else None,
@@ -145,7 +164,7 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str], log_path: Path,
     except psutil.NoSuchProcess:
         create_time = time.time()
     return PidRecord(pid=popen.pid, pgid=popen.pid, create_time=create_time, argv=list(argv),
-                     started_at=time.time(), ports=dict(ports or {}))
+                     started_at=time.time(), ports=dict(ports or {}), log_offset=offset)
 
 
 def _group_gone(record: PidRecord) -> bool:
@@ -203,17 +222,22 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def port_owner(port: int) -> str | None:
-    """'pid 123 (java)' for the process listening on port, when we may know it."""
+    """'pid 123 (java)' for the process holding port (listening, else connected), if knowable."""
     try:
-        for conn in psutil.net_connections(kind="inet"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
-                try:
-                    name = psutil.Process(conn.pid).name()
-                except psutil.Error:
-                    name = "?"
-                return f"pid {conn.pid} ({name})"
+        conns = [c for c in psutil.net_connections(kind="inet") if c.laddr and c.laddr.port == port]
     except (psutil.AccessDenied, PermissionError):
         return None
+    conns.sort(key=lambda c: c.status != psutil.CONN_LISTEN)
+    for conn in conns:
+        if conn.pid:
+            try:
+                name = psutil.Process(conn.pid).name()
+            except psutil.Error:
+                name = "?"
+            how = "" if conn.status == psutil.CONN_LISTEN else f" (a {conn.status} connection)"
+            return f"pid {conn.pid} ({name}){how}"
+    if conns:
+        return f"a {conns[0].status} connection"
     return None
 
 
@@ -228,16 +252,27 @@ def is_listening(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bo
 _HANDED_OUT: set[int] = set()
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free now (and not handed out before by this process)."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((host, 0))
-            port = sock.getsockname()[1]
-        if port not in _HANDED_OUT and port_is_free(port):
+    """A port that is free now, not handed out before by this process, and outside the
+    kernel's ephemeral range (so an outgoing connection cannot grab it while a component
+    is down between a stop and a start)."""
+    low, _ = _ephemeral_range()
+    lo, hi = (15000, low - 1) if low > 16000 else (10000, 14999)
+    rng = random.SystemRandom()
+    for _ in range(500):
+        port = rng.randint(lo, hi)
+        if port not in _HANDED_OUT and port_is_free(port, host):
             _HANDED_OUT.add(port)
             return port
-    raise SupervisionError("could not find a free port")
+    raise SupervisionError(f"could not find a free port in {lo}..{hi}")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -270,6 +305,29 @@ def tail(path: Path, lines: int = 30) -> str:
         return ""
     text = data.decode("utf-8", "replace").splitlines()
     return "\n".join(text[-lines:])
+
+
+_ERROR_LINE = re.compile(r"\b(ERROR|FATAL|SEVERE)\b|^Caused by: |^\S+(Exception|Error): ")
+
+
+def error_lines(path: Path, offset: int = 0, limit: int = 8) -> list[str]:
+    """Distinct error-looking lines written to path after offset (a start's own output)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(8 * 1024 * 1024)
+    except FileNotFoundError:
+        return []
+    out: list[str] = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if _ERROR_LINE.search(line):
+            key = re.sub(r"^\[[^]]*\] ", "", line)  # same message, other timestamp
+            if key not in {re.sub(r"^\[[^]]*\] ", "", o) for o in out}:
+                out.append(line[:400])
+                if len(out) >= limit:
+                    break
+    return out
 
 
 def follow(path: Path, lines: int = 30, *, out=None, stop: Callable[[], bool] = lambda: False) -> None:

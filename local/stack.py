@@ -219,7 +219,7 @@ class Stack:
     def _saved_ports(self) -> dict:
         try:
             return json.loads((self.layout.run / "ports.json").read_text())
-        except (FileNotFoundError, ValueError):
+        except (OSError, ValueError):  # none yet, or an unusable home (check() reports that)
             return {}
 
     def _save_ports(self) -> None:
@@ -401,7 +401,7 @@ class Stack:
         if not proc.wait_until(comp.is_ready, timeout, interval=0.2):
             raise NotReadyError(
                 f"{comp.name} is running (pid {record.pid}) but not ready after {timeout:.0f}s; "
-                f"last lines of {self.log_path(comp.name)}:\n{proc.tail(self.log_path(comp.name), 30)}")
+                + self._log_excerpt(comp.name, record))
         self._after_ready(comp)
         return StartResult(comp.name, "already running", record.pid, 0.0)
 
@@ -439,15 +439,23 @@ class Stack:
                 hint = (f" (port {', '.join(map(str, busy))} is in use by another process)" if busy else "")
                 raise NotReadyError(
                     f"{comp.name} exited during startup{'' if code is None else f' with code {code}'}{hint}; "
-                    f"last lines of {self.log_path(comp.name)}:\n{proc.tail(self.log_path(comp.name), 30)}")
+                    + self._log_excerpt(comp.name, record))
             if comp.is_ready():
                 return
             if time.monotonic() >= deadline:
                 raise NotReadyError(
                     f"{comp.name} did not become ready within {timeout:.0f}s (pid {record.pid}, "
-                    f"ports {dict(comp.ports)}); it was stopped. Last lines of "
-                    f"{self.log_path(comp.name)}:\n{proc.tail(self.log_path(comp.name), 30)}")
+                    f"ports {dict(comp.ports)}); it was stopped. " + self._log_excerpt(comp.name, record))
             time.sleep(0.2)
+
+    def _log_excerpt(self, name: str, record: proc.PidRecord | None = None) -> str:
+        """Error lines of this run (a JVM's cause scrolls away fast) and the last 30 lines."""
+        path = self.log_path(name)
+        errors = proc.error_lines(path, record.log_offset if record else 0)
+        text = ""
+        if errors:
+            text += f"errors in {path}:\n  " + "\n  ".join(errors) + "\n"
+        return text + f"last lines of {path}:\n{proc.tail(path, 30)}"
 
     def _stop_record(self, name: str, record: proc.PidRecord, timeout: float) -> str:
         try:
@@ -517,7 +525,8 @@ class Stack:
         """
         with self.locked():
             names = self.order(names)
-            self.install(names, wait=False)  # e.g. Maven in the background while dynalite starts
+            # Downloads start now, in the background (Maven resolves while dynalite starts).
+            self.install([n for n in names if not self.is_running(n)], wait=False)
             results: list[StartResult] = []
             try:
                 for name in names:

@@ -1,0 +1,139 @@
+"""Shared fixtures: a real local stack (Kafka + dynalite, tables, topics) for the tests that ask.
+
+- ``local_stack``: the session's ``local.stack.Stack`` (own temp home, FREE ports, never
+  the user's running stack): ``.settings``, ``.home``, ``.port(name[, label])``,
+  ``.start/.stop/.kill/.restart(name)``, ``.status()``, ``.tail(name)``. Started on first
+  use, stopped at the end of the session (also after failures, Ctrl-C, SIGTERM, via
+  try/finally plus an atexit guard). After each test it is healed: a component a test
+  stopped or killed is started again, so tests can crash things freely.
+- ``settings``: its ``functions.settings.Settings`` (point your code at the stack with it).
+- ``ddb``: a boto3 DynamoDB client for it (``functions.aws.dynamodb(settings)``).
+
+Tests that request none of these never start anything. Tests that do are marked
+``stack`` automatically (``-m "not stack"`` skips them). Helpers: tests/harness.py.
+"""
+
+from __future__ import annotations
+
+import atexit
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import harness` from any test dir
+
+import harness  # noqa: E402
+
+_STATE: dict = {"stack": None}
+
+
+def _needs_stack(item: pytest.Item) -> bool:
+    return "local_stack" in getattr(item, "fixturenames", ())
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if _needs_stack(item):
+        item.add_marker(pytest.mark.stack)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """Resolve the Kafka jars and install dynalite now (outside any test's timeout), but
+    only when a selected test needs the stack."""
+    if config.option.collectonly or not any(_needs_stack(i) for i in items):
+        return
+    from local import dynalite, kafka
+
+    pending = [(what, fn) for what, fn, done in (
+        (f"Kafka {kafka.KAFKA_VERSION} jars (Maven) into {kafka.cache_home()}", kafka.install, kafka.is_installed()),
+        (f"dynalite {dynalite.DYNALITE_VERSION} (npm) into {dynalite.cache_home()}", dynalite.install,
+         dynalite.is_installed()),
+    ) if not done]
+    if not pending:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    errors: list[BaseException] = []
+
+    def run(fn) -> None:
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = []
+    for what, fn in pending:
+        if reporter:
+            reporter.write_line(f"tidings: installing {what} (first run only)")
+        threads.append(threading.Thread(target=run, args=(fn,), daemon=True))
+        threads[-1].start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise pytest.UsageError(f"cannot install the local stack: {errors[0]}")
+
+
+def _interrupt(signum, frame):  # SIGTERM / SIGHUP: unwind like Ctrl-C so teardown runs
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.fixture(scope="session")
+def _session_stack(tmp_path_factory):
+    home = tmp_path_factory.mktemp("stack")
+    stack = harness.make_stack(home)
+    _STATE["stack"] = stack
+
+    def guard() -> None:  # last resort if the teardown below never ran
+        try:
+            stack.down(timeout=10)
+        except Exception:  # noqa: BLE001
+            pass
+
+    atexit.register(guard)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, _interrupt)
+    try:
+        stack.up()
+        yield stack
+    finally:
+        try:
+            stack.down(timeout=30)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            atexit.unregister(guard)
+            stack.close()
+
+
+@pytest.fixture
+def local_stack(_session_stack):
+    """The session's stack; healed after the test (stopped/killed/paused components restart)."""
+    yield _session_stack
+    for name in _session_stack.components:
+        if _session_stack.is_running(name):
+            _session_stack.kill(name, signal.SIGCONT)  # undo a test's SIGSTOP, harmless otherwise
+    _session_stack.up()
+
+
+@pytest.fixture
+def settings(local_stack):
+    """The Settings the stack's processes use (kafka_bootstrap, dynamodb_endpoint, ...)."""
+    return local_stack.settings
+
+
+@pytest.fixture
+def ddb(settings):
+    """A boto3 DynamoDB client for the stack's store."""
+    from functions import aws
+
+    return aws.dynamodb(settings)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    stack = _STATE.get("stack")
+    if stack is not None and exitstatus not in (0, 5):
+        terminalreporter.write_line(f"tidings: the test stack's logs are in {stack.layout.logs}")
