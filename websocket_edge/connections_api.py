@@ -29,10 +29,10 @@ _PRECEDENCE = {OK: 0, FULL: 1, GONE: 2}   # one id in several items: the worst r
 
 def _read_body(req: falcon.Request, limit: int) -> bytes:
     if req.content_length is not None and req.content_length > limit:
-        raise falcon.HTTPPayloadTooLarge(description=f"body over {limit} bytes")
+        raise falcon.HTTPContentTooLarge(description=f"body over {limit} bytes")
     data = req.bounded_stream.read(limit + 1)
     if len(data) > limit:
-        raise falcon.HTTPPayloadTooLarge(description=f"body over {limit} bytes")
+        raise falcon.HTTPContentTooLarge(description=f"body over {limit} bytes")
     return data
 
 
@@ -135,7 +135,7 @@ class BatchResource(_Base):
             else:
                 raise falcon.HTTPBadRequest(description=f"items[{index}].data must be an object or a string")
             if len(encoded) > contracts.MAX_DELIVERY_DATA_BYTES:
-                raise falcon.HTTPPayloadTooLarge(description=f"items[{index}].data over the limit")
+                raise falcon.HTTPContentTooLarge(description=f"items[{index}].data over the limit")
             prepared.append((ids, event))
         results: dict[str, int] = {}
         for ids, event in prepared:   # in order: room order holds for every recipient

@@ -1,0 +1,251 @@
+"""session.Session with in-memory collaborators (unit level; the real thing is in test_flow.py).
+
+What only a unit test can time exactly: a live message that arrives *while* the catch-up is
+reading the store is buffered and delivered after the stored ones, without a gap and without
+a duplicate; acks wait for the delivery report; a blocked client is closed 1013.
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import gevent
+import orjson
+import pytest
+from gevent.event import AsyncResult, Event
+from gevent.queue import Queue
+
+from functions import contracts
+from functions.rooms import UnknownRoom
+from functions.settings import Settings
+from functions.tokens import Identity
+from websocket_edge import handshake
+from websocket_edge.bounded import Transport
+from websocket_edge.deps import EdgeDeps
+from websocket_edge.protocol import ServerEvent
+from websocket_edge.session import Session
+
+ROOM = "room-1"
+
+
+class FakeWS:
+    OPCODE_TEXT, OPCODE_BINARY = 1, 2
+
+    def __init__(self):
+        self.inbox: Queue = Queue()
+        self.sent: list[bytes] = []
+        self.closed = False
+        self.close_code = None
+        self.unblocked = Event()
+        self.unblocked.set()
+        self.handler = SimpleNamespace(ws_transport=Transport(65536))
+
+    def receive(self):
+        return self.inbox.get()
+
+    def send_frame(self, data, opcode):
+        self.unblocked.wait()
+        self.sent.append(data)
+
+    def ping(self):
+        self.sent.append(b"<ping>")
+
+    def close(self, code, reason=""):
+        self.closed, self.close_code = True, code
+        self.inbox.put(None)   # the peer answers our close
+
+    def abort(self):
+        self.closed = True
+        self.inbox.put(None)
+
+    def frames(self):
+        return [orjson.loads(f) for f in self.sent if f != b"<ping>"]
+
+
+class FakeProducer:
+    def __init__(self):
+        self.records: list[tuple[dict, str, AsyncResult]] = []
+
+    def publish(self, record, key):
+        result = AsyncResult()
+        self.records.append((record, key, result))
+        return result
+
+
+class FakeStore:
+    """Connections + Rooms + Messages in memory."""
+
+    def __init__(self):
+        self.rooms = {ROOM: {"alice"}}
+        self.messages: dict[str, list[dict]] = {ROOM: []}
+        self.subs: dict[str, set] = {}
+        self.during_read = None   # called between store pages
+        self.registered = {}
+
+    # Connections
+    def register(self, connection_id, user_id, role, edge_url, source_ip, user_agent, connected_at_ms):
+        self.registered[connection_id] = user_id
+
+    def refresh(self, connection_id, rooms):
+        return set()
+
+    def unregister(self, connection_id, rooms):
+        self.registered.pop(connection_id, None)
+        for room in rooms:
+            self.subs.get(room, set()).discard(connection_id)
+
+    def subscribe(self, room_id, connection_id, user_id, role, edge_url):
+        if room_id not in self.rooms:
+            raise UnknownRoom(room_id)
+        self.subs.setdefault(room_id, set()).add(connection_id)
+
+    def unsubscribe(self, room_id, connection_id):
+        self.subs.get(room_id, set()).discard(connection_id)
+
+    # Rooms
+    def membership(self, room_id, user_id):
+        if room_id not in self.rooms:
+            return "unknown_room"
+        return "member" if user_id in self.rooms[room_id] else "not_member"
+
+    # Messages
+    def store(self, *seqs):
+        for seq in seqs:
+            self.messages[ROOM].append({"roomId": ROOM, "seq": seq, "messageId": f"{ROOM}:{seq}",
+                                        "clientMsgId": f"c{seq}", "senderId": "bob", "senderRole": "groomer",
+                                        "body": f"m{seq}", "sentAt": seq})
+
+    def messages_after(self, room_id, after_seq):
+        items = [m for m in self.messages[room_id] if m["seq"] > after_seq]
+        gevent.sleep(0.01)   # a store round trip: other greenlets run
+        if self.during_read:
+            hook, self.during_read = self.during_read, None
+            hook()
+        yield from items
+
+
+def live(seq):
+    return ServerEvent({"type": "message", "room": ROOM, "seq": seq, "messageId": f"{ROOM}:{seq}",
+                        "clientMsgId": f"c{seq}", "senderId": "bob", "senderRole": "groomer",
+                        "body": f"m{seq}", "sentAt": seq})
+
+
+@pytest.fixture
+def world():
+    settings = Settings(outbound_queue_size=8, heartbeat_ms=60000)
+    store = FakeStore()
+    producer = FakeProducer()
+    deps = EdgeDeps(settings=settings, producer=producer, connections=store, rooms=store, messages=store,
+                    clock=time.time)
+    ws = FakeWS()
+    environ = {handshake.ENV_IDENTITY: Identity("alice", "customer", time.time() + 600),
+               handshake.ENV_SUBPROTOCOL: "tidings.json", "REMOTE_ADDR": "10.0.0.1"}
+    session = Session(ws, environ, deps)
+    runner = gevent.spawn(session.run)
+    gevent.sleep(0.01)
+    yield SimpleNamespace(ws=ws, session=session, store=store, producer=producer, deps=deps)
+    if not ws.closed:
+        ws.inbox.put(None)
+    runner.join(timeout=5)
+
+
+def settle():
+    gevent.sleep(0.05)
+
+
+def client(world, **frame):
+    world.ws.inbox.put(orjson.dumps(frame).decode())
+    settle()
+
+
+def test_live_message_during_catch_up_is_buffered_not_lost(world):
+    world.store.store(1, 2, 3)
+
+    def meanwhile():   # while the catch-up reads the store, the worker delivers seq 3 (dup) and 4
+        assert world.session.deliver(live(3)) == 200
+        assert world.session.deliver(live(4)) == 200
+
+    world.store.during_read = meanwhile
+    client(world, type="subscribe", room=ROOM, afterSeq=0)
+    frames = world.ws.frames()
+    assert [f.get("seq") for f in frames if f["type"] == "message"] == [1, 2, 3, 4]
+    assert frames[-1] == {"type": "subscribed", "room": ROOM, "lastSeq": 4}
+    # afterwards live messages flow, duplicates are dropped
+    world.session.deliver(live(4))
+    world.session.deliver(live(5))
+    settle()
+    assert [f.get("seq") for f in world.ws.frames() if f["type"] == "message"] == [1, 2, 3, 4, 5]
+
+
+def test_gap_between_store_and_live_is_read_again(world):
+    world.store.store(1)
+
+    def meanwhile():   # seq 2 gets stored after our read, seq 3 arrives live: a hole at 2
+        world.store.store(2)
+        world.session.deliver(live(3))
+
+    world.store.during_read = meanwhile
+    client(world, type="subscribe", room=ROOM, afterSeq=0)
+    assert [f.get("seq") for f in world.ws.frames() if f["type"] == "message"] == [1, 2, 3]
+
+
+def test_ack_only_from_the_delivery_report(world):
+    client(world, type="send", room=ROOM, clientMsgId="c1", body="hi", senderId="mallory")
+    record, key, result = world.producer.records[0]
+    assert key == ROOM
+    assert record["senderId"] == "alice" and record["senderRole"] == "customer"
+    assert record["connectionId"] == world.session.id
+    assert world.ws.frames() == []   # nothing before the report
+    result.set((2, 41))
+    settle()
+    assert world.ws.frames() == [{"type": "ack", "clientMsgId": "c1", "room": ROOM, "partition": 2, "offset": 41}]
+
+
+def test_failed_report_is_an_error_naming_the_message(world):
+    client(world, type="send", room=ROOM, clientMsgId="c1", body="hi")
+    world.producer.records[0][2].set_exception(RuntimeError("broker down"))
+    settle()
+    (frame,) = world.ws.frames()
+    assert (frame["type"], frame["code"], frame["ref"]) == ("error", contracts.ERR_UNAVAILABLE, "c1")
+
+
+def test_sends_refused_while_draining(world):
+    world.deps.state.accepting_sends = False
+    client(world, type="send", room=ROOM, clientMsgId="c1", body="hi")
+    assert world.producer.records == []
+    assert world.ws.frames()[0]["code"] == contracts.ERR_UNAVAILABLE
+
+
+def test_blocked_client_is_closed_1013(world):
+    client(world, type="subscribe", room=ROOM)
+    world.ws.unblocked.clear()   # the client stops reading: the writer blocks
+    results = [world.session.deliver(live(seq)) for seq in range(1, 20)]
+    assert 429 in results
+    assert results[results.index(429) + 1:] == [410] * (len(results) - results.index(429) - 1)
+    world.ws.unblocked.set()
+    settle()
+    assert world.ws.close_code == 1013
+
+
+def test_subscribe_membership_and_presence(world):
+    client(world, type="subscribe", room="elsewhere")
+    client(world, type="subscribe", room=ROOM)
+    frames = world.ws.frames()
+    assert frames[0]["code"] == contracts.ERR_UNKNOWN_ROOM
+    assert frames[1] == {"type": "subscribed", "room": ROOM}
+    kinds = [(r["type"], r.get("state")) for r, _, _ in world.producer.records]
+    assert kinds == [(contracts.RECORD_PRESENCE, "join")]
+    world.store.rooms[ROOM] = {"someone-else"}
+    client(world, type="subscribe", room=ROOM)
+    assert world.ws.frames()[-1]["code"] == contracts.ERR_FORBIDDEN
+
+
+def test_end_unregisters_and_says_leave(world):
+    client(world, type="subscribe", room=ROOM)
+    assert world.session.id in world.store.registered
+    world.ws.inbox.put(None)   # the peer goes away
+    gevent.sleep(0.1)
+    assert world.session.id not in world.store.registered
+    assert world.deps.hub.get(world.session.id) is None
+    assert [r.get("state") for r, _, _ in world.producer.records] == ["join", "leave"]
