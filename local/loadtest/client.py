@@ -345,6 +345,7 @@ class User:
     def _on_delivery(self, event: dict) -> None:
         now = time.time()
         gen = self.gen
+        gen.last_delivery_at = now
         second = gen.sec(now)
         counts = second.counts
         counts.add("delivered")

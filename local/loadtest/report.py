@@ -65,7 +65,7 @@ class ProgressView:
         errors = c.get("messages.errored", 0)
         return (f"conns {sum(agg.open)}/{self.opts.users} (fail {c.get('connections.failed', 0)})  "
                 f"sent {c.get('sent', 0)}  acked {acked} ({rate:,.0f}/s)  err {errors}  "
-                f"delivered {c.get('delivered_unique', 0)}  "
+                f"delivered {c.get('delivered_unique', 0)}/~{acked * self.opts.room_size}  "
                 f"p99 ack {_ms(agg.ack.percentile(99))} ms / delivery {_ms(agg.delivery.percentile(99))} ms")
 
     def update(self, agg, elapsed: float) -> None:
@@ -236,7 +236,10 @@ def verdict(report: dict, opts) -> dict:
     if msgs["not_sent"]:
         reasons.append(f"{msgs['not_sent']} planned message(s) not sent")
     if dl["lost"]:
-        reasons.append(f"{dl['lost']} of {dl['expected']} deliveries lost")
+        waited = report["timing"].get("drain_s")
+        reasons.append(f"{dl['lost']} of {dl['expected']} deliveries lost (not delivered"
+                       + (f" {waited:g} s after the last send;" if waited is not None else "")
+                       + f" none came in the last {opts.drain_timeout:g} s or --drain-max passed)")
     if dl["out_of_order"]:
         reasons.append(f"{dl['out_of_order']} deliveries out of room order")
     if dl["seq_conflicts"] or dl["foreign"]:
@@ -309,10 +312,11 @@ def chart(report: dict, path: Path) -> None:
         if pts:
             ax.plot([a for a, _ in pts], [b for _, b in pts], color=style[0], ls=style[1], lw=1.3,
                     label=key.replace("_ms", "").replace("_", " "))
-    ax.set_yscale("log")
+    if ax.get_legend_handles_labels()[0]:
+        ax.set_yscale("log")
+        ax.legend(loc="upper left", fontsize=8)
     ax.set_ylabel("latency (ms, log), per second")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="upper left", fontsize=8)
 
     ax = axes[2]
     comps = report["resources"].get("series", {})
@@ -326,7 +330,8 @@ def chart(report: dict, path: Path) -> None:
     ax.set_ylabel(f"CPU % (100 = one core of {os.cpu_count()})")
     ax.set_xlabel("seconds since start")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8, ncol=3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", fontsize=8, ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

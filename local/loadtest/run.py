@@ -135,6 +135,7 @@ def run(opts: Options, settings: Settings | None = None, *, console=None) -> dic
             conn.send(("start", t0, stop_sending_at))
         sampler.prime()
         done: set[int] = set()
+        drains: dict[int, dict] = {}
         last_sample = 0.0
         with reporting.ProgressView(console, opts, enabled=opts.progress) as view:
             try:
@@ -155,6 +156,7 @@ def run(opts: Options, settings: Settings | None = None, *, console=None) -> dic
                             agg.progress(message[1])
                         elif kind == "done":
                             done.add(i)
+                            drains[i] = message[1]
                         elif kind == "error":
                             problems.append(f"generator {i}: {message[1].strip().splitlines()[-1]}")
                             console.print(f"[red]generator {i} error:[/]\n{message[1]}", highlight=False)
@@ -176,6 +178,8 @@ def run(opts: Options, settings: Settings | None = None, *, console=None) -> dic
                 interrupted = True
                 console.print("[yellow]interrupted: stopping the generators and collecting what they have[/]")
         timing["run_s"] = round(time.time() - t0, 2)
+        timing["drain_s"] = max((d.get("drain_s", 0.0) for d in drains.values()), default=None)
+        timing["drained"] = all(d.get("drained") for d in drains.values()) if drains else False
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # let the shutdown finish
         for conn in conns:

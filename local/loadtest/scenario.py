@@ -52,7 +52,8 @@ class Options:
     edges: tuple[str, ...] = DEFAULT_EDGES
     procs: int = 0                    # generator processes; 0 = automatic
     hold: float = 0.0                 # keep connections open this long after the ramp
-    drain_timeout: float = 30.0       # wait this long after the last send for deliveries
+    drain_timeout: float = 30.0       # after the last send: give up after this long without a delivery
+    drain_max: float = 600.0          # ... or after this long in all
     ack_timeout: float = 30.0         # a message without ack after this is an error
     connect_timeout: float = 30.0     # connect + handshake + subscribe
     body_bytes: int = 64              # approximate body size (the stamp plus padding)
@@ -203,7 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "else ws://127.0.0.1:8001/ws,ws://127.0.0.1:8002/ws)")
     p.add_argument("--procs", type=int, help="generator processes (default: one per 2,500 users, max 4)")
     p.add_argument("--hold", type=float, help="keep connections open this many seconds after the ramp")
-    p.add_argument("--drain-timeout", type=float, help="seconds to wait for outstanding deliveries (default 30)")
+    p.add_argument("--drain-timeout", type=float,
+                   help="after the last send, wait for outstanding deliveries until none came for "
+                        "this many seconds (default 30)")
+    p.add_argument("--drain-max", type=float, help="... but at most this many seconds in all (default 600)")
     p.add_argument("--ack-timeout", type=float, help="seconds before a message without ack is an error (default 30)")
     p.add_argument("--connect-timeout", type=float, help="seconds to connect and subscribe (default 30)")
     p.add_argument("--body-bytes", type=int, help="approximate message body size (default 64)")
@@ -223,7 +227,7 @@ def options_from_args(argv: list[str] | None = None) -> Options:
     args = build_parser().parse_args(argv)
     values = dict(PRESETS[args.scenario])
     for name in ("users", "ramp", "messages", "rate", "total_rate", "window", "room_size", "protocol",
-                 "procs", "hold", "drain_timeout", "ack_timeout", "connect_timeout", "body_bytes",
+                 "procs", "hold", "drain_timeout", "drain_max", "ack_timeout", "connect_timeout", "body_bytes",
                  "origin", "out", "home", "store_check", "progress", "fail_on_duplicates"):
         value = getattr(args, name)
         if value is not None:

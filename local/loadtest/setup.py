@@ -22,7 +22,7 @@ SETUP_THREADS = 16
 
 def token_ttl(opts) -> int:
     """Long enough for the whole run, whatever the edges do with expiring tokens."""
-    return int(opts.ramp + opts.hold + opts.drain_timeout + 3600)
+    return int(opts.ramp + opts.hold + opts.drain_max + 3600)
 
 
 def tokens_for(settings: Settings, users: Iterable, ttl_s: int) -> dict[str, str]:

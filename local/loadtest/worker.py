@@ -57,6 +57,7 @@ class Generator:
         self.stop_sending = False
         self.stop_sending_at: float | None = None
         self.all_finished_at: float | None = None
+        self.last_delivery_at = 0.0
         self.done_sent = False
         self.timed_out: set[str] = set()
         self.proc = psutil.Process()
@@ -163,10 +164,14 @@ class Generator:
                 user.check_timeouts(now, limit)
         self._send(("progress", self.snapshot(now, final=False)))
         if not self.done_sent and self.all_finished_at is not None:
+            # Wait for outstanding deliveries while they keep coming: give up only after
+            # --drain-timeout seconds without any delivery (or --drain-max in all).
             drained = self.deliveries_complete()
-            if drained or now - self.all_finished_at >= self.opts.drain_timeout:
+            quiet = now - max(self.all_finished_at, self.last_delivery_at)
+            if drained or quiet >= self.opts.drain_timeout or now - self.all_finished_at >= self.opts.drain_max:
                 self.done_sent = True
-                self._send(("done", {"drained": drained, "at": now}))
+                self._send(("done", {"drained": drained, "at": now,
+                                     "drain_s": round(now - self.all_finished_at, 2)}))
 
     def snapshot(self, now: float, final: bool) -> dict:
         current = int(now - self.t0)
