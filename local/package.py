@@ -33,7 +33,8 @@ import zipfile
 from pathlib import Path
 
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
@@ -200,22 +201,72 @@ def check_imports(site_dir: Path, src_dir: Path = FUNCTIONS_DIR) -> None:
 
 # --- build --------------------------------------------------------------------------------
 
-def _pip_install(pins: dict[str, str], target: Path, arch: str) -> None:
-    cmd = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--no-deps", "--no-compile", "--only-binary=:all:",
-        "--implementation", "cp", "--python-version", LAMBDA_PYTHON,
-        "--target", str(target),
-    ]
+def wheelhouse(arch: str = LAMBDA_ARCH) -> Path:
+    """Where the Lambda wheels are cached (so rebuilds need no network)."""
+    base = Path(os.environ.get("TIDINGS_CACHE_DIR") or Path.home() / ".cache" / "tidings")
+    return base / f"lambda-wheels-py{LAMBDA_PYTHON}-{arch}"
+
+
+def _platform_args(arch: str) -> list[str]:
+    args = ["--only-binary=:all:", "--implementation", "cp", "--python-version", LAMBDA_PYTHON]
     for platform in _PIP_PLATFORMS[arch]:
-        cmd += ["--platform", platform]
-    cmd += [f"{name}=={version}" for name, version in pins.items()]
+        args += ["--platform", platform]
+    return args
+
+
+def _cached_wheels(directory: Path) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for wheel in directory.glob("*.whl"):
+        try:
+            name, version, _, _ = parse_wheel_filename(wheel.name)
+        except ValueError:
+            continue
+        found.setdefault(str(name), set()).add(str(version))
+    return found
+
+
+def _run_pip(args: list[str], what: str) -> None:
+    cmd = [sys.executable, "-m", "pip", *args, "--quiet", "--disable-pip-version-check"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise PackageError(
-            "pip could not fetch the Lambda wheels (is the package index reachable?):\n"
-            + (proc.stderr or proc.stdout)[-4000:]
-        )
+        raise PackageError(f"pip could not {what}:\n" + (proc.stderr or proc.stdout)[-4000:])
+
+
+def _pip_install(pins: dict[str, str], target: Path, arch: str) -> None:
+    house = wheelhouse(arch)
+    house.mkdir(parents=True, exist_ok=True)
+    cached = _cached_wheels(house)
+    missing = {n: v for n, v in pins.items() if v not in cached.get(n, set())}
+    if missing:
+        _run_pip(["download", "--no-deps", *_platform_args(arch), "--dest", str(house),
+                  *[f"{n}=={v}" for n, v in missing.items()]],
+                 "download the Lambda wheels (is the package index reachable?)")
+    # Installing a wheel into a target directory is unpacking it (no scripts run, none are
+    # needed here); doing it directly is much faster than `pip install --target`.
+    for name, version in pins.items():
+        wheels = sorted(w for w in house.glob("*.whl") if parse_wheel_filename(w.name)[:2] == (name, Version(version)))
+        if not wheels:
+            raise PackageError(f"no wheel for {name}=={version} in {house}")
+        _unpack_wheel(wheels[0], target)
+
+
+def _unpack_wheel(wheel: Path, target: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            parts = Path(info.filename).parts
+            if parts[0].endswith(".data"):
+                if len(parts) < 3 or parts[1] not in ("purelib", "platlib"):
+                    continue  # scripts, headers, data: not importable, not needed
+                parts = parts[2:]
+            dest = target.joinpath(*parts)
+            if info.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(zf.read(info))
+            mode = (info.external_attr >> 16) & 0o777
+            if mode & 0o111:
+                dest.chmod(0o755)
 
 
 def _skip(rel: Path) -> bool:

@@ -1,0 +1,168 @@
+"""local/compose.yaml: valid against the Compose Specification's JSON schema, and consistent
+with functions/settings.py and the invoke stack (service names, ports, setting names)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+
+import jsonschema
+import pytest
+import yaml
+
+import iacutil as u
+from functions.settings import Settings, env_names
+
+COMPOSE = u.ROOT / "local" / "compose.yaml"
+SCHEMA = u.ROOT / "tests" / "iac" / "compose-spec.schema.json"
+SCHEMA_SHA256 = "56bab44c85c0ce8affb74474950293f37d510673283a243bcd7eeadb900fa35c"
+
+PYTHON_SERVICES = {"init", "edge-a", "edge-b", "esm", "gateway"}
+EDGES = {"edge-a", "edge-b"}
+ALL_SERVICES = PYTHON_SERVICES | {"kafka", "dynalite", "lb"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def _interpolate(value: str) -> str:
+    """Compose's ${VAR:-default} with nothing set in the environment."""
+    return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}", r"\1", str(value))
+
+
+def _env(service: dict) -> dict[str, str]:
+    env = service.get("environment", {})
+    assert isinstance(env, dict), "use the mapping form of environment"
+    return {k: _interpolate(v) for k, v in env.items()}
+
+
+def _host_ports(service: dict) -> set[int]:
+    return {int(str(p).split(":")[0]) for p in service.get("ports", [])}
+
+
+def test_schema_file_is_the_vendored_one():
+    assert hashlib.sha256(SCHEMA.read_bytes()).hexdigest() == SCHEMA_SHA256
+
+
+def test_compose_file_is_valid(compose):
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.Draft201909Validator(schema)
+    errors = sorted(validator.iter_errors(compose), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+
+
+def test_schema_rejects_a_broken_file(compose):
+    """The validation has teeth: a typo'd key is an error."""
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["edge-a"]["enviroment"] = {"X": "1"}
+    schema = json.loads(SCHEMA.read_text())
+    assert list(jsonschema.Draft201909Validator(schema).iter_errors(broken))
+
+
+def test_services(compose):
+    assert set(compose["services"]) == ALL_SERVICES
+    assert re.match(r"^apache/kafka:4\.", compose["services"]["kafka"]["image"])
+    for name in PYTHON_SERVICES:
+        build = compose["services"][name]["build"]
+        assert (COMPOSE.parent / build["context"] / build["dockerfile"]).is_file()
+    dyn = compose["services"]["dynalite"]["build"]
+    assert (COMPOSE.parent / dyn["context"] / dyn["dockerfile"]).is_file()
+
+
+@pytest.mark.parametrize("name", sorted(PYTHON_SERVICES))
+def test_python_services_use_real_setting_names(compose, name):
+    env = _env(compose["services"][name])
+    unknown = {k for k in env if k not in env_names() and k != "PYTHONUNBUFFERED"}
+    assert not unknown, f"{name}: {sorted(unknown)} are not in functions/settings.py"
+    settings = Settings.from_env(env)  # raises SettingsError on nonsense
+    assert settings.kafka_bootstrap == "kafka:19092"
+    assert settings.dynamodb_endpoint == "http://dynalite:8000"
+
+
+def test_settings_match_the_defaults_the_code_expects(compose):
+    env = _env(compose["services"]["esm"])
+    s, d = Settings.from_env(env), Settings()
+    assert (s.chat_topic, s.dead_letter_topic, s.partitions, s.consumer_group, s.table_prefix) == \
+           (d.chat_topic, d.dead_letter_topic, d.partitions, d.consumer_group, d.table_prefix)
+
+
+def _binds(command: list[str]) -> list[int]:
+    return [int(command[i + 1].rsplit(":", 1)[1]) for i, a in enumerate(command) if a == "--bind"]
+
+
+@pytest.mark.parametrize("name", sorted(EDGES))
+def test_edge_ports_and_delivery_url(compose, name):
+    svc = compose["services"][name]
+    env = _env(svc)
+    public, internal = _binds(svc["command"])
+    assert env["TIDINGS_EDGE_ID"] == name
+    assert int(env["TIDINGS_EDGE_INTERNAL_PORT"]) == internal
+    assert env["TIDINGS_EDGE_DELIVERY_URL"] == f"http://{name}:{internal}"
+    assert _host_ports(svc) == {public}, "only the public port is published; the delivery port stays inside"
+    assert [int(p) for p in svc.get("expose", [])] == [internal]
+    assert "websocket_edge.app:get_app()" in svc["command"]
+
+
+def test_ports_match_the_invoke_stack(compose):
+    from local.components import COMPONENTS
+
+    specs = {spec.name: spec for spec in COMPONENTS}
+    services = compose["services"]
+    for name in ("edge-a", "edge-b"):
+        ports = specs[name].ports if hasattr(specs[name], "ports") else specs[name][1]
+        public, internal = _binds(services[name]["command"])
+        assert (public, internal) == (ports["public"], ports["internal"]), name
+    assert _host_ports(services["dynalite"]) == {list(specs["dynalite"].ports.values())[0]}
+    assert specs["kafka"].ports["client"] in _host_ports(services["kafka"])
+    assert _host_ports(services["esm"]) == {specs["esm"].ports["metrics"]}
+    assert "--metrics-port" in services["esm"]["command"]
+    if "gateway" in specs:
+        assert _host_ports(services["gateway"]) == {specs["gateway"].ports["http"]}
+    assert _host_ports(services["gateway"]) == {8080}
+
+
+def test_runner_and_gateway_commands(compose):
+    esm = compose["services"]["esm"]["command"]
+    assert esm[:3] == ["python", "-m", "local.esm"]
+    assert esm[esm.index("--handler") + 1] == "functions.chat_worker.handler"
+    assert compose["services"]["gateway"]["command"][:3] == ["python", "-m", "local.gateway"]
+    init = compose["services"]["init"]
+    assert init["restart"] == "no"
+    for name in PYTHON_SERVICES - {"init"}:
+        assert compose["services"][name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+
+
+def test_load_balancer_spreads_websockets_over_both_edges(compose):
+    lb = compose["services"]["lb"]
+    conf = (COMPOSE.parent / "docker" / "nginx.conf").read_text()
+    assert any(v.startswith("./docker/nginx.conf:") for v in lb["volumes"])
+    upstream = re.search(r"upstream edges \{(.*?)\}", conf, re.S).group(1)
+    servers = set(re.findall(r"server\s+([\w-]+):(\d+)", upstream))
+    wanted = {(name, str(_binds(compose["services"][name]["command"])[0])) for name in EDGES}
+    assert servers == wanted
+    assert "proxy_set_header Upgrade $http_upgrade" in conf
+    read_timeout = int(re.search(r"proxy_read_timeout (\d+)s", conf).group(1))
+    assert read_timeout > Settings().idle_timeout_s, "the edge, not the proxy, must end idle sockets"
+    assert set(lb["depends_on"]) == EDGES
+
+
+def test_kafka_is_a_single_kraft_node(compose):
+    env = compose["services"]["kafka"]["environment"]
+    assert all(k.startswith("KAFKA_") for k in env)
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # the init job creates them
+    assert "INTERNAL://kafka:19092" in env["KAFKA_ADVERTISED_LISTENERS"]
+
+
+def test_dockerfile_installs_the_project_dependencies():
+    text = (u.ROOT / "local" / "docker" / "python.Dockerfile").read_text()
+    assert "pyproject.toml" in text and "tomllib" in text
+    assert "aws-msk-iam-sasl-signer-python==" in text, "TIDINGS_KAFKA_SECURITY=iam needs the signer"
+    cmd = re.search(r'CMD (\[.*?\])\n', text, re.S).group(1)
+    args = json.loads(cmd.replace("\\\n", ""))
+    assert _binds(args) == [8001, 8101]
+    assert shlex.join(args).count("websocket_edge.app:get_app()") == 1
