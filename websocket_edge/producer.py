@@ -35,6 +35,7 @@ log = logging.getLogger("tidings.edge.producer")
 
 _IDLE_SLEEP_S = 0.005
 _BUFFER_SLEEP_S = 0.01
+_ERROR_LOG_EVERY_S = 30.0
 
 
 class ProduceError(Exception):
@@ -78,6 +79,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "queue.buffering.max.messages": 100000,
         "socket.keepalive.enable": True,
         "reconnect.backoff.max.ms": 2000,
+        "logger": logging.getLogger("tidings.edge.kafka"),   # librdkafka logs, served by poll()
     }
     if settings.kafka_security == "iam":
         config.update({
@@ -110,6 +112,7 @@ class Producer:
         self._headers = [(contracts.HEADER_SCHEMA, str(contracts.SCHEMA_VERSION).encode()),
                          (contracts.HEADER_EDGE, settings.edge_id.encode())]
         self.last_error: str | None = None
+        self._last_logged = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> "Producer":
@@ -133,16 +136,18 @@ class Producer:
         return self._client
 
     def _on_error(self, err) -> None:   # runs in the poller greenlet
-        self.last_error = str(err)
+        text = str(err)
         try:
             fatal = err.fatal()
         except Exception:
             fatal = False
         if fatal:
-            self._fatal = str(err)
-            log.error("kafka producer fatal error: %s", err)
-        else:
-            log.warning("kafka: %s", err)
+            self._fatal = text
+            log.error("kafka producer fatal error: %s", text)
+        elif text != self.last_error or self._clock() - self._last_logged > _ERROR_LOG_EVERY_S:
+            log.warning("kafka: %s", text)   # a down broker repeats this every reconnect: say it once
+            self._last_logged = self._clock()
+        self.last_error = text
 
     def _poll_loop(self) -> None:
         while not self._stop.is_set():
@@ -165,7 +170,7 @@ class Producer:
         self._fail_all(f"producer reset: {reason}")
         if old is not None:
             # Destroying a client joins librdkafka threads: do it off the hub.
-            gevent.get_hub().threadpool.spawn(_destroy, old)
+            gevent.get_hub().threadpool.spawn(_destroy, [old])
         self._ensure_client()
 
     def _fail_all(self, message: str) -> None:
@@ -248,14 +253,16 @@ class Producer:
         if self._poller is not None:
             self._poller.join(timeout=1.0)
         self._fail_all("producer closed")
-        client, self._client = self._client, None
-        if client is not None:
-            gevent.get_hub().threadpool.spawn(_destroy, client)
+        holder, self._client = [self._client], None
+        if holder[0] is not None:
+            gevent.get_hub().threadpool.spawn(_destroy, holder)
 
 
-def _destroy(client) -> None:
+def _destroy(holder: list) -> None:
+    """Drop a client in a worker thread: librdkafka's destroy joins its threads."""
+    client = holder.pop()
     try:
-        client.flush(0)
+        client.purge(in_queue=True, in_flight=True, blocking=False)
     except Exception:
         pass
     del client
