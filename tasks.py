@@ -12,6 +12,7 @@ More tasks (token, demo, loadtest, dlq, package, deploy) go below, one function 
 from __future__ import annotations
 
 import shlex
+import signal
 import subprocess
 import sys
 
@@ -72,13 +73,18 @@ def test(c, args=""):
     """Run the tests with pytest (extra arguments: `invoke test -- -k foo` or --args)."""
     argv = [sys.executable, "-m", "pytest", *shlex.split(args), *shlex.split(c.remainder or "")]
     child = subprocess.Popen(argv)
-    while True:
-        try:
-            code = child.wait()
-            break
-        except KeyboardInterrupt:
-            # Ctrl-C reached pytest too: let it tear its stack down instead of killing it.
-            continue
+    # SIGTERM (a CI timeout) is passed on, so pytest tears its test stack down.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signum))
+    try:
+        while True:
+            try:
+                code = child.wait()
+                break
+            except KeyboardInterrupt:
+                # Ctrl-C reached pytest too: let it tear its stack down instead of killing it.
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if code != 0:
         # pytest's code is kept: 5 means no tests were collected, which is a failure too.
         raise Exit(code=code)

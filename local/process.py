@@ -221,6 +221,15 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def port_listener(port: int) -> bool | None:
+    """True if some socket LISTENs on port (None if we may not look)."""
+    try:
+        return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                   for c in psutil.net_connections(kind="inet"))
+    except (psutil.AccessDenied, PermissionError):
+        return None
+
+
 def port_owner(port: int) -> str | None:
     """'pid 123 (java)' for the process holding port (listening, else connected), if knowable."""
     try:

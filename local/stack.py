@@ -424,6 +424,9 @@ class Stack:
     def _check_ports_free(self, comp: Component) -> None:
         for label, port in comp.ports.items():
             if not proc.port_is_free(port):
+                # Nobody listens: a socket of the previous run still closing; give it a moment.
+                if proc.port_listener(port) is False and proc.wait_until(lambda: proc.port_is_free(port), 10.0):
+                    continue
                 owner = proc.port_owner(port)
                 raise PortInUseError(
                     f"{comp.name} cannot start: port {port} ({label}) is already in use"
