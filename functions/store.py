@@ -15,9 +15,9 @@ import random
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from functions import aws, contracts, tables
 from functions.settings import Settings
@@ -57,10 +57,6 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
-    if isinstance(value, set):
-        return {_plain(v) for v in value}
-    if isinstance(value, Binary):
-        return bytes(value.value)
     return value
 
 
@@ -271,10 +267,27 @@ class Store:
 
 # --- history --------------------------------------------------------------------------------
 
-class Page(NamedTuple):
-    items: list[dict]        # ascending seq
-    cursor: int | None       # None: nothing more in this direction
-    direction: str           # "forward": pass cursor as after_seq; "backward": as before_seq
+class Page(tuple):
+    """(items, cursor), unpackable as such, plus `.direction`.
+
+    items: ascending seq. cursor: None when nothing more lies in this direction; else pass it
+    as after_seq ("forward") or as before_seq ("backward")."""
+
+    def __new__(cls, items: list[dict], cursor: int | None, direction: str) -> "Page":
+        page = super().__new__(cls, (items, cursor))
+        page.direction = direction
+        return page
+
+    @property
+    def items(self) -> list[dict]:
+        return self[0]
+
+    @property
+    def cursor(self) -> int | None:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"Page(items=<{len(self.items)}>, cursor={self.cursor!r}, direction={self.direction!r})"
 
 
 class Messages:

@@ -111,7 +111,9 @@ def test_page_latest_then_backward(history):
     room, messages = history
     page = messages.page(room, limit=10)
     assert [m["seq"] for m in page.items] == list(range(16, 26))
-    assert page == Page(page.items, 16, "backward")
+    assert page == Page(page.items, 16, "backward") and page.direction == "backward"
+    items, cursor = page  # unpacks as (items, cursor)
+    assert items == page.items and cursor == 16
     seen = page.items
     while page.cursor is not None:
         page = messages.page(room, before_seq=page.cursor, limit=10)
