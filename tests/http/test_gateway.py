@@ -108,7 +108,8 @@ def test_route_happy_paths(gw, room, settings, ddb):
     assert gw.call("GET", "/me", bob, "groomer").json() == {"userId": bob, "role": "groomer"}
     got = gw.call("GET", path("rooms", room_id), bob, "groomer")
     assert got.status_code == 200 and {m["userId"] for m in got.json()["members"]} == {alice, bob}
-    added = gw.call("POST", path("rooms", room_id, "members"), bob, "groomer", json={"userId": carol, "role": "customer"})
+    added = gw.call("POST", path("rooms", room_id, "members"), bob, "groomer",
+                    json={"userId": carol, "role": "customer"})
     assert added.status_code == 201 and added.json()["userId"] == carol
     Sender(settings, ddb).send(room_id, bob, 3, role="groomer")
     listed = gw.call("GET", "/rooms", carol).json()["rooms"]
@@ -244,7 +245,8 @@ def test_not_local_mode_no_dev_login_and_static_files(settings, tmp_path):
         answer = requests.post(gateway.url + "/dev/login", json={"userId": "alice", "role": "customer"}, timeout=10)
         assert answer.status_code == 404
         index = requests.get(gateway.url + "/", timeout=10)
-        assert index.status_code == 200 and index.text == "<h1>tidings</h1>" and "text/html" in index.headers["content-type"]
+        assert index.status_code == 200 and index.text == "<h1>tidings</h1>"
+        assert "text/html" in index.headers["content-type"]
         script = requests.get(gateway.url + "/app/main.js", timeout=10)
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
         assert requests.get(gateway.url + "/../secret.txt", timeout=10).status_code == 404
