@@ -12,6 +12,9 @@ import pytest
 import iacutil as u
 from local import iac_check
 
+# The first run installs checkov into its own venv (a few minutes on a slow index).
+pytestmark = pytest.mark.timeout(1500)
+
 
 @pytest.fixture(scope="module")
 def report():
@@ -21,7 +24,6 @@ def report():
         pytest.fail(f"checkov could not run, so iac/ is unchecked: {exc}", pytrace=False)
 
 
-@pytest.mark.timeout(1500)  # the first run installs checkov into its venv
 def test_checkov_has_no_failed_checks(report):
     assert report.parsing_errors == 0, "checkov could not parse part of iac/"
     assert report.failed == 0, f"checkov failed checks:\n{report.describe_failures()}"

@@ -10,6 +10,9 @@ import pytest
 import iacutil as u
 from local import package
 
+# The first build downloads the Lambda wheels (about 20 MB) into the cache.
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
