@@ -185,8 +185,10 @@ class Producer:
             self._metrics.producer_queue.set(len(self._pending))
 
     # --- producing ------------------------------------------------------------------------
-    def publish(self, record: dict, key: str) -> AsyncResult:
-        """Produce `record` (JSON) keyed by `key` (the room id). Resolves from the delivery report."""
+    def publish(self, record: dict, key: str | None = None) -> AsyncResult:
+        """Produce `record` (JSON) keyed by `key` (default: its roomId, so one room is one
+        partition). Resolves from the delivery report: (partition, offset) or ProduceError."""
+        key = record.get("roomId", "") if key is None else key
         result = AsyncResult()
         started = self._clock()
         kind = record.get("type", "?")
