@@ -1,6 +1,6 @@
 """A local stand-in for API Gateway (HTTP API, payload 2.0) in front of functions/http_api.py.
 
-    python -m local.gateway --port 8080 [--host 127.0.0.1] [--web-dir local/web]
+    python -m local.gateway --port 8080 [--host 127.0.0.1] [--web-dir local/web] [--default-route]
 
 Ready when `GET /healthz` answers 200. One process, gevent (monkey-patched when run as a
 program), a greenlet per request, so requests run concurrently.
@@ -11,9 +11,11 @@ program), a greenlet per request, so requests run concurrently.
   comes first (Authorization header, `Bearer ` prefix optional as in API Gateway;
   signature, algorithm, issuer, audience, exp via functions.tokens) and refuses with
   401 {"message":"Unauthorized"}. The routeKey is matched against
-  functions.http_api.ROUTES; a request matching none goes to the catch-all route
-  `$default` (the function answers its JSON 404/405). CORS preflights are answered
-  without authorization, as API Gateway's CORS configuration does.
+  functions.http_api.ROUTES, the routes iac/ declares; a request matching none gets API
+  Gateway's own 404 {"message":"Not Found"} without the function being called, unless
+  `--default-route` emulates a `$default` catch-all route (the function then answers its
+  JSON 404/405). CORS preflights are answered without authorization, as API Gateway's
+  CORS configuration does.
 - `GET /healthz`: 200 {"status": "ok"}.
 - `POST /dev/login` {userId, role}: {token, ...} minted with functions.tokens.mint; only
   when TIDINGS_LOCAL_MODE is true (404 otherwise).
@@ -199,7 +201,8 @@ def json_reply(status: int, body: Any) -> Reply:
 
 class Gateway:
     def __init__(self, settings: Settings, handler: Handler | None = None, web_dir: Path | None = DEFAULT_WEB_DIR,
-                 function_name: str = FUNCTION_NAME, max_body_bytes: int = MAX_BODY_BYTES):
+                 function_name: str = FUNCTION_NAME, max_body_bytes: int = MAX_BODY_BYTES,
+                 default_route: bool = False):
         if handler is None:
             from functions import http_api, logs
 
@@ -210,6 +213,7 @@ class Gateway:
         self.web_dir = Path(web_dir).resolve() if web_dir else None
         self.function_name = function_name
         self.max_body_bytes = max_body_bytes
+        self.default_route = default_route
 
     def __call__(self, environ: dict, start_response) -> list[bytes]:
         request_id = uuid.uuid4().hex[:16]
@@ -240,6 +244,8 @@ class Gateway:
                          ("access-control-allow-headers",
                           environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS") or "authorization, content-type"),
                          ("access-control-max-age", "600")], b""
+        if not self.default_route and match_route(method, raw_path)[0] is None:
+            return gateway_error(404)  # no such route: API Gateway answers, the function never runs
         authorized = authorize(self.settings, environ.get("HTTP_AUTHORIZATION"))
         if authorized is None:
             return gateway_error(401)
@@ -311,7 +317,7 @@ def read_body(environ: dict, limit: int) -> bytes | None:
 
 # --- the program ----------------------------------------------------------------------------
 
-def serve(settings: Settings, host: str, port: int, web_dir: Path | None) -> None:
+def serve(settings: Settings, host: str, port: int, web_dir: Path | None, default_route: bool = False) -> None:
     from gevent.pywsgi import WSGIHandler, WSGIServer
 
     class _Handler(WSGIHandler):
@@ -320,8 +326,8 @@ def serve(settings: Settings, host: str, port: int, web_dir: Path | None) -> Non
             env["RAW_URI"] = self.path
             return env
 
-    server = WSGIServer((host, port), Gateway(settings, web_dir=web_dir), handler_class=_Handler,
-                        spawn=1000)
+    app = Gateway(settings, web_dir=web_dir, default_route=default_route)
+    server = WSGIServer((host, port), app, handler_class=_Handler, spawn=1000)
     print(f"tidings gateway on http://{host}:{port} (API under {API_PREFIX}/, local mode "
           f"{'on' if settings.local_mode else 'off'})", flush=True)
     server.serve_forever()
@@ -333,8 +339,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--web-dir", type=Path, default=DEFAULT_WEB_DIR,
                         help="static files served at / when the folder exists (default: local/web)")
+    parser.add_argument("--default-route", action="store_true",
+                        help="send requests matching no route to the function as routeKey $default "
+                             "(default: API Gateway's 404, as iac/ declares no $default route)")
     args = parser.parse_args(argv)
-    serve(Settings.from_env(), args.host, args.port, args.web_dir)
+    serve(Settings.from_env(), args.host, args.port, args.web_dir, args.default_route)
 
 
 if __name__ == "__main__":

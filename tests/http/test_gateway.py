@@ -21,7 +21,7 @@ from local.process import free_port
 
 
 class Gateway:
-    def __init__(self, settings, log_path, *, local_mode=True, web_dir=None):
+    def __init__(self, settings, log_path, *, local_mode=True, web_dir=None, default_route=False):
         self.settings = settings
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -29,6 +29,8 @@ class Gateway:
         argv = [sys.executable, "-m", "local.gateway", "--port", str(self.port)]
         if web_dir is not None:
             argv += ["--web-dir", str(web_dir)]
+        if default_route:
+            argv.append("--default-route")
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
@@ -137,8 +139,6 @@ def test_bad_input_over_http(gw, room):
         ("GET", path("rooms", room_id, "messages"), {"params": {"limit": "many"}}, 400, contracts.ERR_BAD_REQUEST),
         ("GET", "/rooms/bad%20room", {}, 400, contracts.ERR_BAD_REQUEST),
         ("GET", path("rooms", new_id("room")), {}, 404, contracts.ERR_UNKNOWN_ROOM),
-        ("GET", "/nowhere", {}, 404, contracts.ERR_NOT_FOUND),
-        ("PATCH", path("rooms", room_id), {}, 405, contracts.ERR_BAD_REQUEST),
     ]
     for method, url, kwargs, status, code in cases:
         answer = gw.call(method, url, alice, **kwargs)
@@ -146,6 +146,9 @@ def test_bad_input_over_http(gw, room):
         assert answer.headers["content-type"] == "application/json"
         assert answer.json()["error"]["code"] == code, answer.text
     assert gw.call("GET", path("rooms", room_id), new_id("eve")).status_code == 403
+    for method, url in (("GET", "/nowhere"), ("PATCH", path("rooms", room_id))):  # no such route
+        answer = gw.call(method, url, alice)
+        assert answer.status_code == 404 and answer.json() == {"message": "Not Found"}
 
 
 def test_pagination_both_ways_through_250(gw, room, settings, ddb):
@@ -234,13 +237,13 @@ def test_dev_login_in_local_mode(gw):
     assert requests.get(gw.url + "/dev/login", timeout=10).status_code == 405
 
 
-def test_not_local_mode_no_dev_login_and_static_files(settings, tmp_path):
+def test_not_local_mode_no_dev_login_static_files_default_route(settings, tmp_path):
     web = tmp_path / "web"
     (web / "app").mkdir(parents=True)
     (web / "index.html").write_text("<h1>tidings</h1>")
     (web / "app" / "main.js").write_text("console.log(1)")
     (tmp_path / "secret.txt").write_text("no")
-    gateway = Gateway(settings, tmp_path / "gateway.log", local_mode=False, web_dir=web)
+    gateway = Gateway(settings, tmp_path / "gateway.log", local_mode=False, web_dir=web, default_route=True)
     try:
         answer = requests.post(gateway.url + "/dev/login", json={"userId": "alice", "role": "customer"}, timeout=10)
         assert answer.status_code == 404
@@ -253,5 +256,11 @@ def test_not_local_mode_no_dev_login_and_static_files(settings, tmp_path):
         assert requests.get(gateway.url + "/app/%2e%2e/%2e%2e/secret.txt", timeout=10).status_code == 404
         assert requests.get(gateway.url + "/missing.css", timeout=10).status_code == 404
         assert requests.get(gateway.url + "/api/me", timeout=10).status_code == 401
+        # with a $default route the function answers paths and methods it does not serve
+        nowhere = gateway.call("GET", "/nowhere", "alice")
+        assert nowhere.status_code == 404 and nowhere.json()["error"]["code"] == contracts.ERR_NOT_FOUND
+        patch = gateway.call("PATCH", "/rooms/r1", "alice")
+        assert patch.status_code == 405 and patch.headers["allow"] == "GET"
+        assert patch.json()["error"]["code"] == contracts.ERR_BAD_REQUEST
     finally:
         gateway.close()

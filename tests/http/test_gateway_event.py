@@ -100,17 +100,31 @@ def test_event_has_the_exact_v2_shape():
     assert rec.contexts[0].get_remaining_time_in_millis() > 0
 
 
-def test_event_optional_keys_left_out_and_default_route():
+def test_event_optional_keys_left_out():
     rec = Recorder()
-    call(Gateway(SETTINGS, handler=rec, web_dir=None), environ("GET", "/api/nowhere", headers={
+    call(Gateway(SETTINGS, handler=rec, web_dir=None), environ("GET", "/api/me", headers={
         "Authorization": bearer()}))
     event = rec.events[0]
-    assert event["routeKey"] == "$default" and event["rawPath"] == "/nowhere" and event["rawQueryString"] == ""
+    assert event["routeKey"] == "GET /me" and event["rawPath"] == "/me" and event["rawQueryString"] == ""
     for key in ("cookies", "queryStringParameters", "pathParameters", "body", "stageVariables"):
         assert key not in event
     assert event["isBase64Encoded"] is False and event["requestContext"]["authorizer"]["jwt"]["scopes"] is None
-    call(Gateway(SETTINGS, handler=rec, web_dir=None), environ("GET", "/api", headers={"Authorization": bearer()}))
-    assert rec.events[1]["rawPath"] == "/"
+
+
+def test_no_route_is_api_gateways_404_unless_a_default_route():
+    rec = Recorder()
+    app = Gateway(SETTINGS, handler=rec, web_dir=None)
+    for method, uri in (("GET", "/api/nowhere"), ("PATCH", "/api/rooms/r1"), ("GET", "/api")):
+        status, _, body = call(app, environ(method, uri, headers={"Authorization": bearer()}))
+        assert status == 404 and orjson.loads(body) == {"message": "Not Found"}
+    assert call(app, environ("GET", "/api/nowhere"))[0] == 404  # before the authorizer, as API Gateway
+    assert not rec.events
+    catch_all = Gateway(SETTINGS, handler=rec, web_dir=None, default_route=True)
+    call(catch_all, environ("GET", "/api/nowhere", headers={"Authorization": bearer()}))
+    call(catch_all, environ("GET", "/api", headers={"Authorization": bearer()}))
+    assert [(e["routeKey"], e["rawPath"]) for e in rec.events] == [("$default", "/nowhere"), ("$default", "/")]
+    assert "pathParameters" not in rec.events[0]
+    assert call(catch_all, environ("GET", "/api/nowhere"))[0] == 401
 
 
 def test_binary_body_is_base64():
