@@ -237,9 +237,12 @@ def verdict(report: dict, opts) -> dict:
         reasons.append(f"{msgs['not_sent']} planned message(s) not sent")
     if dl["lost"]:
         waited = report["timing"].get("drain_s")
-        reasons.append(f"{dl['lost']} of {dl['expected']} deliveries lost (not delivered"
-                       + (f" {waited:g} s after the last send;" if waited is not None else "")
-                       + f" none came in the last {opts.drain_timeout:g} s or --drain-max passed)")
+        if report["interrupted"] or waited is None:
+            reasons.append(f"{dl['lost']} of {dl['expected']} deliveries not received before the run ended")
+        else:
+            reasons.append(f"{dl['lost']} of {dl['expected']} deliveries lost: not received {waited:g} s "
+                           f"after the last send (the drain ends after {opts.drain_timeout:g} s without "
+                           f"a delivery, or after --drain-max {opts.drain_max:g} s)")
     if dl["out_of_order"]:
         reasons.append(f"{dl['out_of_order']} deliveries out of room order")
     if dl["seq_conflicts"] or dl["foreign"]:
