@@ -141,11 +141,28 @@ def esm_component(stack: "Stack") -> Component:
     )
 
 
+def gateway_component(stack: "Stack") -> Component:
+    """The local HTTP API gateway (payload 2.0 events for functions.http_api) + the web client."""
+    port = stack.port("gateway")
+    return Component(
+        name="gateway",
+        argv=[sys.executable, "-m", "local.gateway", "--port", str(port)],
+        ports={"http": port},
+        env={"PYTHONUNBUFFERED": "1"},
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+        ready_timeout=60.0,
+        depends_on=("dynalite",),
+        stop_timeout=15.0,
+        endpoints={"http": f"http://127.0.0.1:{port}", "api": f"http://127.0.0.1:{port}/api"},
+        description="HTTP API gateway (/api, JWT authorizer) and the web client (/)",
+    )
+
+
 COMPONENTS: list[ComponentSpec] = [
     ComponentSpec("dynalite", {"http": 8000}, dynalite_component),
     ComponentSpec("kafka", {"client": 9092, "controller": 9093}, kafka_component),
     ComponentSpec("esm", {"metrics": 9400}, esm_component),
     ComponentSpec("edge-a", {"public": 8001, "internal": 8101}, edge_component("edge-a")),
     ComponentSpec("edge-b", {"public": 8002, "internal": 8102}, edge_component("edge-b")),
-    # ComponentSpec("gateway", {"http": 8080}, gateway_component),
+    ComponentSpec("gateway", {"http": 8080}, gateway_component),
 ]
