@@ -15,6 +15,7 @@ raise (the batch is retried; docs/architecture.md "Storage" makes the retry exac
 from __future__ import annotations
 
 import binascii
+import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from functions.settings import Settings
 from functions.store import RoomHead, Store, dedup_item, dedup_key, message_event, message_item
 
 log = get_logger("tidings.chat_worker")
+_init_lock = threading.Lock()
 
 MAX_CONNECTION_ID_CHARS = 256
 PRESENCE_STATES = ("join", "leave")
@@ -333,6 +335,8 @@ def handler(event: dict, context: Any = None) -> dict:
     """Lambda entry point. Clients are built on the first call and reused while warm."""
     global _default
     if _default is None:
-        configure()
-        _default = make_handler(Settings.from_env())
+        with _init_lock:   # the local ESM invokes partitions from several threads
+            if _default is None:
+                configure()
+                _default = make_handler(Settings.from_env())
     return _default(event, context)

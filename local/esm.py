@@ -20,6 +20,7 @@ import logging
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
@@ -65,6 +66,7 @@ class EventSourceMapping:
         self.function_name = function_name
         self.sleep = sleep
         self.stopping = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, settings.partitions), thread_name_prefix="esm-partition")
         self.consumer = consumer or Consumer({
             "bootstrap.servers": settings.kafka_bootstrap,
             "group.id": settings.consumer_group,
@@ -92,9 +94,17 @@ class EventSourceMapping:
             self.dlq.flush(10)
 
     def poll_once(self) -> int:
-        """Gather one batch (size or window, whichever first), handle it, commit. Returns its size."""
-        messages = self.consumer.consume(num_messages=self.settings.batch_size,
-                                         timeout=self.settings.batch_window_ms / 1000)
+        """Gather one batch, handle it (partitions in parallel, as Lambda's pollers do), commit.
+
+        A window of 0 means: block for the first record, then take whatever is already
+        fetched, so latency stays low when idle and batches grow by themselves under load.
+        """
+        size, window = self.settings.batch_size, self.settings.batch_window_ms / 1000
+        if window > 0:
+            messages = self.consumer.consume(num_messages=size, timeout=window)
+        else:
+            first = self.consumer.poll(1.0)
+            messages = [first] + self.consumer.consume(num_messages=size - 1, timeout=0) if first else []
         batch = []
         for msg in messages:
             if msg.error():
@@ -103,7 +113,13 @@ class EventSourceMapping:
             batch.append(msg)
         if not batch:
             return 0
-        self.handle(batch)
+        by_partition: dict[tuple[str, int], list] = {}
+        for msg in batch:
+            by_partition.setdefault((msg.topic(), msg.partition()), []).append(msg)
+        if len(by_partition) == 1:
+            self.handle(batch)
+        else:  # one room lives in one partition, so partitions are independent
+            list(self._pool.map(self.handle, by_partition.values()))
         self.commit(batch)
         return len(batch)
 
