@@ -258,6 +258,10 @@ class StompProtocol(Protocol):
             sub_id = destination   # STOMP 1.0: the id is optional
         if sub_id in self.subscriptions:
             raise _Refuse(contracts.ERR_BAD_REQUEST, f"subscription id {sub_id[:64]!r} already in use", receipt, room)
+        limit = getattr(self.settings, "max_subscriptions_per_connection", 200)
+        if len(self.subscriptions) >= limit:   # ids, not only rooms: many ids on one room cost memory too
+            raise _Refuse(contracts.ERR_BAD_REQUEST, f"too many subscriptions on this connection (limit {limit})",
+                          receipt, room)
         ack = frame.get("ack", "auto")
         if ack not in ACK_MODES:
             raise _Refuse(contracts.ERR_BAD_REQUEST, f"unsupported ack mode {ack[:40]!r}", receipt, room)
@@ -348,7 +352,8 @@ class StompProtocol(Protocol):
         kind, room = event.type, event.room
         subs = self._by_room.get(room, ()) if room is not None else ()
         if kind == contracts.EVENT_MESSAGE:
-            return self._messages(subs, event, self._chat_body(event), (("seq", str(event.seq)),),
+            seq = () if event.seq is None else (("seq", str(event.seq)),)
+            return self._messages(subs, event, self._chat_body(event), seq,
                                   str(event.data.get("messageId") or contracts.message_id(room, event.seq)))
         if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE):
             return self._messages(subs, event, self._signal_body(event), ((EVENT_HEADER, kind),))

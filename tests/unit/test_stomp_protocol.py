@@ -344,6 +344,14 @@ def test_subscription_ids_are_unique():
                                                         ("destination", "/sub/chat/r2")))).body.decode()
 
 
+def test_subscription_ids_are_capped_even_on_one_room():
+    p = protocol(settings=dataclasses.replace(SETTINGS, max_subscriptions_per_connection=3))
+    for n in range(3):
+        subscribed(p, str(n), "r1")
+    assert "too many subscriptions" in error_of(p, one(p, frame("SUBSCRIBE", ("id", "3"),
+                                                               ("destination", "/sub/chat/r1")))).body.decode()
+
+
 def test_stomp_10_subscribe_without_id_uses_the_destination():
     p = protocol("v10.stomp")
     sub = one(p, frame("SUBSCRIBE", ("destination", "/sub/chat/r1"), version="1.0"))
