@@ -46,7 +46,7 @@ class ProgressView:
 
     def __enter__(self) -> "ProgressView":
         if self.enabled:
-            self.progress = Progress(SpinnerColumn(), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+            self.progress = Progress(SpinnerColumn(), BarColumn(bar_width=24), TaskProgressColumn(), TimeElapsedColumn(),
                                      TextColumn("{task.fields[info]}"), console=self.console, transient=False)
             self.progress.__enter__()
             self.task = self.progress.add_task("load", total=self.total, info="starting…")
@@ -63,10 +63,11 @@ class ProgressView:
         rate = (acked - prev_acked) / (elapsed - prev_t) if elapsed > prev_t else 0.0
         self._last = (elapsed, acked)
         errors = c.get("messages.errored", 0)
-        return (f"conns {sum(agg.open)}/{self.opts.users} (fail {c.get('connections.failed', 0)})  "
-                f"sent {c.get('sent', 0)}  acked {acked} ({rate:,.0f}/s)  err {errors}  "
-                f"delivered {c.get('delivered_unique', 0)}/~{acked * self.opts.room_size}  "
-                f"p99 ack {_ms(agg.ack.percentile(99))} ms / delivery {_ms(agg.delivery.percentile(99))} ms")
+        failed = c.get("connections.failed", 0) + c.get("connections.dropped", 0)
+        return (f"conn {sum(agg.open)}/{self.opts.users}" + (f" ✗{failed}" if failed else "")
+                + f" │ sent {c.get('sent', 0):,} ack {acked:,} ({rate:,.0f}/s) err {errors}"
+                f" │ dlv {c.get('delivered_unique', 0):,}/~{acked * self.opts.room_size:,}"
+                f" │ p99 ack {_ms(agg.ack.percentile(99))} dlv {_ms(agg.delivery.percentile(99))} ms")
 
     def update(self, agg, elapsed: float) -> None:
         if self.progress is None and not self.plain:
