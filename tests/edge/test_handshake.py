@@ -140,3 +140,8 @@ def test_too_many_connections_per_user_429(make_edge):
     finally:
         for ws in sockets:
             ws.close()
+
+
+def test_http_10_upgrade_400_not_402(edge):
+    body = _refused(_status(edge, edge.token(uid("u")), http="HTTP/1.0"), 400)
+    assert body["code"] == "bad_request"
