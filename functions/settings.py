@@ -53,6 +53,9 @@ class Settings:
 
     # Edge
     allowed_origins: tuple[str, ...] = field(default=("*",), metadata={"env": "TIDINGS_ALLOWED_ORIGINS"})
+    # Browsers always send Origin on a WebSocket, so a request without one is not a page of
+    # another site riding a user's session; native mobile clients send none. Still token-checked.
+    allow_missing_origin: bool = field(default=True, metadata={"env": "TIDINGS_ALLOW_MISSING_ORIGIN"})
     delivery_secret: str = field(default="tidings-local-delivery-secret", metadata={"env": "TIDINGS_DELIVERY_SECRET", "secret": True})
     # The URL at which the worker reaches this edge's delivery API (…/@connections).
     edge_delivery_url: str = field(default="http://127.0.0.1:8101", metadata={"env": "TIDINGS_EDGE_DELIVERY_URL"})

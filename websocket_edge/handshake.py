@@ -69,12 +69,13 @@ def choose_subprotocol(header: str | None, supported: Iterable[str] = SUBPROTOCO
     return None, None
 
 
-def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
-    """'*' allows any Origin and none at all; otherwise the Origin must be listed exactly."""
+def origin_allowed(origin: str | None, allowed: tuple[str, ...], allow_missing: bool = False) -> bool:
+    """'*' allows any Origin and none at all; otherwise the Origin must be listed exactly.
+    A request without Origin (a native client, not a browser) passes when `allow_missing`."""
     if "*" in allowed:
         return True
     if not origin:
-        return False
+        return allow_missing
     wanted = origin.strip().rstrip("/").lower()
     return any(wanted == entry.strip().rstrip("/").lower() for entry in allowed)
 
@@ -130,7 +131,7 @@ class Handshake:
         if self._shutting_down():
             return Reject("503 Service Unavailable", contracts.ERR_UNAVAILABLE,
                           "edge restarting, connect again", (("Retry-After", "1"),))
-        if not origin_allowed(environ.get("HTTP_ORIGIN"), s.allowed_origins):
+        if not origin_allowed(environ.get("HTTP_ORIGIN"), s.allowed_origins, s.allow_missing_origin):
             return Reject("403 Forbidden", contracts.ERR_FORBIDDEN, "origin not allowed")
         subprotocol, echo = choose_subprotocol(environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL"), self.supported)
         if subprotocol is None:

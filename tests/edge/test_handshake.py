@@ -83,8 +83,14 @@ def test_bad_origin_403(edge):
     token = edge.token(uid("u"))
     body = _refused(_status(edge, token, headers={"Origin": "https://evil.example"}), 403)
     assert body["code"] == "forbidden"
-    # With an allow-list (no "*"), a request without Origin is refused too.
-    _refused(_status(edge, token, headers={}), 403)
+
+def test_missing_origin_with_an_allow_list(make_edge):
+    # A native client sends no Origin: let through by default (the token still decides)...
+    edge = make_edge(allowed_origins=("https://app.example",))
+    assert _status(edge, edge.token(uid("u")), headers={})[0] == 101
+    # ...and refused when the deployment wants browsers only.
+    strict = make_edge(allowed_origins=("https://app.example",), allow_missing_origin=False)
+    _refused(_status(strict, strict.token(uid("u")), headers={}), 403)
 
 
 def test_wildcard_allows_missing_origin(make_edge):

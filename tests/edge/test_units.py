@@ -53,6 +53,8 @@ def test_origin_allowed():
     assert hs.origin_allowed("HTTPS://APP.EXAMPLE/", allowed)
     assert not hs.origin_allowed("https://app.example.evil", allowed)
     assert not hs.origin_allowed(None, allowed)
+    assert hs.origin_allowed(None, allowed, allow_missing=True)
+    assert not hs.origin_allowed("https://evil.example", allowed, allow_missing=True)
     assert hs.origin_allowed(None, ("*",)) and hs.origin_allowed("https://x", ("*",))
 
 
