@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from prometheus_client import Counter, Histogram, start_http_server
 
 from functions.settings import Settings
@@ -36,11 +36,16 @@ BATCHES = Counter("tidings_esm_batches_total", "Handler invocations", ["outcome"
 RECORDS = Counter("tidings_esm_records_total", "Records handled", ["outcome"])
 BATCH_SIZE = Histogram("tidings_esm_batch_size", "Records per invocation", buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000))
 HANDLER_SECONDS = Histogram("tidings_esm_handler_seconds", "Handler duration")
+COMMIT_RETRIES = Counter("tidings_esm_commit_retries_total", "Offset commits retried (broker away)")
 DEAD_LETTERS = Counter("tidings_esm_dead_letters_total", "Records sent to the dead-letter topic", ["condition"])
 
 # DLQ metadata headers, next to the original key, value and headers.
 DLQ_HEADERS = ("tidings-dlq-condition", "tidings-dlq-error", "tidings-dlq-topic",
                "tidings-dlq-partition", "tidings-dlq-offset", "tidings-dlq-attempts")
+
+# The group rebalanced under us: the partitions' next owner re-handles from the last commit.
+_GROUP_MOVED_ON = {KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID,
+                   KafkaError._NO_OFFSET, KafkaError._STATE}
 
 _TRANSIENT_CODES = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
                     "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException",
@@ -124,12 +129,32 @@ class EventSourceMapping:
         return len(batch)
 
     def commit(self, batch: Sequence) -> None:
+        """Commit past the batch; wait out a broker that is away, never crash on it.
+
+        A commit refused because the group moved on (our partitions went to another
+        member) is dropped: that member starts from the last commit and handles these
+        records again, which the worker's idempotence makes harmless.
+        """
         next_offsets: dict[tuple[str, int], int] = {}
         for msg in batch:
             key = (msg.topic(), msg.partition())
             next_offsets[key] = max(next_offsets.get(key, 0), msg.offset() + 1)
-        self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()],
-                             asynchronous=False)
+        offsets = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
+        pause = 0.1
+        while True:
+            try:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+                return
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                code = error.code() if isinstance(error, KafkaError) else None
+                if code in _GROUP_MOVED_ON or self.stopping.is_set():
+                    log.warning("commit dropped (%s): these records will be handled again", error)
+                    return
+                COMMIT_RETRIES.inc()
+                log.warning("commit failed (%s), retrying in %.1fs", error, pause)
+                self.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     # -- failure handling as the ESM does it ------------------------------------------------
     def handle(self, batch: Sequence) -> None:
