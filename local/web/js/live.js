@@ -1,0 +1,246 @@
+// The live connection: STOMP 1.2 over WebSocket to one edge (docs/stomp.md), with
+// @stomp/stompjs for the framing and heart-beats and our own reconnect loop:
+//
+// - one stompjs Client per attempt (its own reconnect is off), so every attempt starts clean;
+// - backoff with jitter between attempts (timeline.backoff), "retry now" on demand and when the
+//   browser says it is online again; the browser going offline drops the socket at once;
+// - on every CONNECTED: SUBSCRIBE each watched room with `after-seq` = the last seq seen, so the
+//   edge replays what was missed (no gap) before the live ones; duplicates are the caller's to
+//   drop by messageId; then the caller sends what is still unconfirmed, with the same
+//   client-msg-id (the server stores a resend once);
+// - SEND with `receipt` = `client-msg-id`: the RECEIPT says Kafka has it.
+//
+// Typing has no STOMP destination, so typing signals go over a small JSON-protocol socket
+// (docs/protocol.md `{"type":"typing","room"}`) to the same edge, opened when first needed.
+
+const STOMP_MODULE = '../vendor/stompjs/index.js';
+
+export async function loadStomp() {
+  try {
+    return await import(STOMP_MODULE);
+  } catch (err) {
+    throw new Error('The STOMP client is not installed: run `python -m local.browser vendor` '
+      + `(it copies @stomp/stompjs into local/web/vendor/). ${err.message}`);
+  }
+}
+
+export class Live {
+  // opts: {stomp, edges, edgeIndex, token, lastSeq(roomId), backoff(attempt),
+  //        onState(state), onMessage(roomId, body), onSignal(roomId, kind, body),
+  //        onReceipt(clientMsgId), onRejected(info), onConnected(), debug(text)}
+  constructor(opts) {
+    this.o = opts;
+    this.rooms = new Set();
+    this.subs = new Map();        // roomId -> stompjs subscription (of the current client)
+    this.client = null;
+    this.attempt = 0;             // failed attempts in a row
+    this.timer = null;
+    this.stopped = true;
+    this.state = { status: 'idle', edge: this.edge(), attempt: 0, retryAt: null, reason: null };
+    this.typingSocket = null;
+    this.typingRoom = null;
+    this.lastTyping = 0;
+    this.onOffline = () => this.drop('the browser is offline');
+    this.onOnline = () => this.retryNow();
+  }
+
+  edge() {
+    return this.o.edges[this.o.edgeIndex % this.o.edges.length];
+  }
+
+  setState(change) {
+    this.state = { ...this.state, ...change, edge: this.edge(), attempt: this.attempt };
+    this.o.onState?.(this.state);
+  }
+
+  debug(text) {
+    this.o.debug?.(text);
+  }
+
+  start() {
+    this.stopped = false;
+    window.addEventListener('offline', this.onOffline);
+    window.addEventListener('online', this.onOnline);
+    this.connect();
+  }
+
+  async stop() {
+    this.stopped = true;
+    window.removeEventListener('offline', this.onOffline);
+    window.removeEventListener('online', this.onOnline);
+    clearTimeout(this.timer);
+    const client = this.client;
+    this.client = null;
+    this.subs.clear();
+    this.closeTyping();
+    if (client) await client.deactivate();
+    this.setState({ status: 'idle', retryAt: null });
+  }
+
+  get connected() {
+    return Boolean(this.client && this.client.connected && this.state.status === 'online');
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (this.stopped || this.client) return;
+    if (typeof navigator !== 'undefined' && navigator.onLine === false) {
+      this.setState({ status: 'offline', retryAt: null, reason: 'the browser is offline' });
+      return;   // the `online` event brings us back
+    }
+    const { Client, Versions } = this.o.stomp;
+    const url = `${this.edge()}?access_token=${encodeURIComponent(this.o.token)}`;
+    let error = null;
+    const client = new Client({
+      brokerURL: url,
+      stompVersions: new Versions(['1.2']),   // subprotocol v12.stomp
+      reconnectDelay: 0,                      // our loop reconnects (backoff + jitter)
+      connectionTimeout: 10000,
+      heartbeatIncoming: 10000,
+      heartbeatOutgoing: 10000,
+      discardWebsocketOnCommFailure: true,    // a lost heart-beat drops the socket at once
+      debug: (text) => this.debug(text),
+      onConnect: () => {
+        if (this.client !== client) return;
+        this.attempt = 0;
+        this.subs.clear();
+        for (const room of this.rooms) this.subscribe(room);
+        this.setState({ status: 'online', retryAt: null, reason: null });
+        this.o.onConnected?.();
+      },
+      onStompError: (frame) => {
+        error = `${frame.headers.message || 'error'}: ${frame.body || ''}`.trim();
+        this.debug(`ERROR frame ${error}`);
+        const receipt = frame.headers['receipt-id'];
+        if (receipt) this.debug(`send ${receipt} refused, it stays pending and is sent again after reconnecting`);
+      },
+      onWebSocketClose: (evt) => {
+        if (this.client !== client) return;
+        this.client = null;
+        this.subs.clear();
+        client.deactivate();   // no reconnect of its own
+        if (this.stopped) return;
+        const reason = error || (evt && evt.reason) || (evt && evt.code ? `closed (${evt.code})` : 'connection lost');
+        this.scheduleRetry(reason);
+      },
+    });
+    this.client = client;
+    this.setState({ status: this.attempt ? 'reconnecting' : 'connecting', retryAt: null });
+    client.activate();
+  }
+
+  scheduleRetry(reason) {
+    this.attempt += 1;
+    // after two failed attempts in a row, try the next edge (when there is more than one)
+    if (this.o.edges.length > 1 && this.attempt % 3 === 0) this.o.edgeIndex += 1;
+    const delay = this.o.backoff(this.attempt - 1);
+    const status = typeof navigator !== 'undefined' && navigator.onLine === false ? 'offline' : 'reconnecting';
+    this.setState({ status, retryAt: status === 'offline' ? null : Date.now() + delay, reason });
+    if (status !== 'offline') this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  retryNow() {
+    if (this.stopped) return;
+    if (this.client) return;   // connecting or connected already
+    this.connect();
+  }
+
+  // Drop the socket now (the browser went offline, or the user asked); the loop reconnects.
+  drop(reason) {
+    const client = this.client;
+    if (!client) {
+      if (reason && this.state.status !== 'online') this.setState({ reason });
+      return;
+    }
+    this.client = null;
+    this.subs.clear();
+    this.closeTyping();
+    client.deactivate({ force: true });
+    this.scheduleRetry(reason);
+  }
+
+  watch(roomId) {
+    if (this.rooms.has(roomId)) return;
+    this.rooms.add(roomId);
+    if (this.connected) this.subscribe(roomId);
+  }
+
+  subscribe(roomId) {
+    const client = this.client;
+    const headers = { id: `room-${roomId}`, ack: 'auto' };
+    const after = this.o.lastSeq(roomId);
+    if (Number.isInteger(after) && after >= 0) headers['after-seq'] = String(after);
+    const sub = client.subscribe(`/sub/chat/${roomId}`, (frame) => {
+      if (this.client !== client) return;
+      let body;
+      try { body = JSON.parse(frame.body); } catch { return; }
+      const kind = frame.headers['tidings-event'];
+      if (!kind) this.o.onMessage(roomId, body);
+      else if (kind === 'error') this.o.onRejected?.({ roomId, ...body });
+      else this.o.onSignal?.(roomId, kind, body);
+    }, headers);
+    this.subs.set(roomId, sub);
+  }
+
+  // Returns false when not connected (the caller keeps it pending and sends it after reconnecting).
+  send(roomId, clientMsgId, content) {
+    if (!this.connected) return false;
+    const client = this.client;
+    try {
+      client.watchForReceipt(clientMsgId, () => {
+        if (this.client === client) this.o.onReceipt(clientMsgId);
+      });
+      client.publish({
+        destination: `/pub/chat/send/${roomId}`,
+        headers: { 'content-type': 'application/json', receipt: clientMsgId, 'client-msg-id': clientMsgId },
+        body: JSON.stringify({ content }),
+      });
+      return true;
+    } catch (err) {
+      this.debug(`publish failed: ${err.message}`);
+      return false;
+    }
+  }
+
+  // --- typing over the JSON protocol --------------------------------------------------------
+  typing(roomId, minIntervalMs = 2000) {
+    const now = Date.now();
+    if (!this.connected || now - this.lastTyping < minIntervalMs) return false;
+    this.lastTyping = now;
+    const ws = this.typingSocketFor(roomId);
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'typing', room: roomId }));
+    else ws.pendingTyping = roomId;
+    return true;
+  }
+
+  typingSocketFor(roomId) {
+    let ws = this.typingSocket;
+    if (!ws || ws.readyState > WebSocket.OPEN) {
+      ws = new WebSocket(`${this.edge()}?access_token=${encodeURIComponent(this.o.token)}`, 'tidings.json');
+      ws.onopen = () => {
+        if (ws.room) ws.send(JSON.stringify({ type: 'subscribe', room: ws.room }));
+        if (ws.pendingTyping) ws.send(JSON.stringify({ type: 'typing', room: ws.pendingTyping }));
+        ws.pendingTyping = null;
+      };
+      ws.onmessage = () => {};   // the STOMP connection shows everything; this one only sends
+      ws.onclose = () => { if (this.typingSocket === ws) this.typingSocket = null; };
+      this.typingSocket = ws;
+    }
+    if (ws.room !== roomId) {
+      // the edge takes typing only for a room this connection is subscribed to
+      if (ws.readyState === WebSocket.OPEN) {
+        if (ws.room) ws.send(JSON.stringify({ type: 'unsubscribe', room: ws.room }));
+        ws.send(JSON.stringify({ type: 'subscribe', room: roomId }));
+      }
+      ws.room = roomId;
+    }
+    return ws;
+  }
+
+  closeTyping() {
+    const ws = this.typingSocket;
+    this.typingSocket = null;
+    if (ws) try { ws.close(1000); } catch { /* already closed */ }
+  }
+}
