@@ -154,6 +154,9 @@ class Protocol(ABC):
     heartbeat_out_ms: int = 0
     heartbeat_in_ms: int = 0
     error_is_fatal: bool = False
+    # True once the protocol rendered something after which the connection must end
+    # (STOMP: any ERROR frame); the session then closes after sending it.
+    failed: bool = False
     # close codes the session uses for these situations (the protocol may prefer others)
     close_token_expired: int = 4001
 

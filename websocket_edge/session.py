@@ -145,11 +145,19 @@ class Session:
         frames = []
         for event in events:
             frames.extend(self.protocol.render_event(event))
-        return self._enqueue(frames, wait)
+        result = self._enqueue(frames, wait)
+        self._close_if_failed()
+        return result
 
     def _error(self, code: str, message: str, ref: str | None = None, action=None) -> None:
         self.deps.metrics.errors.labels(code=code).inc()
         self._enqueue(self.protocol.render_error(code, message, ref, action))
+        self._close_if_failed()
+
+    def _close_if_failed(self) -> None:
+        """A protocol whose errors end the connection (STOMP's ERROR) gets its close."""
+        if self.protocol.failed and self._closing is None:
+            self.close(bounded.CLOSE_PROTOCOL_ERROR, "error")
 
     # --- life --------------------------------------------------------------------------------
     def run(self) -> None:

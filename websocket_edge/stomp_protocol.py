@@ -101,7 +101,7 @@ class StompProtocol(Protocol):
         self.version: str | None = None      # set by CONNECT
         self.subscriptions: dict[str, Subscription] = {}   # id → subscription
         self._by_room: dict[str, list[Subscription]] = {}  # room → its subscriptions, in order
-        self._failed = False                 # an ERROR went out: no more frames
+        self.failed = False                 # an ERROR went out: no more frames
         self._message_counter = 0
 
     @property
@@ -110,7 +110,7 @@ class StompProtocol(Protocol):
 
     # --- decoding -----------------------------------------------------------------------
     def decode(self, message: str | bytes) -> list[Action]:
-        if self._failed:
+        if self.failed:
             return [Reply([], close=(CLOSE_PROTOCOL_ERROR, "no frames accepted after ERROR"))]
         try:
             items = self._parser.feed(message)
@@ -128,12 +128,12 @@ class StompProtocol(Protocol):
                 action = self._fatal(refuse)
             if action is not None:
                 actions.append(action)
-            if self._failed:
+            if self.failed:
                 break   # frames after a fatal one in the same message are not looked at
         return actions
 
     def _fatal(self, refuse: _Refuse) -> Invalid:
-        self._failed = True
+        self.failed = True
         return Invalid(refuse.code, refuse.message, refuse.ref, fatal=True,
                        receipt=Ref(refuse.receipt, headers=refuse.headers))
 
@@ -317,7 +317,7 @@ class StompProtocol(Protocol):
 
     def _error_frame(self, code: str, message: str, receipt: str | None = None,
                      headers: tuple[tuple[str, str], ...] | list = ()) -> Frame:
-        self._failed = True
+        self.failed = True
         return self._out(stomp.error(code, message, receipt, headers))
 
     def render_ack(self, send: Send, partition: int, offset: int) -> list[Frame]:
@@ -413,7 +413,7 @@ class StompProtocol(Protocol):
                                         ((EVENT_HEADER, "raw"),)))]
 
     def render_close(self, code: int, reason: str) -> list[Frame]:
-        if code == CLOSE_NORMAL or self._failed:
+        if code == CLOSE_NORMAL or self.failed:
             return []   # a normal goodbye, or the ERROR already went out
         code_name = _CLOSE_CODES.get(code, contracts.ERR_UNAVAILABLE)
         return [self._error_frame(code_name, reason or "connection closed")]

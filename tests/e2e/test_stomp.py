@@ -296,9 +296,6 @@ def test_subscribing_to_a_room_of_others_is_refused(edges, new_user, new_room, r
     assert client.frame() == ("close", 1002)
 
 
-@pytest.mark.xfail(reason="session.py closes after an ERROR only for Invalid actions; an ERROR from "
-                          "render_error/render_event is not followed by a close until the next input "
-                          "(see docs/stomp.md, Known gaps)", strict=False)
 def test_an_error_from_the_session_is_followed_by_a_close(edges, new_user, new_room, raw_clients):
     room = new_room(new_user("customer", "alice"))
     client = raw_clients(edges["edge-a"], new_user("customer", "mallory"))
