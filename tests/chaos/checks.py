@@ -25,6 +25,7 @@ class Report:
     problems: list[str] = field(default_factory=list)
     numbers: dict = field(default_factory=dict)
     timeline: list[tuple[float, str]] = field(default_factory=list)
+    verdict: str | None = None     # overrides OK / FAILED in the summary's first line
     _counts: Counter = field(default_factory=Counter)
 
     def problem(self, kind: str, text: str) -> None:
@@ -35,12 +36,16 @@ class Report:
             self.problems.append(f"{kind}: (more not listed)")
 
     @property
+    def kinds(self) -> set[str]:
+        return set(self._counts)
+
+    @property
     def ok(self) -> bool:
         return not self.problems
 
     def summary(self) -> str:
         n = self.numbers
-        lines = [f"chaos[{self.scenario}]: {'OK' if self.ok else 'FAILED'}"]
+        lines = [f"chaos[{self.scenario}]: {self.verdict or ('OK' if self.ok else 'FAILED')}"]
         lines.append("  timeline: " + "; ".join(f"{t:.1f}s {what}" for t, what in self.timeline))
         lines.append(
             f"  traffic: {n['senders']} members in {n['rooms']} rooms; {n['sent']} messages sent in "
@@ -57,6 +62,11 @@ class Report:
             f"out of order {n['out_of_order']}, live gaps {n['live_gaps']}")
         if n.get("worker"):
             lines.append(f"  worker (ESM log): {dict(n['worker'])}")
+        if "acked_while_down" in n:
+            lines.append(f"  outage: {n['acked_while_down']} messages acked while it was down")
+        if n.get("store_delay_ms"):
+            p50, worst = n["store_delay_ms"]
+            lines.append(f"  store delay (storedAt - sentAt): p50 {p50:.0f} ms, max {worst:.0f} ms")
         if n.get("latency_ms"):
             p50, p99, worst = n["latency_ms"]
             lines.append(f"  ack latency: p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {worst:.0f} ms")
@@ -101,8 +111,12 @@ def check(traffic, messages, scenario: str) -> Report:
         latencies.sort()
         n["latency_ms"] = (statistics.median(latencies), latencies[int(0.99 * (len(latencies) - 1))],
                            latencies[-1])
+    delays = []
     for room, items in stored_by_room(traffic, messages).items():
         _check_room(report, traffic, room, items)
+        delays += sorted(int(m["storedAt"]) - int(m["sentAt"]) for m in items if m.get("storedAt"))
+    if delays:
+        n["store_delay_ms"] = (statistics.median(delays), max(delays))
     return report
 
 

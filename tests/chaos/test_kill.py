@@ -31,10 +31,16 @@ GRACE_S = 25.0          # for the messages in flight when sending stops
 DRAIN_S = 60.0          # for every acked message to be stored
 DELIVERY_S = 30.0       # for every member to have every stored message
 
-ESM_DIES_ON_BROKER_RESTART = (
-    "local/esm.py: EventSourceMapping.commit() lets KafkaException(_WAIT_COORD 'Commit failed: Local: "
-    "Waiting for coordinator') escape run() when the broker goes away with a batch in hand, so the "
-    "runner process exits and nothing is stored until someone restarts it (see test_known_bugs.py)")
+
+class CatchUpRace(AssertionError):
+    """The scenario's only problem is the open bug shown by test_found_bugs.py::
+    test_a_member_subscribing_while_a_batch_is_in_flight_gets_every_message: members that
+    reconnected missed messages inside a hole between two seqs of their new connection."""
+
+
+CATCH_UP_RACE = ("open bug (test_found_bugs.py): a member reconnecting with afterSeq while a worker batch "
+                 "is in flight misses that batch's messages; raised as CatchUpRace only when that is the "
+                 "sole problem of the scenario (it depends on timing)")
 
 
 class Watch:
@@ -105,6 +111,20 @@ def worker_stats(stack, offset: int) -> Counter:
     return stats
 
 
+def only_the_catch_up_race(report, traffic, messages) -> bool:
+    """Every problem is a member missing seqs that fall inside a hole (last seen < seq < next
+    received) on a connection opened by a reconnect."""
+    if report.kinds != {"not delivered"}:
+        return False
+    for p in traffic.participants:
+        stored = sum(1 for _ in messages.messages_after(p.room, 0))
+        holes = [(last, got) for last, got, conn in p.live_gaps if conn > 1]
+        for seq in set(range(1, stored + 1)) - p.seen_seqs():
+            if not any(last < seq < got for last, got in holes):
+                return False
+    return True
+
+
 def evidence(stack, component: str, traffic) -> str:
     notes = [f"--- {p.name}: " + " | ".join(list(p.notes)[-8:]) for p in traffic.participants if p.drops or p.errors]
     return "\n".join([f"--- {component} log:", stack.tail(component, 25), "--- esm log:", stack.tail("esm", 25),
@@ -113,9 +133,9 @@ def evidence(stack, component: str, traffic) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("component", [
-    "edge-a",
+    pytest.param("edge-a", marks=pytest.mark.xfail(raises=CatchUpRace, strict=False, reason=CATCH_UP_RACE)),
     "esm",
-    pytest.param("kafka", marks=pytest.mark.xfail(strict=True, reason=ESM_DIES_ON_BROKER_RESTART)),
+    "kafka",
     "dynalite",
 ])
 def test_acked_messages_survive_kill_9(component, local_stack, traffic, summaries):
@@ -127,6 +147,7 @@ def test_acked_messages_survive_kill_9(component, local_stack, traffic, summarie
     load.wait_acked(WARM_UP_ACKS, timeout=60, tick=watch)
 
     load.mark(f"kill -9 {component}")
+    down_from = time.monotonic()
     watch.paused = True
     assert local_stack.kill(component) == "killed"
     deadline = time.monotonic() + DOWN_S
@@ -137,6 +158,7 @@ def test_acked_messages_survive_kill_9(component, local_stack, traffic, summarie
     local_stack.start(component)
     watch.paused = False
     load.mark(f"{component} ready")
+    down_until = time.monotonic()
 
     load.wait_acked(RECOVERY_ACKS, timeout=90, tick=watch)
     load.stop_sending(grace=GRACE_S)
@@ -146,10 +168,17 @@ def test_acked_messages_survive_kill_9(component, local_stack, traffic, summarie
 
     report = check(load, messages, scenario=f"kill -9 {component}")
     report.numbers["worker"] = worker_stats(local_stack, esm_log)
+    report.numbers["acked_while_down"] = sum(1 for p in load.participants for a in p.acked.values()
+                                             if down_from <= a[4] <= down_until)
     for at, name, log in watch.deaths:
         report.problem("died", f"{name} died on its own at {at:.1f}s (restarted by the test); its log ends:\n"
                                + "\n".join("      " + line for line in log.splitlines()[-6:]))
+    known = not report.ok and only_the_catch_up_race(report, load, messages)
+    if known:
+        report.verdict = "FAILED (only the open catch-up race of test_found_bugs.py)"
     summaries.append(report.summary())
     print(report.summary())
     assert report.numbers["acked"] >= WARM_UP_ACKS + RECOVERY_ACKS
+    if known:
+        raise CatchUpRace(report.summary())
     assert report.ok, report.summary() + "\n" + evidence(local_stack, component, load)

@@ -74,7 +74,7 @@ class Participant:
     clock: object = time.monotonic
     # what it did
     sent: dict[str, int] = field(default_factory=dict)        # cid -> n, every message created
-    acked: dict[str, tuple] = field(default_factory=dict)     # cid -> (n, partition, offset, latency s)
+    acked: dict[str, tuple] = field(default_factory=dict)     # cid -> (n, partition, offset, latency s, at)
     abandoned: dict[str, int] = field(default_factory=dict)   # cid -> n: never acked
     rejected: dict[str, str] = field(default_factory=dict)    # cid -> error code (not retried)
     attempts: int = 0
@@ -262,7 +262,7 @@ class Participant:
             p = self.pending
             if cid in self.sent and cid not in self.acked:
                 latency = now - p.created if p is not None and p.cid == cid else None
-                self.acked[cid] = (self.sent[cid], frame.get("partition"), frame.get("offset"), latency)
+                self.acked[cid] = (self.sent[cid], frame.get("partition"), frame.get("offset"), latency, now)
             if p is not None and p.cid == cid:
                 self.pending = None
                 self.next_send_at = now + self.interval
