@@ -7,8 +7,8 @@ room, not a member) get an error event to the sender and count as handled. Store
 raise (the batch is retried; docs/architecture.md "Storage" makes the retry exact):
 1. one BatchGetItem: rooms (+ subs), room_heads, members, message_ids;
 2. per partition, in offset order: replay / resend / half-finished attempt / new (seq + 1) / refused;
-3. BatchWriteItem message_ids, then messages, then room_heads (a head never covers a message
-   that is not stored);
+3. BatchWriteItem message_ids and messages (chunks in parallel), then room_heads (a head never
+   covers a message that is not stored);
 4. one batched POST per edge (functions.delivery); 410-gone connections are forgotten.
 """
 
@@ -285,10 +285,10 @@ class ChatWorker:
 
     # --- 3: store (raises on failure: the batch is retried) --------------------------------
     def write(self, p: Plan) -> None:
-        if p.ids:
-            self.store.batch_write({tables.MESSAGE_IDS: p.ids})
-        if p.messages:
-            self.store.batch_write({tables.MESSAGES: p.messages})
+        # Messages and their dedup ids together (either alone is recovered by a replay: the
+        # seq is deterministic), the heads strictly after both.
+        if p.ids or p.messages:
+            self.store.batch_write({tables.MESSAGE_IDS: p.ids, tables.MESSAGES: p.messages})
         if p.heads:
             self.store.batch_write({tables.ROOM_HEADS: p.heads})
 

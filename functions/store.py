@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import decimal
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -195,9 +197,10 @@ class Store:
                     seen.add(kt)
                     wanted.append((self.name(table), to_item(key_of(table, key))))
         found: dict[Table, list[dict]] = {t: [] for t in keys}
-        for start in range(0, len(wanted), BATCH_GET_MAX):
+
+        def fetch(chunk: list[tuple[str, dict]]) -> None:
             request: dict[str, dict] = {}
-            for name, key in wanted[start:start + BATCH_GET_MAX]:
+            for name, key in chunk:
                 request.setdefault(name, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(key)
             attempt = 0
             while request:
@@ -210,7 +213,18 @@ class Store:
                     if attempt >= self.max_attempts:
                         raise StoreError(f"BatchGetItem left keys unprocessed after {attempt} attempts")
                     self._backoff(attempt)
+
+        self._in_parallel(fetch, [wanted[i:i + BATCH_GET_MAX] for i in range(0, len(wanted), BATCH_GET_MAX)])
         return found
+
+    def _in_parallel(self, fn, chunks: list) -> None:
+        """Run fn over the chunks concurrently: a batch's calls overlap their round trips."""
+        if len(chunks) <= 1:
+            for chunk in chunks:
+                fn(chunk)
+            return
+        for future in [_pool().submit(fn, chunk) for chunk in chunks]:
+            future.result()   # the first failure raises (the batch is retried as a whole)
 
     def batch_write(self, puts: Mapping[Table, Iterable[Mapping[str, Any]]] | None = None,
                     deletes: Mapping[Table, Iterable[Mapping[str, Any]]] | None = None) -> int:
@@ -225,9 +239,10 @@ class Store:
                 ops[(self.name(table), _key_tuple(table, item))] = {
                     "DeleteRequest": {"Key": to_item(key_of(table, item))}}
         pending = [(name, op) for (name, _k), op in ops.items()]
-        for start in range(0, len(pending), BATCH_WRITE_MAX):
+
+        def put(chunk: list[tuple[str, dict]]) -> None:
             request: dict[str, list] = {}
-            for name, op in pending[start:start + BATCH_WRITE_MAX]:
+            for name, op in chunk:
                 request.setdefault(name, []).append(op)
             attempt = 0
             while request:
@@ -238,6 +253,8 @@ class Store:
                     if attempt >= self.max_attempts:
                         raise StoreError(f"BatchWriteItem left items unprocessed after {attempt} attempts")
                     self._backoff(attempt)
+
+        self._in_parallel(put, [pending[i:i + BATCH_WRITE_MAX] for i in range(0, len(pending), BATCH_WRITE_MAX)])
         return len(pending)
 
     def query(self, table: Table, *, index: str | None = None, max_items: int | None = None,
@@ -266,6 +283,19 @@ class Store:
 
 
 # --- history --------------------------------------------------------------------------------
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool per process for the chunks of batch calls (greenlets under gevent)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="store")
+        return _POOL
+
 
 class Page(tuple):
     """(items, cursor), unpackable as such, plus `.direction`.
