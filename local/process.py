@@ -18,7 +18,9 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -79,12 +81,32 @@ def exit_code(pid: int) -> int | None:
     return _EXIT_CODES.get(pid)
 
 
+def _threads(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _same_process(record: PidRecord) -> psutil.Process | None:
+    """The live process of record, or None (gone, or its pid now names another process).
+
+    A killed multi-threaded process (a JVM) shows its main thread as a zombie while the
+    other threads still exit and its sockets are still open: it counts as alive until
+    waitpid reaps it (our children) or only the zombie main thread is left (others').
+    """
+    popen = _CHILDREN.get(record.pid)
+    if popen is not None and popen.poll() is not None:
+        _reap()
+        return None
     try:
         proc = psutil.Process(record.pid)
         if abs(proc.create_time() - record.create_time) > 1.0:
             return None  # the pid was recycled by an unrelated process
-        if proc.status() == psutil.STATUS_ZOMBIE:
+        if proc.status() == psutil.STATUS_ZOMBIE and (popen is None and _threads(record.pid) <= 1):
             return None
         return proc
     except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -117,7 +139,7 @@ def group_members(record: PidRecord) -> list[psutil.Process]:
     out = []
     for proc in psutil.process_iter(["pid", "create_time", "status"]):
         try:
-            if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            if proc.info["status"] == psutil.STATUS_ZOMBIE and _threads(proc.pid) <= 1:
                 continue
             if os.getpgid(proc.pid) != record.pgid:
                 continue
@@ -130,6 +152,29 @@ def group_members(record: PidRecord) -> list[psutil.Process]:
 
 
 # --------------------------------------------------------------------------- spawning
+
+
+@contextmanager
+def deferred_signals(signals: Iterable[int] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
+    """Hold Ctrl-C / SIGTERM / SIGHUP for the duration of a block (e.g. between starting a
+    process and recording its pid, so an interrupt cannot orphan it), then deliver them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = {}
+    for sig in signals:
+        try:
+            previous[sig] = signal.signal(sig, lambda signum, frame: pending.append(signum))
+        except (ValueError, OSError):
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in pending:
+            os.kill(os.getpid(), sig)
 
 
 def rotate_log(path: Path, max_bytes: int = 20 * 1024 * 1024) -> None:

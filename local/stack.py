@@ -177,6 +177,7 @@ class Stack:
         self._lock_depth = 0
         self._lock_file = None
         self._installs: dict[str, Future] = {}
+        self._spawned: dict[str, proc.PidRecord] = {}  # started by this process (last run per name)
         self._pool: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------ ports & paths
@@ -382,9 +383,11 @@ class Stack:
                     raise StackError(f"{name}: preparing to start failed: {exc}") from exc
             self._save_ports()
             started = time.monotonic()
-            record = proc.spawn(comp.resolved_argv(), env=self.child_env(comp), log_path=self.log_path(name),
-                                cwd=comp.cwd, ports=comp.ports)
-            record.write(self.pid_path(name))
+            argv, env = comp.resolved_argv(), self.child_env(comp)
+            with proc.deferred_signals():  # an interrupt here must not leave an unrecorded process
+                record = proc.spawn(argv, env=env, log_path=self.log_path(name), cwd=comp.cwd, ports=comp.ports)
+                self._spawned[name] = record
+                record.write(self.pid_path(name))
             try:
                 self._wait_ready(comp, record, timeout)
                 self._after_ready(comp)
@@ -462,7 +465,10 @@ class Stack:
 
     def _stop_record(self, name: str, record: proc.PidRecord, timeout: float) -> str:
         try:
-            return proc.terminate(record, timeout=timeout)
+            outcome = proc.terminate(record, timeout=timeout)
+            # Gone means its ports are free again: a restart right after must not find them taken.
+            proc.wait_until(lambda: not any(proc.port_listener(p) for p in record.ports.values()), 10.0)
+            return outcome
         finally:
             current = proc.PidRecord.read(self.pid_path(name))
             if current is None or current.pid == record.pid:
@@ -488,6 +494,7 @@ class Stack:
             if sig == signal.SIGKILL:
                 try:
                     proc.terminate(record, timeout=0, sig=signal.SIGKILL)
+                    proc.wait_until(lambda: not any(proc.port_listener(p) for p in record.ports.values()), 10.0)
                 finally:
                     self.pid_path(name).unlink(missing_ok=True)
                 return "killed"
@@ -553,8 +560,19 @@ class Stack:
             outcomes: dict[str, str] = {}
             names = list(reversed(self.order(list(self.components))))
             names += sorted(p.stem for p in self.layout.run.glob("*.pid") if p.stem not in names)
+            failures = []
             for name in names:
-                outcomes[name] = self.stop(name, timeout=timeout)
+                try:
+                    outcomes[name] = self.stop(name, timeout=timeout)
+                except Exception as exc:  # noqa: BLE001 - stop the others, then report
+                    failures.append(f"{name}: {exc}")
+            # Anything this process started whose pid file went missing is stopped too.
+            for name, record in list(self._spawned.items()):
+                if proc.is_alive(record) or proc.group_members(record):
+                    outcomes[name] = proc.terminate(record, timeout=timeout or 10.0)
+                self._spawned.pop(name, None)
+            if failures:
+                raise StackError("could not stop: " + "; ".join(failures))
             if wipe:
                 shutil.rmtree(self.layout.data, ignore_errors=True)
                 (self.layout.run / "ports.json").unlink(missing_ok=True)

@@ -100,12 +100,14 @@ def _session_stack(tmp_path_factory):
         stack.up()
         yield stack
     finally:
+        for sig in previous:  # a second SIGTERM must not cut the teardown short
+            signal.signal(sig, signal.SIG_IGN)
         try:
             stack.down(timeout=30)
+            atexit.unregister(guard)  # (if down was interrupted, the guard tries again at exit)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            atexit.unregister(guard)
             stack.close()
 
 
