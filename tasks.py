@@ -6,7 +6,13 @@
     invoke down [--wipe]      stop everything (data kept; --wipe deletes it)
     invoke test [-- ARGS]     run the tests (they start their own stack on free ports)
 
-More tasks (token, demo, loadtest, dlq, package, deploy) go below, one function each.
+    invoke token USER --role groomer          a local token
+    invoke room-create ROOM --member U:ROLE   a room with members
+    invoke demo               a customer on edge A and a groomer on edge B chat both ways
+    invoke dlq [--replay]     dead letters of the event source mapping
+    invoke loadtest -- v4     the load test (presets v1, v2, v4, soak; see docs/loadtest.md)
+    invoke package            the Lambda zip;  invoke deploy --var-file F   terraform to AWS
+    invoke iac-check          offline checks of iac/ (fmt, checkov)
 """
 
 from __future__ import annotations
@@ -87,4 +93,110 @@ def test(c, args=""):
         signal.signal(signal.SIGTERM, previous)
     if code != 0:
         # pytest's code is kept: 5 means no tests were collected, which is a failure too.
+        raise Exit(code=code)
+
+
+# --------------------------------------------------------------------------- chat
+
+
+def _stack():
+    from local.stack import Stack
+
+    return Stack()   # ./.tidings (or $TIDINGS_HOME): the ports of the last `invoke up`
+
+
+@task(help={"user": "user id (the token's sub)", "role": "customer, groomer or admin",
+            "ttl": "lifetime in seconds"})
+def token(c, user, role="customer", ttl=3600):
+    """Mint a local token (HS256 with the local secret) for USER."""
+    from functions.tokens import mint
+
+    print(mint(_stack().settings, user, role, ttl_s=int(ttl)))
+
+
+@task(iterable=["member"], help={"name": "room id (also its display name unless --title)",
+                                 "member": "USER or USER:ROLE, repeatable; the first creates the room",
+                                 "title": "display name"})
+def room_create(c, name, member, title=""):
+    """Create a room with members: invoke room-create bori-spa --member ann:customer --member gus:groomer."""
+    from functions.rooms import RoomExists, Rooms
+
+    if not member:
+        raise Exit("give at least one --member USER[:ROLE]", code=1)
+    members = dict((m.split(":", 1) + ["customer"])[:2] for m in member)
+    try:
+        Rooms(_stack().settings).create(name, title or name, next(iter(members)), members)
+    except RoomExists:
+        raise Exit(f"room {name} exists already", code=1) from None
+    print(f"room {name}: " + ", ".join(f"{u} ({r})" for u, r in members.items()))
+
+
+@task
+def demo(c):
+    """A customer on edge A and a groomer on edge B chat both ways; exits 1 unless all arrived."""
+    from local import demo as demo_module
+
+    stack = _stack()
+    edges = stack.endpoints()
+    ok = demo_module.run(stack.settings, edges["edge-a"]["websocket"], edges["edge-b"]["websocket"])
+    if not ok:
+        raise Exit(code=1)
+
+
+@task(help={"replay": "send the not-yet-replayed dead letters back to the chat topic"})
+def dlq(c, replay=False):
+    """List what the event source mapping dead-lettered (and --replay it)."""
+    from local import dlq as dead_letters
+
+    settings = _stack().settings
+    if replay:
+        print(f"replayed {dead_letters.replay(settings)} dead letters")
+        return
+    letters = dead_letters.read(settings)
+    for letter in letters:
+        meta = letter.meta
+        print(f"dlq#{letter.offset}  {meta.get('topic')}-{meta.get('partition')}@{meta.get('offset')}  "
+              f"{meta.get('condition')} after {meta.get('attempts')} attempts: {meta.get('error')}")
+        print(f"    key={letter.key!r} value={(letter.value or b'')[:200]!r}")
+    print(f"{len(letters)} dead letters")
+
+
+@task(help={"args": "load test arguments, e.g. --args='v4' or --args='custom --users 500' "
+                    "(or put them after --)"})
+def loadtest(c, args=""):
+    """Drive real WebSocket clients against the running stack (presets v1, v2, v4, soak)."""
+    from local.loadtest.run import main
+
+    code = main(shlex.split(args) + shlex.split(c.remainder or ""))
+    if code:
+        raise Exit(code=code)
+
+
+# --------------------------------------------------------------------------- AWS
+
+
+@task(help={"out": "output folder of the zip"})
+def package(c, out="dist"):
+    """Build the Lambda zip of functions/ with its dependencies for the Lambda runtime."""
+    from local.package import build
+
+    print(build(out))
+
+
+@task(help={"var_file": "terraform variables (see iac/terraform.tfvars.example)",
+            "plan": "plan only", "yes": "apply without asking"})
+def deploy(c, var_file="iac/terraform.tfvars", plan=False, yes=False):
+    """terraform init + plan + apply of iac/ (says what is missing: terraform, credentials...)."""
+    from local.deploy import deploy as run_deploy
+
+    code = run_deploy(var_file, plan_only=plan, auto_approve=yes)
+    if code:
+        raise Exit(code=code)
+
+
+@task
+def iac_check(c):
+    """Offline checks of iac/: terraform fmt, and checkov in its own venv."""
+    code = subprocess.call([sys.executable, "-m", "local.iac_check"])
+    if code:
         raise Exit(code=code)
