@@ -68,6 +68,9 @@ class Settings:
     connection_ttl_s: int = field(default=300, metadata={"env": "TIDINGS_CONNECTION_TTL_S"})
     rate_per_second: float = field(default=50.0, metadata={"env": "TIDINGS_RATE_PER_SECOND"})
     rate_burst: int = field(default=100, metadata={"env": "TIDINGS_RATE_BURST"})
+    # All of one user's connections on an edge share this bucket too (many sockets, one flood).
+    user_rate_per_second: float = field(default=100.0, metadata={"env": "TIDINGS_USER_RATE_PER_SECOND"})
+    user_rate_burst: int = field(default=200, metadata={"env": "TIDINGS_USER_RATE_BURST"})
     max_connections_per_user: int = field(default=20, metadata={"env": "TIDINGS_MAX_CONNECTIONS_PER_USER"})
     max_subscriptions_per_connection: int = field(default=200, metadata={"env": "TIDINGS_MAX_SUBSCRIPTIONS"})
     produce_timeout_s: float = field(default=10.0, metadata={"env": "TIDINGS_PRODUCE_TIMEOUT_S"})

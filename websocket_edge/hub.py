@@ -8,7 +8,7 @@ Gateway does, so the worker forgets it.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterator, Protocol as TypingProtocol
+from typing import Callable, Iterator, Protocol as TypingProtocol
 
 from websocket_edge.protocol import ServerEvent
 
@@ -33,6 +33,7 @@ class Hub:
     def __init__(self) -> None:
         self._sessions: dict[str, Deliverable] = {}
         self._per_user: Counter[str] = Counter()
+        self._user_buckets: dict[str, object] = {}   # shared rate limit of a user's connections
 
     def add(self, session: Deliverable) -> None:
         if session.id in self._sessions:
@@ -46,6 +47,14 @@ class Hub:
             self._per_user[session.user_id] -= 1
             if self._per_user[session.user_id] <= 0:
                 del self._per_user[session.user_id]
+                self._user_buckets.pop(session.user_id, None)
+
+    def user_bucket(self, user_id: str, make: Callable[[], object]):
+        """The rate-limit bucket all of this user's connections here draw from."""
+        bucket = self._user_buckets.get(user_id)
+        if bucket is None:
+            bucket = self._user_buckets[user_id] = make()
+        return bucket
 
     def get(self, connection_id: str) -> Deliverable | None:
         session = self._sessions.get(connection_id)

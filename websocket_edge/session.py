@@ -163,6 +163,8 @@ class Session:
     def run(self) -> None:
         d, s = self.deps, self.settings
         d.hub.add(self)
+        self._user_bucket = d.hub.user_bucket(
+            self.user_id, lambda: TokenBucket(self.settings.user_rate_per_second, self.settings.user_rate_burst))
         d.metrics.connections.labels(protocol=self.protocol_name).inc()
         d.metrics.connections_total.labels(protocol=self.protocol_name).inc()
         self._spawn(self._writer)
@@ -197,7 +199,10 @@ class Session:
             self.last_active_at = self.deps.clock()
             self._frames_in.inc()
             if not self._bucket.take():
-                self._rate_limited()
+                self._rate_limited(self._bucket)
+                continue
+            if not self._user_bucket.take():
+                self._rate_limited(self._user_bucket)
                 continue
             for action in self.protocol.decode(message):
                 try:
@@ -285,8 +290,8 @@ class Session:
             except Exception:
                 log.warning("refresh failed for %s", self.id, exc_info=True)
 
-    def _rate_limited(self) -> None:
-        if self._bucket.refused_in_a_row > RATE_ABUSE_FRAMES:
+    def _rate_limited(self, bucket: TokenBucket) -> None:
+        if bucket.refused_in_a_row > RATE_ABUSE_FRAMES:
             self.close(bounded.CLOSE_POLICY, "rate limit exceeded")
         else:
             self._error(contracts.ERR_RATE_LIMITED, "too many messages: slow down")

@@ -131,3 +131,25 @@ def test_rate_limit_recovers(make_edge):
         assert recv_until(ws, lambda f: True)[0] == {"type": "pong"}
     finally:
         ws.close()
+
+
+def test_a_users_connections_share_one_rate_limit(make_edge):
+    # Each connection alone is within its own limit; together they exceed the user's.
+    edge = make_edge(rate_per_second=100.0, rate_burst=100, user_rate_per_second=1.0, user_rate_burst=6)
+    user = uid("u")
+    sockets = [edge.connect(user) for _ in range(3)]
+    try:
+        for ws in sockets:
+            for _ in range(4):
+                ws.send('{"type":"ping"}')
+        frames = [recv_until(ws, lambda f: True)[0] for ws in sockets for _ in range(4)]
+        assert sum(f["type"] == "pong" for f in frames) in (6, 7)   # the shared burst (+ refill)
+        assert sum(f.get("code") == "rate_limited" for f in frames) >= 5
+        # another user is not affected
+        other = edge.connect(uid("v"))
+        other.send('{"type":"ping"}')
+        assert recv_until(other, lambda f: True)[0] == {"type": "pong"}
+        other.close()
+    finally:
+        for ws in sockets:
+            ws.close()
