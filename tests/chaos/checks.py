@@ -105,6 +105,8 @@ def check(traffic, messages, scenario: str) -> Report:
         n["reconnects"] += max(0, len(p.connections) - 1)
         n["errors"].update(p.errors)
         latencies += [a[3] * 1000 for a in p.acked.values() if a[3] is not None]
+        if p.crash:
+            report.problem("driver", f"{p.name}'s thread crashed: {p.crash}")
         for cid, code in p.rejected.items():
             report.problem("rejected", f"{p.name} {cid} refused with {code}")
     if latencies:

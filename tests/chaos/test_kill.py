@@ -146,10 +146,13 @@ def test_acked_messages_survive_kill_9(component, local_stack, traffic, summarie
     load.start()
     load.wait_acked(WARM_UP_ACKS, timeout=60, tick=watch)
 
-    load.mark(f"kill -9 {component}")
-    down_from = time.monotonic()
     watch.paused = True
-    assert local_stack.kill(component) == "killed"
+    outcome: list[str] = []
+    fired = load.arm(lambda: outcome.append(local_stack.kill(component)))   # mid-batch
+    assert fired.wait(30), "no message delivered: cannot time the kill"
+    down_from = time.monotonic()
+    load.mark(f"kill -9 {component} (on a delivery)")
+    assert outcome == ["killed"]
     deadline = time.monotonic() + DOWN_S
     while time.monotonic() < deadline:
         watch()

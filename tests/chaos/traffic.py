@@ -97,6 +97,8 @@ class Participant:
         self.next_send_at = 0.0
         self.backoff = 0.0
         self.stopped = threading.Event()
+        self.crash: str | None = None
+        self.on_message = None      # called (in this thread) on a message event: Traffic.arm
         self.thread = threading.Thread(target=self._run, name=f"chaos-{self.user_id}", daemon=True)
 
     # --- what the driver uses ------------------------------------------------------------
@@ -135,7 +137,7 @@ class Participant:
                 self._maybe_send(now)
                 self._read(self._read_timeout())
         except Exception as exc:  # noqa: BLE001 - kept for the report; a dead driver fails checks
-            self.errors[f"driver crash: {exc!r}"] += 1
+            self.crash = repr(exc)
             self.note(f"driver crash {exc!r}")
         finally:
             self._close_ws()
@@ -257,6 +259,9 @@ class Participant:
             self.received.append(Received(seq, frame.get("messageId"), frame.get("clientMsgId"),
                                           frame.get("senderId"), frame.get("body"), self.conn_no, now))
             self.last_seq = max(self.last_seq, seq)
+            hook = self.on_message
+            if hook is not None:
+                hook()
         elif kind == contracts.EVENT_ACK:
             cid = frame.get("clientMsgId")
             p = self.pending
@@ -333,6 +338,27 @@ class Traffic:
     def wait_acked(self, count: int, timeout: float, tick=None) -> None:
         start = self.acked()
         self.wait(lambda: self.acked() - start >= count, timeout, f"{count} more acks", tick)
+
+    def arm(self, action) -> threading.Event:
+        """Run `action` once, in the thread of the first member that receives a message from
+        now on: the worker is then in the middle of a batch (fan-out done, offsets not
+        committed yet), the moment a crash hurts most. The event is set once it ran."""
+        fired, lock = threading.Event(), threading.Lock()
+
+        def once() -> None:
+            with lock:
+                if fired.is_set():
+                    return
+                for p in self.participants:
+                    p.on_message = None
+                try:
+                    action()
+                finally:
+                    fired.set()
+
+        for p in self.participants:
+            p.on_message = once
+        return fired
 
     def stop_sending(self, grace: float) -> None:
         """No new messages; the ones in flight get `grace` seconds to be acked, then are abandoned."""
