@@ -295,6 +295,13 @@ class ChatWorker:
     # --- 4: deliver, one POST per edge; forget what is gone --------------------------------
     def fan_out(self, p: Plan) -> None:
         now = self.clock()
+        # Subscribers are read again now that the messages are stored: an edge registers a
+        # subscription before its catch-up reads the store, so a client that subscribed
+        # while this batch was in flight is either in this read or sees the messages there.
+        rooms = {d[1] for d in p.deliveries if d[0] == "room"}
+        if rooms:
+            p.rooms.update({i["roomId"]: i for i in
+                            self.store.batch_get({tables.ROOMS: [{"roomId": r} for r in rooms]})[tables.ROOMS]})
         subs = {room_id: live_subscribers(item, now) for room_id, item in p.rooms.items()}
         per_edge: dict[str, list] = defaultdict(list)
         for delivery in p.deliveries:

@@ -30,3 +30,4 @@ class EdgeMetrics:
                                   ["result"], registry=r)
         self.slow_consumers = Counter("tidings_edge_slow_consumers", "Connections closed 1013 for a full queue",
                                       registry=r)
+        self.gap_fills = Counter("tidings_edge_gap_fills", "Live seq jumps filled from the store", registry=r)

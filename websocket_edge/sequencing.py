@@ -5,7 +5,10 @@ at most once, in ascending order:
 - live events with `seq <= last_seq` are duplicates (the worker delivers at least once);
 - while a catch-up reads the store, live events are buffered, not lost; when it ends the
   buffer is merged after the stored messages with no duplicate, and a hole between the last
-  stored seq and the first buffered one is reported so the caller can read the store again.
+  stored seq and the first buffered one is reported so the caller can read the store again;
+- a live event that skips seqs (a delivery lost on the way, or one that raced a subscribe)
+  starts a catch-up by itself: `needs_fill` tells the caller to read the store after
+  `last_seq`. The worker stores before it delivers, so the missing seqs are there.
 """
 
 from __future__ import annotations
@@ -14,17 +17,23 @@ from websocket_edge.protocol import ServerEvent
 
 
 class RoomStream:
-    __slots__ = ("last_seq", "catching_up", "buffer")
+    __slots__ = ("last_seq", "catching_up", "buffer", "needs_fill")
 
     def __init__(self, last_seq: int | None = None):
         self.last_seq = last_seq
         self.catching_up = False
         self.buffer: list[ServerEvent] = []
+        self.needs_fill = False
 
     def live(self, event: ServerEvent) -> list[ServerEvent]:
-        """A live message event: what to send now (nothing while catching up or if a duplicate)."""
+        """A live message event: what to send now (nothing while catching up or if a duplicate).
+        A seq jump buffers the event and sets `needs_fill` (the caller reads the store)."""
         if self.catching_up:
             self.buffer.append(event)
+            return []
+        seq = event.seq
+        if seq is not None and self.last_seq is not None and seq > self.last_seq + 1:
+            self.catching_up, self.buffer, self.needs_fill = True, [event], True
             return []
         return [event] if self._advance(event) else []
 
@@ -41,6 +50,11 @@ class RoomStream:
         self.catching_up = True
         self.last_seq = after_seq
         self.buffer = []
+
+    def take_fill(self) -> bool:
+        """True once after a seq jump: the caller now reads the store after `last_seq`."""
+        wanted, self.needs_fill = self.needs_fill, False
+        return wanted
 
     def stored(self, event: ServerEvent) -> bool:
         """A message read from the store during catch-up: True if it is to be sent."""

@@ -93,7 +93,10 @@ class Session:
             stream = self.rooms.get(room)
             if stream is None:
                 return OK    # not (or no longer) subscribed here: nothing to show
-            return self._enqueue_events(stream.live(event))
+            result = self._enqueue_events(stream.live(event))
+            if stream.take_fill():   # seqs skipped: fetch them from the store, in order
+                self._spawn(lambda: self._fill_gap(room, stream))
+            return result
         if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE) and room not in self.rooms:
             return OK
         return self._enqueue(self.protocol.render_event(event))
@@ -412,6 +415,14 @@ class Session:
             self._enqueue_events(ready)
             if not gap:
                 return
+
+    def _fill_gap(self, room: str, stream: RoomStream) -> None:
+        self.deps.metrics.gap_fills.inc()
+        try:
+            self._catch_up(room, stream)
+        except Exception:
+            log.warning("gap fill of %s failed: sending what is buffered", room, exc_info=True)
+            self._enqueue_events(stream.abandon_catch_up())
 
     def _unsubscribe(self, unsub: Unsubscribe) -> None:
         stream = self.rooms.pop(unsub.room, None)

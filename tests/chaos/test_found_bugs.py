@@ -112,12 +112,6 @@ class _GatedStore(Store):
         return super().batch_write(*args, **kwargs)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "subscribe+catch-up races an in-flight worker batch: chat_worker takes the room's subscribers "
-    "in its BatchGetItem BEFORE it writes the messages, the edge registers the subscription and "
-    "reads the store in between, so the message is neither in the catch-up nor delivered live; "
-    "websocket_edge/sequencing.RoomStream.live() then delivers the next seq across the hole without "
-    "reading the store. Seen in test_kill.py::test_acked_messages_survive_kill_9[edge-a]"))
 def test_a_member_subscribing_while_a_batch_is_in_flight_gets_every_message(local_stack):
     settings = local_stack.settings
     tag = uuid.uuid4().hex[:8]

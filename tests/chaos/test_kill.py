@@ -133,7 +133,7 @@ def evidence(stack, component: str, traffic) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("component", [
-    pytest.param("edge-a", marks=pytest.mark.xfail(raises=CatchUpRace, strict=False, reason=CATCH_UP_RACE)),
+    "edge-a",
     "esm",
     "kafka",
     "dynalite",

@@ -269,3 +269,21 @@ def test_hub_counts_per_user():
         hub.add(a)
     hub.remove(a)
     assert hub.connections_of("u") == 1 and hub.deliver("a", b"x") == GONE
+
+
+def test_room_stream_turns_a_seq_jump_into_a_fill_from_the_store():
+    from websocket_edge.protocol import ServerEvent
+    from websocket_edge.sequencing import RoomStream
+
+    def ev(seq):
+        return ServerEvent({"type": "message", "room": "r", "seq": seq})
+
+    stream = RoomStream()
+    assert [e.seq for e in stream.live(ev(1))] == [1]
+    assert stream.live(ev(4)) == [] and stream.take_fill() and not stream.take_fill()
+    assert stream.live(ev(5)) == []                      # buffered while the fill reads the store
+    assert [e.seq for e in (ev(2), ev(3)) if stream.stored(e)] == [2, 3]
+    out, gap = stream.finish_catch_up()
+    assert [e.seq for e in out] == [4, 5] and not gap
+    assert [e.seq for e in stream.live(ev(6))] == [6]    # contiguous again: no fill
+    assert not stream.take_fill()
