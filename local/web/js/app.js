@@ -84,6 +84,8 @@ class App {
     $('signin').addEventListener('submit', (e) => { e.preventDefault(); this.signIn(); });
     $('signout').addEventListener('click', () => this.signOut());
     $('retry').addEventListener('click', () => this.live && this.live.retryNow());
+    $('refresh-rooms').addEventListener('click', () => this.api && this.loadRooms().catch((e) => this.handleAuth(e)));
+    window.addEventListener('focus', () => this.api && this.loadRooms().catch((e) => this.handleAuth(e)));
     $('create-room').addEventListener('submit', (e) => { e.preventDefault(); this.createRoom(); });
     $('add-member').addEventListener('submit', (e) => { e.preventDefault(); this.addMember(); });
     $('composer').addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
@@ -139,6 +141,7 @@ class App {
     this.timers = [];
     if (this.live) await this.live.stop();
     this.live = null;
+    this.api = null;
     this.rooms.clear();
     this.timelines.clear();
     this.details.clear();
@@ -478,6 +481,7 @@ class App {
     input.value = '';
     this.renderMessages({ toBottom: true });
     this.live?.send(roomId, id, content);   // not connected: it stays pending and goes on reconnect
+    this.live?.typingDone();
   }
 
   // --- rendering ----------------------------------------------------------------------------

@@ -132,7 +132,7 @@ export class Live {
 
   scheduleRetry(reason) {
     this.attempt += 1;
-    // after two failed attempts in a row, try the next edge (when there is more than one)
+    // every third failed attempt in a row moves on to the next edge (when there is more than one)
     if (this.o.edges.length > 1 && this.attempt % 3 === 0) this.o.edgeIndex += 1;
     const delay = this.o.backoff(this.attempt - 1);
     const status = typeof navigator !== 'undefined' && navigator.onLine === false ? 'offline' : 'reconnecting';
@@ -212,6 +212,11 @@ export class Live {
     if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'typing', room: roomId }));
     else ws.pendingTyping = roomId;
     return true;
+  }
+
+  // A message went out: the next keystroke starts a new typing burst and is signalled at once.
+  typingDone() {
+    this.lastTyping = 0;
   }
 
   typingSocketFor(roomId) {

@@ -72,7 +72,7 @@ export class Timeline {
     const seqs = [...this.bySeq.keys()].sort((a, b) => a - b);
     let start = seqs.length;
     while (start > 0 && (start === seqs.length || seqs[start - 1] === seqs[start] - 1)) start -= 1;
-    const stored = seqs.slice(start).map((seq) => ({ kind: 'stored', status: 'sent', ...this.bySeq.get(seq) }));
+    const stored = seqs.slice(start).map((seq) => ({ kind: 'stored', status: 'sent', error: null, ...this.bySeq.get(seq) }));
     const waiting = [...this.outbox.values()].sort((a, b) => a.createdAt - b.createdAt).map((e) => ({
       kind: 'outbox', roomId: this.roomId, senderId: this.me, content: e.content, clientMsgId: e.clientMsgId,
       status: e.status, error: e.error, sentAt: e.createdAt, seq: null, messageId: null,
