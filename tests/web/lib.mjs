@@ -1,0 +1,171 @@
+// Helpers for the browser tests: configuration from the environment (tests/web/test_browser.py
+// sets it), launching Debian's chromium with playwright-core, and page-level helpers that talk
+// to the web client only through its markup (labels, roles, data attributes).
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+export function env(name, fallback) {
+  const value = process.env[name];
+  if (value === undefined || value === '') {
+    if (fallback === undefined) throw new Error(`${name} is not set (run the browser tests through pytest tests/web)`);
+    return fallback;
+  }
+  return value;
+}
+
+export const config = {
+  baseUrl: env('TIDINGS_WEB_URL'),                          // the gateway: page at /, API at /api
+  edges: env('TIDINGS_EDGES').split(',').filter(Boolean),   // two edges' ws://host:port/ws
+  chromium: env('TIDINGS_CHROMIUM', '/usr/bin/chromium'),
+  nodeModules: env('TIDINGS_WEB_NODE_MODULES'),               // local/browser.py's npm cache
+  artifacts: env('TIDINGS_WEB_ARTIFACTS', 'artifacts/web'),
+  docsScreenshot: process.env.TIDINGS_DOCS_SCREENSHOT || '',  // set: also write the README's screenshot there
+};
+
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export function playwright() {
+  const require = createRequire(join(config.nodeModules, 'noop.js'));
+  return require('playwright-core');
+}
+
+export async function launch() {
+  const { chromium } = playwright();
+  mkdirSync(config.artifacts, { recursive: true });
+  return chromium.launch({ executablePath: config.chromium, args: CHROMIUM_ARGS, timeout: 60000 });
+}
+
+export function pageUrl(edgeIndex) {
+  return `${config.baseUrl}/?edges=${encodeURIComponent(config.edges.join(','))}&edge=${edgeIndex}`;
+}
+
+export function unique(prefix) {
+  return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function screenshot(page, name) {
+  const path = join(config.artifacts, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
+// Everything the page logs that looks wrong (uncaught errors, console errors) is collected, so a
+// test can assert there was none.
+export function watchErrors(page, label) {
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(`${label}: ${err.message}`));
+  page.on('console', (msg) => { if (msg.type() === 'error') errors.push(`${label} console: ${msg.text()}`); });
+  return errors;
+}
+
+export async function signIn(page, userId, role) {
+  await page.getByLabel('User id', { exact: true }).fill(userId);
+  await page.getByLabel('Role', { exact: true }).selectOption(role);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForSelector('body[data-conn="online"]', { timeout: 20000 });
+}
+
+export async function openRoom(page, roomId) {
+  await page.locator(`.room-item[data-room-id="${roomId}"]`).click();
+  await page.waitForFunction((id) => document.getElementById('room-body').hidden === false
+    && document.querySelector(`.room-item[data-room-id="${id}"][aria-current="true"]`)
+    && document.getElementById('history-top').textContent !== '', roomId, { timeout: 10000 });
+}
+
+export async function refreshRooms(page, roomId) {
+  await page.getByRole('button', { name: 'Refresh my rooms' }).click();
+  await page.locator(`.room-item[data-room-id="${roomId}"]`).waitFor({ timeout: 10000 });
+}
+
+// Records every data-status a message of mine passes through (pending → sent), by its key.
+export async function recordStatuses(page) {
+  await page.evaluate(() => {
+    window.statusLog = {};
+    const note = (el) => {
+      if (!el.matches || !el.matches('.msg.mine')) return;
+      const key = el.dataset.key;
+      const log = (window.statusLog[key] ||= []);
+      if (log[log.length - 1] !== el.dataset.status) log.push(el.dataset.status);
+    };
+    new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.type === 'attributes') note(r.target);
+        for (const n of r.addedNodes || []) note(n);
+      }
+    }).observe(document.getElementById('messages'), { childList: true, subtree: true, attributes: true,
+      attributeFilter: ['data-status'] });
+  });
+}
+
+export async function statusesOf(page, text) {
+  return page.evaluate((t) => {
+    const el = [...document.querySelectorAll('.msg.mine')].find((e) => e.querySelector('.text').textContent === t);
+    return el ? window.statusLog[el.dataset.key] || [] : null;
+  }, text);
+}
+
+export async function send(page, text) {
+  const box = page.getByLabel('Message', { exact: true });
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+export async function waitSent(page, text, timeout = 15000) {
+  await page.waitForFunction((t) => [...document.querySelectorAll('.msg.mine')]
+    .some((e) => e.querySelector('.text').textContent === t && e.dataset.status === 'sent'), text, { timeout });
+}
+
+export async function waitText(page, text, timeout = 15000) {
+  await page.waitForFunction((t) => [...document.querySelectorAll('.msg .text')].some((e) => e.textContent === t),
+    text, { timeout });
+}
+
+// The shown messages: [{seq, id, text, sender, status}] in DOM order.
+export async function shown(page) {
+  return page.$$eval('#messages .msg', (els) => els.map((e) => ({
+    seq: e.dataset.seq === undefined ? null : Number(e.dataset.seq),
+    id: e.dataset.messageId || null,
+    text: e.querySelector('.text').textContent,
+    sender: e.dataset.sender,
+    status: e.dataset.status,
+  })));
+}
+
+// The room's whole history from the HTTP API, with the page's own token.
+export async function apiHistory(page, roomId) {
+  return page.evaluate(async (id) => {
+    const { token } = JSON.parse(sessionStorage.getItem('tidings.session'));
+    const items = [];
+    let url = `/api/rooms/${encodeURIComponent(id)}/messages?after=0&limit=200`;
+    for (;;) {
+      const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      const page = await res.json();
+      items.push(...page.items);
+      if (!page.nextCursor || page.items.length === 0) break;
+      url = `/api/rooms/${encodeURIComponent(id)}/messages?cursor=${encodeURIComponent(page.nextCursor)}&limit=200`;
+    }
+    return items.map((m) => ({ seq: m.seq, id: m.messageId, text: m.body, sender: m.senderId }));
+  }, roomId);
+}
+
+export async function unreadOf(page, roomId) {
+  return page.evaluate((id) => {
+    const b = document.querySelector(`.room-item[data-room-id="${id}"]`);
+    if (!b) return null;
+    const badge = b.querySelector('.badge');
+    return { attr: Number(b.dataset.unread), badge: badge ? badge.textContent : null };
+  }, roomId);
+}
+
+// Records the connection states the page goes through (body[data-conn]).
+export async function recordConnection(page) {
+  await page.evaluate(() => {
+    window.connLog = [document.body.dataset.conn];
+    new MutationObserver(() => {
+      const s = document.body.dataset.conn;
+      if (window.connLog[window.connLog.length - 1] !== s) window.connLog.push(s);
+    }).observe(document.body, { attributes: true, attributeFilter: ['data-conn'] });
+  });
+}

@@ -1,0 +1,86 @@
+"""The web client (local/web/) in headless Chromium against the real local stack.
+
+The browser tests are JavaScript (node's test runner driving Debian's chromium with
+playwright-core): tests/web/chat.browser.test.mjs. This wrapper makes them part of
+`pytest tests`: it installs what they need (local/browser.py: chromium via apt-get when
+missing, the pinned npm packages into ~/.cache/tidings, the vendored STOMP client), takes the
+gateway and the two edges from the session's stack and runs node with their URLs in the
+environment. Screenshots go to artifacts/web/ (also on failure, as FAILED-*.png).
+
+A machine where chromium cannot be installed FAILS here with the reason; it is not skipped.
+`TIDINGS_DOCS_SCREENSHOT=docs/web-client.png` also refreshes the README's screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from local import browser
+from local.paths import REPO_ROOT
+
+WEB_TESTS = REPO_ROOT / "tests" / "web"
+ARTIFACTS = REPO_ROOT / "artifacts" / "web"
+NODE_TIMEOUT_S = 420
+
+# a first run installs chromium (about a minute here) before the browser tests run
+pytestmark = pytest.mark.timeout(1200)
+
+
+def node_binary() -> str:
+    node = shutil.which("node")
+    if not node:
+        pytest.fail("node is not on PATH: the web client's tests run on Node 20+ (Debian: apt-get install nodejs)",
+                    pytrace=False)
+    return node
+
+
+def run_node(args: list[str], env: dict[str, str] | None = None, timeout: float = NODE_TIMEOUT_S) -> None:
+    try:
+        proc = subprocess.run([node_binary(), "--test", "--test-concurrency=1", "--test-reporter=spec", *args],
+                              cwd=REPO_ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        pytest.fail(f"node --test {' '.join(args)} did not finish within {timeout}s\n{out[-6000:]}", pytrace=False)
+    print(proc.stdout)
+    print(proc.stderr)
+    if proc.returncode != 0:
+        pytest.fail(f"node --test {' '.join(args)} failed (exit {proc.returncode}); screenshots in {ARTIFACTS}\n"
+                    f"{proc.stdout[-12000:]}\n{proc.stderr[-3000:]}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def browser_env() -> dict[str, str]:
+    """Chromium, playwright-core and the vendored STOMP client: installed once, or a clear failure."""
+    try:
+        paths = browser.install()
+    except browser.BrowserSetupError as exc:
+        pytest.fail(f"the browser tests cannot run on this machine: {exc}", pytrace=False)
+    return {"TIDINGS_CHROMIUM": paths["TIDINGS_CHROMIUM"], "TIDINGS_WEB_NODE_MODULES": paths["NODE_PATH"]}
+
+
+def test_timeline_logic():
+    """The client's message bookkeeping (dedup, gaps, pending → sent, backoff, typing expiry), no browser."""
+    run_node([str(WEB_TESTS / "timeline.test.mjs")], timeout=120)
+
+
+def test_chat_in_chromium(local_stack, browser_env):
+    """Customer on edge-a and groomer on edge-b chat in two browser contexts: both ways with pending →
+    sent, typing, presence, read by, unread badges, reload and older pages, offline/online and a dropped
+    socket with catch-up (no gap, no duplicate)."""
+    endpoints = local_stack.endpoints()
+    assert "gateway" in endpoints, "the stack has no gateway component (local/components.py)"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    env = {
+        **browser_env,
+        "TIDINGS_WEB_URL": endpoints["gateway"]["http"],
+        "TIDINGS_EDGES": ",".join(endpoints[name]["websocket"] for name in ("edge-a", "edge-b")),
+        "TIDINGS_WEB_ARTIFACTS": str(ARTIFACTS),
+    }
+    run_node([str(WEB_TESTS / "chat.browser.test.mjs")], env)
+    shots = sorted(p.name for p in ARTIFACTS.glob("0*.png"))
+    assert "01-customer.png" in shots, f"no screenshots in {ARTIFACTS}: {shots}"

@@ -1,0 +1,102 @@
+// Unit tests of local/web/js/timeline.js (no browser, no stack): node --test tests/web/timeline.test.mjs
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { Timeline, TypingSet, backoff, normalize, typingText } from '../../local/web/js/timeline.js';
+
+const msg = (seq, extra = {}) => ({ roomId: 'r', seq, messageId: `r:${seq}`, senderId: 'bob', senderRole: 'groomer',
+  content: `m${seq}`, sentAt: 1000 + seq, clientMsgId: `c${seq}`, ...extra });
+
+test('history items (body) and STOMP bodies (content) normalize to the same message', () => {
+  const fromHistory = normalize({ roomId: 'r', seq: 3, messageId: 'r:3', body: 'hi', senderId: 'a', senderRole: 'customer',
+    sentAt: 5, storedAt: 6, clientMsgId: 'x' });
+  const fromStomp = normalize({ roomId: 'r', seq: 3, messageId: 'r:3', content: 'hi', senderId: 'a', senderRole: 'customer',
+    sentAt: 5, clientMsgId: 'x' });
+  assert.deepEqual(fromHistory, fromStomp);
+  assert.equal(normalize({ seq: 'x' }), null);
+  assert.equal(normalize({ seq: 2 }, 'room').messageId, 'room:2');
+});
+
+test('duplicates by messageId are dropped', () => {
+  const tl = new Timeline('r', 'me');
+  assert.equal(tl.add(msg(1)), true);
+  assert.equal(tl.add(msg(1)), false);
+  assert.equal(tl.add({ ...msg(1), content: 'other' }), false);
+  assert.deepEqual(tl.visible().map((m) => m.seq), [1]);
+});
+
+test('pages and live messages merge into one ordered block; older pages extend it', () => {
+  const tl = new Timeline('r', 'me');
+  tl.add(msg(11));   // live before the first page
+  tl.addPage({ items: [msg(8), msg(9), msg(10), msg(11)], prevCursor: 'p1' });
+  tl.add(msg(12));
+  assert.deepEqual(tl.visible().map((m) => m.seq), [8, 9, 10, 11, 12]);
+  assert.equal(tl.prevCursor, 'p1');
+  tl.addPage({ items: [msg(5), msg(6), msg(7)], prevCursor: null }, { older: true });
+  assert.deepEqual(tl.visible().map((m) => m.seq), [5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.equal(tl.prevCursor, null);
+  assert.equal(tl.lastSeq, 12);
+});
+
+test('a hole is never shown as if it were not there: only the newest contiguous block', () => {
+  const tl = new Timeline('r', 'me');
+  tl.add(msg(1));
+  tl.add(msg(2));
+  tl.add(msg(5));
+  tl.add(msg(6));
+  assert.equal(tl.hasGap(), true);
+  assert.deepEqual(tl.visible().map((m) => m.seq), [5, 6]);
+  tl.add(msg(3));
+  tl.add(msg(4));
+  assert.equal(tl.hasGap(), false);
+  assert.deepEqual(tl.visible().map((m) => m.seq), [1, 2, 3, 4, 5, 6]);
+});
+
+test('my message: pending, sent on RECEIPT, replaced by the stored one (same clientMsgId) without a duplicate', () => {
+  const tl = new Timeline('r', 'me');
+  tl.add(msg(1));
+  tl.queue('w-1', 'hello', 50);
+  let shown = tl.visible();
+  assert.deepEqual(shown.map((m) => [m.seq, m.status, m.clientMsgId]), [[1, 'sent', 'c1'], [null, 'pending', 'w-1']]);
+  assert.deepEqual(tl.unconfirmed().map((e) => e.clientMsgId), ['w-1']);
+  tl.receipted('w-1');
+  assert.equal(tl.visible()[1].status, 'sent');
+  assert.deepEqual(tl.unconfirmed(), []);
+  tl.add(msg(2, { senderId: 'me', clientMsgId: 'w-1', content: 'hello' }));
+  shown = tl.visible();
+  assert.deepEqual(shown.map((m) => [m.seq, m.status, m.clientMsgId]), [[1, 'sent', 'c1'], [2, 'sent', 'w-1']]);
+});
+
+test('the stored echo may overtake the RECEIPT; a rejection marks the message failed', () => {
+  const tl = new Timeline('r', 'me');
+  tl.queue('w-2', 'x');
+  tl.add(msg(1, { senderId: 'me', clientMsgId: 'w-2' }));
+  assert.equal(tl.receipted('w-2'), false);   // already stored: nothing left to confirm
+  assert.deepEqual(tl.visible().map((m) => m.status), ['sent']);
+  tl.queue('w-3', 'y');
+  tl.failed('w-3', 'forbidden: not a member');
+  assert.deepEqual(tl.visible().map((m) => [m.status, m.error]), [['sent', null], ['failed', 'forbidden: not a member']]);
+  assert.deepEqual(tl.unconfirmed(), []);
+});
+
+test('backoff grows exponentially with jitter, capped', () => {
+  const lo = (a) => backoff(a, { random: () => 0 });
+  const hi = (a) => backoff(a, { random: () => 1 });
+  assert.deepEqual([0, 1, 2, 3].map(hi), [500, 1000, 2000, 4000]);
+  assert.deepEqual([0, 1, 2, 3].map(lo), [250, 500, 1000, 2000]);
+  assert.equal(hi(20), 15000);
+  assert.equal(lo(20), 7500);
+});
+
+test('typing entries expire', () => {
+  const set = new TypingSet(4000);
+  set.seen('bob', 1000);
+  set.seen('al', 2000);
+  assert.deepEqual(set.active(3000), ['al', 'bob']);
+  assert.deepEqual(set.active(5500), ['al']);
+  assert.deepEqual(set.active(6000), []);
+  assert.equal(typingText(['bob']), 'bob is typing…');
+  assert.equal(typingText(['al', 'bob']), 'al and bob are typing…');
+  assert.equal(typingText(['a', 'b', 'c']), '3 people are typing…');
+  assert.equal(typingText([]), '');
+});
