@@ -263,6 +263,33 @@ describe('the web client in Chromium, customer and groomer on two edges', () => 
     await assertGapless(pageC);
   });
 
+  step('an edge that does not answer: banner, backoff, then the next edge, with the history caught up', async () => {
+    // the customer on a second device whose first edge is a dead address
+    const ctx = await browser.newContext({ viewport: VIEWPORT });
+    ctx.setDefaultTimeout(15000);
+    try {
+      const page = await ctx.newPage();
+      await page.goto(pageUrl(0, ['ws://127.0.0.1:9/ws', config.edges[1]]));
+      await recordConnection(page);
+      const started = Date.now();
+      await signIn(page, customer, 'customer');
+      const took = Date.now() - started;
+      assert.match(await page.locator('#conn').textContent(), /Connected · edge 1/);
+      const log = await page.evaluate(() => ({ conn: window.connLog, banner: window.bannerLog }));
+      assert.deepEqual(log.conn.filter((s, i, a) => a.indexOf(s) === i), ['idle', 'connecting', 'reconnecting', 'online'],
+        `states: ${log.conn}`);
+      assert.ok(log.banner.some((t) => /Connection lost \(no connection to the server\)\. Reconnecting in \d s/.test(t)),
+        `banner: ${log.banner}`);
+      // three attempts on the dead edge with growing delays (0.25-0.5 s, 0.5-1 s, 1-2 s) before the move
+      assert.ok(took > 1700, `moved on after ${took} ms`);
+      await openRoom(page, roomId);
+      await waitText(page, 'Live 10');
+      await assertGapless(page);
+    } finally {
+      await ctx.close();
+    }
+  });
+
   step('the groomer leaves: the customer sees them go offline', async () => {
     await ctxG.close();
     pageG = null;

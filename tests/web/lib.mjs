@@ -37,8 +37,8 @@ export async function launch() {
   return chromium.launch({ executablePath: config.chromium, args: CHROMIUM_ARGS, timeout: 60000 });
 }
 
-export function pageUrl(edgeIndex) {
-  return `${config.baseUrl}/?edges=${encodeURIComponent(config.edges.join(','))}&edge=${edgeIndex}`;
+export function pageUrl(edgeIndex, edges = config.edges) {
+  return `${config.baseUrl}/?edges=${encodeURIComponent(edges.join(','))}&edge=${edgeIndex}`;
 }
 
 export function unique(prefix) {
@@ -159,13 +159,18 @@ export async function unreadOf(page, roomId) {
   }, roomId);
 }
 
-// Records the connection states the page goes through (body[data-conn]).
+// Records the connection states the page goes through (body[data-conn]) and the banner's texts.
 export async function recordConnection(page) {
   await page.evaluate(() => {
     window.connLog = [document.body.dataset.conn];
+    window.bannerLog = [];
     new MutationObserver(() => {
       const s = document.body.dataset.conn;
       if (window.connLog[window.connLog.length - 1] !== s) window.connLog.push(s);
     }).observe(document.body, { attributes: true, attributeFilter: ['data-conn'] });
+    new MutationObserver(() => {
+      const text = document.getElementById('banner-text').textContent;
+      if (text && !document.getElementById('banner').hidden) window.bannerLog.push(text);
+    }).observe(document.getElementById('banner'), { attributes: true, childList: true, subtree: true, characterData: true });
   });
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { Timeline, TypingSet, backoff, normalize, typingText } from '../../local/web/js/timeline.js';
+import { Timeline, TypingSet, backoff, normalize, resumeSeq, typingText } from '../../local/web/js/timeline.js';
 
 const msg = (seq, extra = {}) => ({ roomId: 'r', seq, messageId: `r:${seq}`, senderId: 'bob', senderRole: 'groomer',
   content: `m${seq}`, sentAt: 1000 + seq, clientMsgId: `c${seq}`, ...extra });
@@ -99,4 +99,15 @@ test('typing entries expire', () => {
   assert.equal(typingText(['al', 'bob']), 'al and bob are typing…');
   assert.equal(typingText(['a', 'b', 'c']), '3 people are typing…');
   assert.equal(typingText([]), '');
+});
+
+test('resubscribing resumes from what we hold, not from a rooms list that moved on meanwhile', () => {
+  assert.equal(resumeSeq(undefined, 7), 7);                 // never seen: the list's lastSeq
+  assert.equal(resumeSeq(new Timeline('r', 'me'), 7), 7);
+  const empty = new Timeline('r', 'me');
+  empty.addPage({ items: [], prevCursor: null });            // opened, room was empty
+  assert.equal(resumeSeq(empty, 7), 0);
+  const tl = new Timeline('r', 'me');
+  tl.addPage({ items: [msg(1), msg(2), msg(3)], prevCursor: null });
+  assert.equal(resumeSeq(tl, 9), 3);                          // 4..9 come in the catch-up: no hole
 });

@@ -4,7 +4,7 @@
 
 import { Api, ApiError, devLogin } from './api.js';
 import { Live, loadStomp } from './live.js';
-import { Timeline, TypingSet, backoff, typingText } from './timeline.js';
+import { Timeline, TypingSet, backoff, resumeSeq, typingText } from './timeline.js';
 
 const PAGE_SIZE = 30;
 const SESSION_KEY = 'tidings.session';
@@ -130,6 +130,7 @@ class App {
   }
 
   async signOut() {
+    this.session = null;
     sessionStorage.removeItem(SESSION_KEY);
     await this.stopAll();
     history.replaceState(null, '', window.location.pathname + window.location.search);
@@ -186,6 +187,7 @@ class App {
       onReceipt: (id) => this.onReceipt(id),
       onRejected: (info) => this.onRejected(info),
       onConnected: () => this.onConnected(),
+      onUnauthorized: () => this.expired(),
       debug: this.config.debug ? (t) => console.debug('[stomp]', t) : null,
     });
     for (const roomId of this.rooms.keys()) this.live.watch(roomId);
@@ -194,16 +196,24 @@ class App {
     this.timers.push(setInterval(() => { if (this.current && !document.hidden) this.loadReads(); }, READS_POLL_MS));
     this.timers.push(setInterval(() => { if (this.current) this.loadPresence(); }, PRESENCE_POLL_MS));
     this.timers.push(setInterval(() => { this.renderTyping(); this.renderBannerCountdown(); }, 1000));
+    // the token ends: back to the sign-in form (a minute early, before the edge closes with 4001)
+    this.timers.push(setTimeout(() => this.expired(), Math.max(0, session.expiresAt * 1000 - Date.now() - 60000)));
     this.openFromHash();
   }
 
   handleAuth(err) {
     if (err instanceof ApiError && err.status === 401) {
-      sessionStorage.removeItem(SESSION_KEY);
-      this.stopAll().then(() => this.showSignIn('Your session expired: sign in again.'));
+      this.expired();
       return true;
     }
     return false;
+  }
+
+  expired() {
+    if (!this.session) return;
+    this.session = null;
+    sessionStorage.removeItem(SESSION_KEY);
+    this.stopAll().then(() => this.showSignIn('Your session expired: sign in again.'));
   }
 
   fatal(text) {
@@ -221,13 +231,16 @@ class App {
     return tl;
   }
 
+  // where a (re)subscription resumes: see timeline.resumeSeq
   lastSeq(roomId) {
-    const summary = this.rooms.get(roomId);
-    return Math.max(this.timelines.get(roomId)?.lastSeq || 0, summary?.lastSeq || 0);
+    return resumeSeq(this.timelines.get(roomId), this.rooms.get(roomId)?.lastSeq);
   }
 
   async loadRooms() {
-    const data = await this.api.rooms();
+    const api = this.api;
+    if (!api) return;
+    const data = await api.rooms();
+    if (api !== this.api) return;   // signed out meanwhile
     for (const r of data.rooms) {
       const known = this.rooms.get(r.roomId);
       if (!known) {
@@ -245,7 +258,9 @@ class App {
   }
 
   renderRooms() {
+    if (!this.session) return;
     const list = $('rooms');
+    const focused = document.activeElement?.dataset?.roomId;   // keep keyboard focus across the re-render
     const rooms = [...this.rooms.values()].sort((a, b) => (activity(b) - activity(a)) || a.roomId.localeCompare(b.roomId));
     $('rooms-empty').hidden = rooms.length > 0;
     const items = rooms.map((r) => {
@@ -262,6 +277,7 @@ class App {
         h('span', { class: 'room-last', text: last })));
     });
     list.replaceChildren(...items);
+    if (focused) list.querySelector(`.room-item[data-room-id="${CSS.escape(focused)}"]`)?.focus();
   }
 
   async createRoom() {
@@ -423,6 +439,7 @@ class App {
   }
 
   onMessage(roomId, body) {
+    if (!this.session) return;
     const tl = this.timeline(roomId);
     if (!tl.add(body)) return;   // a duplicate (catch-up overlap, redelivery)
     const summary = this.rooms.get(roomId);
@@ -514,7 +531,7 @@ class App {
 
   renderMembers() {
     const roomId = this.current;
-    if (!roomId) return;
+    if (!roomId || !this.session) return;
     const d = this.detail(roomId);
     const online = d.online;
     const members = [...d.members].sort((a, b) => a.userId.localeCompare(b.userId));
@@ -550,7 +567,7 @@ class App {
   // becomes "sent" in place; the log region announces only additions).
   renderMessages({ toBottom = false, follow = false } = {}) {
     const roomId = this.current;
-    if (!roomId) return;
+    if (!roomId || !this.session) return;
     const box = $('history');
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
     const me = this.session.userId;

@@ -24,10 +24,20 @@ export async function loadStomp() {
   }
 }
 
+// What a close means, in words, for the banner (docs/protocol.md "Close codes").
+export function closeReason(evt) {
+  const code = evt && evt.code;
+  const known = {
+    1000: 'closed', 1001: 'idle for too long', 1006: 'no connection to the server', 1011: 'server error',
+    1012: 'the server restarts', 1013: 'the server dropped a slow connection', 4001: 'session expired',
+  };
+  return known[code] || (evt && evt.reason) || (code ? `closed with code ${code}` : 'connection lost');
+}
+
 export class Live {
   // opts: {stomp, edges, edgeIndex, token, lastSeq(roomId), backoff(attempt),
   //        onState(state), onMessage(roomId, body), onSignal(roomId, kind, body),
-  //        onReceipt(clientMsgId), onRejected(info), onConnected(), debug(text)}
+  //        onReceipt(clientMsgId), onRejected(info), onConnected(), onUnauthorized(), debug(text)}
   constructor(opts) {
     this.o = opts;
     this.rooms = new Set();
@@ -110,8 +120,10 @@ export class Live {
         this.o.onConnected?.();
       },
       onStompError: (frame) => {
-        error = `${frame.headers.message || 'error'}: ${frame.body || ''}`.trim();
+        const code = frame.headers.message || 'error';
+        error = `${code}: ${frame.body || ''}`.trim();
         this.debug(`ERROR frame ${error}`);
+        if (code === 'unauthorized') this.o.onUnauthorized?.();
         const receipt = frame.headers['receipt-id'];
         if (receipt) this.debug(`send ${receipt} refused, it stays pending and is sent again after reconnecting`);
       },
@@ -121,8 +133,7 @@ export class Live {
         this.subs.clear();
         client.deactivate();   // no reconnect of its own
         if (this.stopped) return;
-        const reason = error || (evt && evt.reason) || (evt && evt.code ? `closed (${evt.code})` : 'connection lost');
-        this.scheduleRetry(reason);
+        this.scheduleRetry(error || closeReason(evt));
       },
     });
     this.client = client;

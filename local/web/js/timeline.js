@@ -88,6 +88,15 @@ export class Timeline {
   }
 }
 
+// Where a (re)subscription resumes (`after-seq`) for a room. A room whose messages we hold
+// resumes from the last one we hold, never from the rooms list's lastSeq: the list may have moved
+// on while the socket was down, and resuming from it would leave a hole. A room we hold nothing
+// of resumes from the list's lastSeq (its history comes from the API when it is opened).
+export function resumeSeq(timeline, listedLastSeq) {
+  if (timeline && (timeline.bySeq.size > 0 || timeline.prevCursor !== undefined)) return timeline.lastSeq;
+  return listedLastSeq || 0;
+}
+
 // A stored message from either source: history items have `body`, STOMP bodies `content`.
 export function normalize(raw, roomId) {
   if (!raw || typeof raw !== 'object' || !Number.isInteger(raw.seq)) return null;
