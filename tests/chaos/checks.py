@@ -25,7 +25,6 @@ class Report:
     problems: list[str] = field(default_factory=list)
     numbers: dict = field(default_factory=dict)
     timeline: list[tuple[float, str]] = field(default_factory=list)
-    verdict: str | None = None     # overrides OK / FAILED in the summary's first line
     _counts: Counter = field(default_factory=Counter)
 
     def problem(self, kind: str, text: str) -> None:
@@ -45,7 +44,7 @@ class Report:
 
     def summary(self) -> str:
         n = self.numbers
-        lines = [f"chaos[{self.scenario}]: {self.verdict or ('OK' if self.ok else 'FAILED')}"]
+        lines = [f"chaos[{self.scenario}]: {'OK' if self.ok else 'FAILED'}"]
         lines.append("  timeline: " + "; ".join(f"{t:.1f}s {what}" for t, what in self.timeline))
         lines.append(
             f"  traffic: {n['senders']} members in {n['rooms']} rooms; {n['sent']} messages sent in "

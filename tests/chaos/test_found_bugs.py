@@ -112,6 +112,10 @@ class _GatedStore(Store):
         return super().batch_write(*args, **kwargs)
 
 
+# Fixed in 65b70f1 (the worker reads the subscribers after it stores; the edge fills a live
+# seq jump from the store). Found by the edge-a scenario: a member that reconnected with
+# afterSeq while a batch was in flight never got that batch (a hole in its seqs). The gate
+# holds the worker between its read of the room and its write, which forces the interleaving.
 def test_a_member_subscribing_while_a_batch_is_in_flight_gets_every_message(local_stack):
     settings = local_stack.settings
     tag = uuid.uuid4().hex[:8]
