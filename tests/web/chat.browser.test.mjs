@@ -122,6 +122,24 @@ describe('the web client in Chromium, customer and groomer on two edges', () => 
     assert.equal(await pageG.locator('.msg:not(.mine) .sender').first().textContent(), customer);
   });
 
+  step('the page is usable by role and name (what assistive technology sees)', async () => {
+    await pageC.getByRole('navigation', { name: 'My rooms' }).getByRole('button', { name: /Grooming for Rex/ }).waitFor();
+    assert.equal(await pageC.getByRole('button', { name: /Grooming for Rex/ }).getAttribute('aria-current'), 'true');
+    const log = pageC.getByRole('log', { name: 'Grooming for Rex' });
+    assert.equal(await log.getAttribute('aria-live'), 'polite');
+    assert.equal(await log.getByRole('listitem').count(), 2);
+    assert.equal(await pageC.getByRole('list', { name: 'Members' }).getByRole('listitem').count(), 2);
+    await pageC.getByRole('textbox', { name: 'Message' }).waitFor();
+    await pageC.getByRole('button', { name: 'Send' }).waitFor();
+    assert.equal(await pageC.getByRole('status').filter({ hasText: 'Connected' }).count(), 1);
+    // the composer works from the keyboard alone: Tab to the box, type, Enter
+    await pageG.getByRole('textbox', { name: 'Message' }).focus();
+    await pageG.keyboard.type('Typed with the keyboard');
+    await pageG.keyboard.press('Enter');
+    await waitSent(pageG, 'Typed with the keyboard');
+    await waitText(pageC, 'Typed with the keyboard');
+  });
+
   step('typing: "X is typing…" shows on the other side and goes away by itself', async () => {
     await pageG.getByLabel('Message', { exact: true }).pressSequentially('Bring his', { delay: 30 });
     await pageC.waitForFunction((g) => document.getElementById('typing').textContent === `${g} is typing…`, groomer,
@@ -288,6 +306,18 @@ describe('the web client in Chromium, customer and groomer on two edges', () => 
     } finally {
       await ctx.close();
     }
+  });
+
+  step('sign out and in again: the rooms come back, read', async () => {
+    await pageC.getByRole('button', { name: 'Sign out' }).click();
+    await pageC.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.equal(await pageC.evaluate(() => sessionStorage.getItem('tidings.session')), null);
+    assert.equal(await pageC.locator('#messages .msg').count(), 0, 'nothing of the last user is left on the page');
+    await signIn(pageC, customer, 'customer');
+    await pageC.locator(`.room-item[data-room-id="${roomId}"]`).waitFor();
+    assert.deepEqual(await unreadOf(pageC, roomId), { attr: 0, badge: null });
+    await openRoom(pageC, roomId);
+    await waitText(pageC, 'Live 10');
   });
 
   step('the groomer leaves: the customer sees them go offline', async () => {

@@ -131,6 +131,7 @@ export class Live {
         if (this.client !== client) return;
         this.client = null;
         this.subs.clear();
+        this.closeTyping();
         client.deactivate();   // no reconnect of its own
         if (this.stopped) return;
         this.scheduleRetry(error || closeReason(evt));
