@@ -71,6 +71,7 @@ class EventSourceMapping:
         self.function_name = function_name
         self.sleep = sleep
         self.stopping = threading.Event()
+        self._assigned: set[tuple[str, int]] = set()
         self._pool = ThreadPoolExecutor(max_workers=max(1, settings.partitions), thread_name_prefix="esm-partition")
         self.consumer = consumer or Consumer({
             "bootstrap.servers": settings.kafka_bootstrap,
@@ -89,7 +90,7 @@ class EventSourceMapping:
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> None:
-        self.consumer.subscribe([self.settings.chat_topic])
+        self.consumer.subscribe([self.settings.chat_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         log.info("esm consuming %s as %s", self.settings.chat_topic, self.settings.consumer_group)
         try:
             while not self.stopping.is_set():
@@ -98,13 +99,22 @@ class EventSourceMapping:
             self.consumer.close()
             self.dlq.flush(10)
 
+    def _on_assign(self, consumer, partitions) -> None:
+        self._assigned = {(tp.topic, tp.partition) for tp in partitions}
+        log.info("assigned %s", sorted(p for _t, p in self._assigned))
+
+    def _on_revoke(self, consumer, partitions) -> None:
+        self._assigned = set()
+
     def poll_once(self) -> int:
         """Gather one batch, handle it (partitions in parallel, as Lambda's pollers do), commit.
 
         A window of 0 means: block for the first record, then take whatever is already
         fetched, so latency stays low when idle and batches grow by themselves under load.
         """
-        size, window = self.settings.batch_size, self.settings.batch_window_ms / 1000
+        # Up to a batch per partition, as Lambda's per-partition pollers each gather their own.
+        size = self.settings.batch_size * max(1, len(self._assigned))
+        window = self.settings.batch_window_ms / 1000
         if window > 0:
             messages = self.consumer.consume(num_messages=size, timeout=window)
         else:
@@ -118,15 +128,21 @@ class EventSourceMapping:
             batch.append(msg)
         if not batch:
             return 0
-        by_partition: dict[tuple[str, int], list] = {}
+        invocations: dict[tuple[str, int], list] = {}
         for msg in batch:
-            by_partition.setdefault((msg.topic(), msg.partition()), []).append(msg)
-        if len(by_partition) == 1:
-            self.handle(batch)
+            invocations.setdefault((msg.topic(), msg.partition()), []).append(msg)
+        n = self.settings.batch_size
+        per_partition = [[records[i:i + n] for i in range(0, len(records), n)] for records in invocations.values()]
+        if len(per_partition) == 1:
+            self._handle_in_order(per_partition[0])
         else:  # one room lives in one partition, so partitions are independent
-            list(self._pool.map(self.handle, by_partition.values()))
+            list(self._pool.map(self._handle_in_order, per_partition))
         self.commit(batch)
         return len(batch)
+
+    def _handle_in_order(self, chunks: list[list]) -> None:
+        for chunk in chunks:
+            self.handle(chunk)
 
     def commit(self, batch: Sequence) -> None:
         """Commit past the batch; wait out a broker that is away, never crash on it.

@@ -52,7 +52,7 @@ class _BrokerRestartingConsumer:
         self.commit_calls = 0
         self.committed = []
 
-    def subscribe(self, topics): pass
+    def subscribe(self, topics, **callbacks): pass
     def close(self): pass
 
     def consume(self, num_messages, timeout):
