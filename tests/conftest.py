@@ -19,6 +19,7 @@ import atexit
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
             errors.append(exc)
 
     threads = []
+    started = time.monotonic()
     for what, fn in pending:
         if reporter:
             reporter.write_line(f"tidings: installing {what} (first run only)")
@@ -73,6 +75,8 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         t.join()
     if errors:
         raise pytest.UsageError(f"cannot install the local stack: {errors[0]}")
+    if reporter:
+        reporter.write_line(f"tidings: installed in {time.monotonic() - started:.0f}s")
 
 
 def _interrupt(signum, frame):  # SIGTERM / SIGHUP: unwind like Ctrl-C so teardown runs
