@@ -141,6 +141,13 @@ def esm_component(stack: "Stack") -> Component:
     )
 
 
+def _vendor_web_client() -> None:
+    """The web client's STOMP library (@stomp/stompjs from npm) into local/web/vendor/."""
+    from local import browser
+
+    browser.vendor_stompjs()
+
+
 def gateway_component(stack: "Stack") -> Component:
     """The local HTTP API gateway (payload 2.0 events for functions.http_api) + the web client."""
     port = stack.port("gateway")
@@ -152,6 +159,7 @@ def gateway_component(stack: "Stack") -> Component:
         ready_url=f"http://127.0.0.1:{port}/healthz",
         ready_timeout=60.0,
         depends_on=("dynalite",),
+        install=_vendor_web_client,
         stop_timeout=15.0,
         endpoints={"http": f"http://127.0.0.1:{port}", "api": f"http://127.0.0.1:{port}/api"},
         description="HTTP API gateway (/api, JWT authorizer) and the web client (/)",

@@ -397,6 +397,7 @@ def negotiate_heartbeat(client_hb: str | None, server_cx: int, server_cy: int) -
 # --- destinations -----------------------------------------------------------------------
 
 SEND_PREFIX = "/pub/chat/send/"
+TYPING_PREFIX = "/pub/chat/typing/"
 SUBSCRIBE_PREFIX = "/sub/chat/"
 
 
@@ -410,6 +411,11 @@ def _room_after(prefix: str, destination: str | None) -> str | None:
 def parse_send_destination(destination: str | None) -> str | None:
     """Room id of `/pub/chat/send/{roomId}`, else None."""
     return _room_after(SEND_PREFIX, destination)
+
+
+def parse_typing_destination(destination: str | None) -> str | None:
+    """Room id of `/pub/chat/typing/{roomId}` (a typing indicator, never stored), else None."""
+    return _room_after(TYPING_PREFIX, destination)
 
 
 def parse_subscribe_destination(destination: str | None) -> str | None:

@@ -26,7 +26,7 @@ from functions import contracts, tokens
 from functions.contracts import CLIENT_MSG_ID_RE, MAX_BODY_CHARS
 from websocket_edge import stomp
 from websocket_edge.protocol import (Action, Disconnect, Frame, Invalid, Protocol, Reply, Send,
-                                     ServerEvent, Subscribe, Unsubscribe)
+                                     ServerEvent, Subscribe, Typing, Unsubscribe)
 from websocket_edge.stomp import HEARTBEAT, StompError
 
 SERVER = "tidings/0.1"
@@ -189,7 +189,10 @@ class StompProtocol(Protocol):
             raise _Refuse(contracts.ERR_UNAUTHORIZED, "Authorization in CONNECT names another user "
                                                       "than the connection's token")
 
-    def _send(self, frame: stomp.Frame, receipt: str | None) -> Send:
+    def _send(self, frame: stomp.Frame, receipt: str | None) -> Send | Typing:
+        typing_room = stomp.parse_typing_destination(frame.get("destination"))
+        if typing_room is not None:   # ephemeral: fanned out, never stored, no RECEIPT awaited
+            return Typing(typing_room)
         header_id = frame.get(CLIENT_MSG_ID_HEADER)
         if header_id is not None:
             if not CLIENT_MSG_ID_RE.fullmatch(header_id):

@@ -190,6 +190,13 @@ def test_send_json_body_to_the_old_destination():
     assert send == Send("r1", "m-1", "hello", Ref("m-1"))
 
 
+def test_send_to_the_typing_destination_is_a_typing_indicator():
+    from websocket_edge.protocol import Typing
+
+    p = protocol()
+    assert one(p, frame("SEND", ("destination", "/pub/chat/typing/r1"))) == Typing("r1")
+
+
 def test_send_plain_text_body():
     p = protocol()
     send = one(p, frame("SEND", ("destination", "/pub/chat/send/r1"),

@@ -9,9 +9,7 @@
 //   drop by messageId; then the caller sends what is still unconfirmed, with the same
 //   client-msg-id (the server stores a resend once);
 // - SEND with `receipt` = `client-msg-id`: the RECEIPT says Kafka has it.
-//
-// Typing has no STOMP destination, so typing signals go over a small JSON-protocol socket
-// (docs/protocol.md `{"type":"typing","room"}`) to the same edge, opened when first needed.
+// - typing: SEND to `/pub/chat/typing/{roomId}` (fanned out, never stored, no receipt).
 
 const STOMP_MODULE = '../vendor/stompjs/index.js';
 
@@ -47,8 +45,6 @@ export class Live {
     this.timer = null;
     this.stopped = true;
     this.state = { status: 'idle', edge: this.edge(), attempt: 0, retryAt: null, reason: null };
-    this.typingSocket = null;
-    this.typingRoom = null;
     this.lastTyping = 0;
     this.onOffline = () => this.drop('the browser is offline');
     this.onOnline = () => this.retryNow();
@@ -82,7 +78,6 @@ export class Live {
     const client = this.client;
     this.client = null;
     this.subs.clear();
-    this.closeTyping();
     if (client) await client.deactivate();
     this.setState({ status: 'idle', retryAt: null });
   }
@@ -131,7 +126,6 @@ export class Live {
         if (this.client !== client) return;
         this.client = null;
         this.subs.clear();
-        this.closeTyping();
         client.deactivate();   // no reconnect of its own
         if (this.stopped) return;
         this.scheduleRetry(error || closeReason(evt));
@@ -167,7 +161,6 @@ export class Live {
     }
     this.client = null;
     this.subs.clear();
-    this.closeTyping();
     client.deactivate({ force: true });
     this.scheduleRetry(reason);
   }
@@ -215,49 +208,22 @@ export class Live {
     }
   }
 
-  // --- typing over the JSON protocol --------------------------------------------------------
+  // --- typing ------------------------------------------------------------------------------
   typing(roomId, minIntervalMs = 2000) {
     const now = Date.now();
     if (!this.connected || now - this.lastTyping < minIntervalMs) return false;
     this.lastTyping = now;
-    const ws = this.typingSocketFor(roomId);
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'typing', room: roomId }));
-    else ws.pendingTyping = roomId;
-    return true;
+    try {
+      this.client.publish({ destination: `/pub/chat/typing/${roomId}` });
+      return true;
+    } catch (err) {
+      this.debug(`typing not sent: ${err.message}`);
+      return false;
+    }
   }
 
   // A message went out: the next keystroke starts a new typing burst and is signalled at once.
   typingDone() {
     this.lastTyping = 0;
-  }
-
-  typingSocketFor(roomId) {
-    let ws = this.typingSocket;
-    if (!ws || ws.readyState > WebSocket.OPEN) {
-      ws = new WebSocket(`${this.edge()}?access_token=${encodeURIComponent(this.o.token)}`, 'tidings.json');
-      ws.onopen = () => {
-        if (ws.room) ws.send(JSON.stringify({ type: 'subscribe', room: ws.room }));
-        if (ws.pendingTyping) ws.send(JSON.stringify({ type: 'typing', room: ws.pendingTyping }));
-        ws.pendingTyping = null;
-      };
-      ws.onmessage = () => {};   // the STOMP connection shows everything; this one only sends
-      ws.onclose = () => { if (this.typingSocket === ws) this.typingSocket = null; };
-      this.typingSocket = ws;
-    }
-    if (ws.room !== roomId) {
-      // the edge takes typing only for a room this connection is subscribed to
-      if (ws.readyState === WebSocket.OPEN) {
-        if (ws.room) ws.send(JSON.stringify({ type: 'unsubscribe', room: ws.room }));
-        ws.send(JSON.stringify({ type: 'subscribe', room: roomId }));
-      }
-      ws.room = roomId;
-    }
-    return ws;
-  }
-
-  closeTyping() {
-    const ws = this.typingSocket;
-    this.typingSocket = null;
-    if (ws) try { ws.close(1000); } catch { /* already closed */ }
   }
 }
