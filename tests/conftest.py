@@ -119,10 +119,14 @@ def _session_stack(tmp_path_factory):
 def local_stack(_session_stack):
     """The session's stack; healed after the test (stopped/killed/paused components restart)."""
     yield _session_stack
-    for name in _session_stack.components:
+    down = []
+    for name in _session_stack.order():
         if _session_stack.is_running(name):
             _session_stack.kill(name, signal.SIGCONT)  # undo a test's SIGSTOP, harmless otherwise
-    _session_stack.up()
+        else:
+            down.append(name)
+    if down:
+        _session_stack.up()
 
 
 @pytest.fixture
