@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from functions.store import Messages
@@ -77,3 +77,55 @@ def test_a_poison_record_is_dead_lettered_and_the_room_moves_on(settings, new_us
     assert letter.meta["condition"] == "RetriesExhausted"
     assert letter.meta["topic"] == settings.chat_topic
     assert int(letter.meta["attempts"]) == settings.max_retry_attempts + 1
+
+
+def test_dead_letters_replay_into_their_room_once(settings, new_user, new_room, connect):
+    """A dead letter from an earlier outage (a valid record) goes back with `invoke dlq --replay`,
+    is stored in its room, and a second replay sends nothing again."""
+    from functions import contracts
+    from local.esm import DLQ_HEADERS
+
+    alice = new_user()
+    room = new_room(alice)
+    client = connect("edge-a", alice)
+    client.subscribe(room)
+    cid = uuid.uuid4().hex
+    value = contracts.encode({"v": 1, "type": contracts.RECORD_SEND, "roomId": room, "clientMsgId": cid,
+                              "senderId": alice.id, "senderRole": alice.role, "body": "back from the dead",
+                              "sentAt": int(time.time() * 1000), "connectionId": "c-gone",
+                              "edgeUrl": "http://127.0.0.1:1"})
+    meta = ("RetriesExhausted", "store unreachable", settings.chat_topic, "0", "42", "4")
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer.produce(settings.dead_letter_topic, key=room.encode(), value=value,
+                     headers=[("tidings-schema", b"1")] + [(k, v.encode()) for k, v in zip(DLQ_HEADERS, meta)])
+    assert producer.flush(10) == 0
+    assert dlq.replay(settings) >= 1
+    got = client.wait_messages(room, 1, timeout=30)[0]
+    assert (got["body"], got["clientMsgId"], got["senderId"]) == ("back from the dead", cid, alice.id)
+    assert dlq.replay(settings) == 0                      # remembered: not sent twice
+    assert [m["clientMsgId"] for m in stored(settings, room)] == [cid]
+
+
+def test_sigterm_on_the_runner_commits_what_it_handled(local_stack, settings, new_user, new_room, connect):
+    """Graceful stop: the ESM finishes its batch and commits before it exits, so nothing it
+    handled is handed over again."""
+    alice = new_user()
+    room = new_room(alice)
+    client = connect("edge-a", alice)
+    client.subscribe(room)
+    for i in range(20):
+        client.send_and_ack(room, f"m{i}")
+    client.wait_messages(room, 20, timeout=30)
+    assert local_stack.stop("esm") == "stopped"            # SIGTERM, then a clean exit
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    group = admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(settings.consumer_group)])[settings.consumer_group].result(10)
+    committed = {tp.partition: tp.offset for tp in group.topic_partitions if tp.topic == settings.chat_topic}
+    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"probe-{uuid.uuid4().hex}"})
+    try:
+        ends = {p: probe.get_watermark_offsets(TopicPartition(settings.chat_topic, p), timeout=10)[1]
+                for p in range(settings.partitions)}
+    finally:
+        probe.close()
+    assert committed == ends, "the runner exited without committing what it had handled"
+    assert "stopping after the current batch" in local_stack.tail("esm", 200)
