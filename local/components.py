@@ -161,7 +161,7 @@ def gateway_component(stack: "Stack") -> Component:
         depends_on=("dynalite",),
         install=_vendor_web_client,
         stop_timeout=15.0,
-        endpoints={"http": f"http://127.0.0.1:{port}", "api": f"http://127.0.0.1:{port}/api"},
+        endpoints={"web client": f"http://127.0.0.1:{port}/", "api": f"http://127.0.0.1:{port}/api"},
         description="HTTP API gateway (/api, JWT authorizer) and the web client (/)",
     )
 

@@ -77,7 +77,7 @@ def test_chat_in_chromium(local_stack, browser_env):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     env = {
         **browser_env,
-        "TIDINGS_WEB_URL": endpoints["gateway"]["http"],
+        "TIDINGS_WEB_URL": endpoints["gateway"]["web client"].rstrip("/"),
         "TIDINGS_EDGES": ",".join(endpoints[name]["websocket"] for name in ("edge-a", "edge-b")),
         "TIDINGS_WEB_ARTIFACTS": str(ARTIFACTS),
     }
