@@ -19,7 +19,6 @@ Every step says what it does on stdout and is skipped when already done.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -27,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from local import paths
+from local import npm_cache, paths
 from local.kafka import file_lock
 from local.process import tail
 
@@ -142,43 +141,15 @@ def node_packages_installed() -> bool:
 
 def install_node_packages() -> Path:
     """npm-install the pinned playwright-core and @stomp/stompjs into the cache; returns node_modules."""
-    home = node_home()
+    specs = [f"playwright-core@{PLAYWRIGHT_CORE_VERSION}", f"@stomp/stompjs@{STOMPJS_VERSION}"]
     if node_packages_installed():
-        say(f"node packages: playwright-core@{PLAYWRIGHT_CORE_VERSION}, @stomp/stompjs@{STOMPJS_VERSION} "
-            f"already in {home}")
+        say(f"node packages: {' '.join(specs)} already in {node_home()}")
         return node_modules()
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if not npm or not node:
-        raise BrowserSetupError("node and npm must be on PATH for the browser tests (Node 20+; "
-                                "Debian: apt-get install nodejs npm)")
-    with file_lock(home.parent / f".{home.name}.lock"):
-        if node_packages_installed():
-            return node_modules()
-        staging = home.parent / f"{home.name}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        # a package.json of its own keeps npm from walking up into some parent project
-        (staging / "package.json").write_text(json.dumps(
-            {"name": "tidings-web-node", "private": True, "description": "cache, made by local/browser.py"}))
-        log = home.parent / f"{home.name}.npm.log"
-        specs = [f"playwright-core@{PLAYWRIGHT_CORE_VERSION}", f"@stomp/stompjs@{STOMPJS_VERSION}"]
-        say(f"node packages: npm install {' '.join(specs)} into {home} (log: {log})")
-        started = time.monotonic()
-        with open(log, "wb") as out:
-            try:
-                proc = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--save-exact", "--prefix",
-                                       str(staging), *specs],
-                                      stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=staging,
-                                      timeout=NPM_TIMEOUT_S)
-            except subprocess.TimeoutExpired as exc:
-                raise BrowserSetupError(f"npm did not finish within {NPM_TIMEOUT_S}s; see {log}") from exc
-        if proc.returncode != 0 or not (staging / "node_modules" / "playwright-core").is_dir():
-            raise BrowserSetupError(f"npm install {' '.join(specs)} failed (exit {proc.returncode}); last lines of "
-                                    f"{log}:\n{tail(log, 30)}")
-        shutil.rmtree(home, ignore_errors=True)
-        os.replace(staging, home)
-        (home / "COMPLETE").write_text(f"{' '.join(specs)} {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-        say(f"node packages: installed in {time.monotonic() - started:.0f}s")
+    say(f"node packages: npm install {' '.join(specs)} into {node_home()}")
+    started = time.monotonic()
+    npm_cache.install(node_home(), specs, expect="playwright-core/package.json", error=BrowserSetupError,
+                      timeout_s=NPM_TIMEOUT_S)
+    say(f"node packages: installed in {time.monotonic() - started:.0f}s")
     if not node_packages_installed():
         raise BrowserSetupError(f"npm installed the packages, but {stompjs_esm_dir() / 'index.js'} is missing")
     return node_modules()
