@@ -202,20 +202,28 @@ class Store:
             request: dict[str, dict] = {}
             for name, key in chunk:
                 request.setdefault(name, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(key)
-            attempt = 0
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
+
+            def call(req: dict) -> dict:
+                response = self.client.batch_get_item(RequestItems=req)
                 for name, items in response.get("Responses", {}).items():
                     found[by_name[name]].extend(from_item(i) for i in items)
-                request = response.get("UnprocessedKeys") or {}
-                if request:
-                    attempt += 1
-                    if attempt >= self.max_attempts:
-                        raise StoreError(f"BatchGetItem left keys unprocessed after {attempt} attempts")
-                    self._backoff(attempt)
+                return response.get("UnprocessedKeys") or {}
+
+            self._until_processed(call, request, "BatchGetItem left keys unprocessed")
 
         self._in_parallel(fetch, [wanted[i:i + BATCH_GET_MAX] for i in range(0, len(wanted), BATCH_GET_MAX)])
         return found
+
+    def _until_processed(self, call, request: dict, failure: str) -> None:
+        """Call with what is still unprocessed, backing off, until nothing is left."""
+        attempt = 0
+        while request:
+            request = call(request)
+            if request:
+                attempt += 1
+                if attempt >= self.max_attempts:
+                    raise StoreError(f"{failure} after {attempt} attempts")
+                self._backoff(attempt)
 
     def _in_parallel(self, fn, chunks: list) -> None:
         """Run fn over the chunks concurrently: a batch's calls overlap their round trips."""
@@ -244,15 +252,8 @@ class Store:
             request: dict[str, list] = {}
             for name, op in chunk:
                 request.setdefault(name, []).append(op)
-            attempt = 0
-            while request:
-                response = self.client.batch_write_item(RequestItems=request)
-                request = response.get("UnprocessedItems") or {}
-                if request:
-                    attempt += 1
-                    if attempt >= self.max_attempts:
-                        raise StoreError(f"BatchWriteItem left items unprocessed after {attempt} attempts")
-                    self._backoff(attempt)
+            self._until_processed(lambda req: self.client.batch_write_item(RequestItems=req).get("UnprocessedItems")
+                                  or {}, request, "BatchWriteItem left items unprocessed")
 
         self._in_parallel(put, [pending[i:i + BATCH_WRITE_MAX] for i in range(0, len(pending), BATCH_WRITE_MAX)])
         return len(pending)
