@@ -13,6 +13,8 @@ Served only on the edge's internal port and only with the delivery secret header
 
 from __future__ import annotations
 
+import time
+
 import falcon
 import orjson
 
@@ -137,6 +139,12 @@ class BatchResource(_Base):
             if len(encoded) > contracts.MAX_DELIVERY_DATA_BYTES:
                 raise falcon.HTTPContentTooLarge(description=f"items[{index}].data over the limit")
             prepared.append((ids, event))
+        now_ms = time.time() * 1000
+        for _ids, event in prepared:   # end to end: the edge that took it to the edge that hands it out
+            if isinstance(event, ServerEvent) and event.type == contracts.EVENT_MESSAGE:
+                sent_at = event.data.get("sentAt")
+                if isinstance(sent_at, (int, float)) and not isinstance(sent_at, bool):
+                    self.metrics.delivery_latency.observe(max(0.0, now_ms - sent_at) / 1000)
         results: dict[str, int] = {}
         for ids, event in prepared:   # in order: room order holds for every recipient
             for connection_id in ids:

@@ -30,4 +30,8 @@ class EdgeMetrics:
                                   ["result"], registry=r)
         self.slow_consumers = Counter("tidings_edge_slow_consumers", "Connections closed 1013 for a full queue",
                                       registry=r)
+        self.delivery_latency = Histogram(
+            "tidings_edge_delivery_latency_seconds", "A message's sentAt (taken by an edge) to its delivery "
+            "reaching this edge: Kafka, the worker, the store and the fan-out", registry=r,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0))
         self.gap_fills = Counter("tidings_edge_gap_fills", "Live seq jumps filled from the store", registry=r)

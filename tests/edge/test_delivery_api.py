@@ -156,3 +156,19 @@ def test_metrics_and_health(edge):
     for name in ("tidings_edge_connections", "tidings_edge_frames_in_total", "tidings_edge_produce_seconds",
                  "tidings_edge_errors_total", "tidings_edge_deliveries_total"):
         assert name in text
+
+
+def test_delivered_messages_feed_the_delivery_latency_histogram(edge, subscribed):
+    import time
+
+    import requests
+
+    ws, connection_id, room = subscribed
+    message = {**_message(room, 1), "sentAt": int(time.time() * 1000) - 150}   # taken 150 ms ago
+    assert edge.delivery("POST", "", data=contracts.delivery_batch([([connection_id], message)])).status_code == 200
+    assert recv_json(ws)["seq"] == 1
+    text = requests.get(f"{edge.public_url}/metrics", timeout=5).text
+    counts = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+              if line.startswith("tidings_edge_delivery_latency_seconds_bucket")}
+    assert counts['tidings_edge_delivery_latency_seconds_bucket{le="0.1"}'] == 0
+    assert counts['tidings_edge_delivery_latency_seconds_bucket{le="0.2"}'] == 1
