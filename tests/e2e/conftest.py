@@ -64,3 +64,24 @@ def connect(edges):
     yield make
     for client in opened:
         client.close()
+
+
+@dataclass
+class Chat:
+    """A room of a customer (on edge A) and a groomer (on edge B), both connected and subscribed."""
+    room: str
+    customer: User
+    groomer: User
+    c: ChatClient   # the customer's client
+    g: ChatClient   # the groomer's client
+
+
+@pytest.fixture
+def chat(new_user, new_room, connect) -> Chat:
+    customer, groomer = new_user("customer"), new_user("groomer")
+    room = new_room(customer, groomer)
+    g = connect("edge-b", groomer)
+    assert g.subscribe(room)["type"] == "subscribed"
+    c = connect("edge-a", customer)
+    assert c.subscribe(room)["type"] == "subscribed"
+    return Chat(room, customer, groomer, c, g)

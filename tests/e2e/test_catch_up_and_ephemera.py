@@ -40,13 +40,8 @@ def test_reconnect_to_the_other_edge_gets_exactly_the_missing_ones_then_live(set
     assert bodies == stored
 
 
-def test_typing_is_fanned_out_but_never_stored(settings, new_user, new_room, connect):
-    customer, groomer = new_user("customer"), new_user("groomer")
-    room = new_room(customer, groomer)
-    g = connect("edge-b", groomer)
-    g.subscribe(room)
-    c = connect("edge-a", customer)
-    c.subscribe(room)
+def test_typing_is_fanned_out_but_never_stored(settings, chat):
+    room, customer, c, g = chat.room, chat.customer, chat.c, chat.g
     c.send_json({"type": "typing", "room": room})
     typing = g.wait_for(lambda f: f["type"] == "typing" and f.get("room") == room, timeout=15)
     assert typing["userId"] == customer.id
@@ -63,13 +58,8 @@ def test_typing_in_a_room_not_subscribed_is_refused(new_user, new_room, connect)
     assert c.wait_for(lambda f: f["type"] == "error")["code"] == "forbidden"
 
 
-def test_presence_join_and_leave_reach_the_other_members(new_user, new_room, connect):
-    customer, groomer = new_user("customer"), new_user("groomer")
-    room = new_room(customer, groomer)
-    g = connect("edge-b", groomer)
-    g.subscribe(room)
-    c = connect("edge-a", customer)
-    c.subscribe(room)
+def test_presence_join_and_leave_reach_the_other_members(chat):
+    room, customer, c, g = chat.room, chat.customer, chat.c, chat.g
     joined = g.wait_for(lambda f: f["type"] == "presence" and f.get("userId") == customer.id, timeout=15)
     assert joined["state"] == "join" and joined["room"] == room
     c.close()

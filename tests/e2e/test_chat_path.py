@@ -65,12 +65,8 @@ def test_ack_comes_after_the_record_is_in_kafka_with_the_stamped_sender(settings
         consumer.close()
 
 
-def test_forged_sender_in_payload_is_ignored_end_to_end(settings, new_user, new_room, connect):
-    alice, bob = new_user("customer"), new_user("groomer")
-    room = new_room(alice, bob)
-    b = connect("edge-b", bob)
-    b.subscribe(room)
-    a = connect("edge-a", alice)
+def test_forged_sender_in_payload_is_ignored_end_to_end(settings, chat):
+    room, alice, bob, a, b = chat.room, chat.customer, chat.groomer, chat.c, chat.g
     a.send(room, "it's me", senderId=bob.id, senderRole="groomer")
     got = b.wait_messages(room, 1)[0]
     assert (got["senderId"], got["senderRole"]) == (alice.id, "customer")
