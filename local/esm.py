@@ -86,7 +86,7 @@ class EventSourceMapping:
             "client.id": f"tidings-esm-{function_name}",
         })
         self.dlq = dlq or Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True,
-                             "acks": "all", "client.id": "tidings-esm-dlq"})
+                                    "acks": "all", "client.id": "tidings-esm-dlq"})
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> None:
