@@ -55,13 +55,47 @@ resource "aws_cloudwatch_metric_alarm" "consumer_lag" {
   }
 }
 
-# --- Dead letters --------------------------------------------------------------------------
+# --- Lambda: anything above zero wakes someone ------------------------------------------------
+# Sum over 5 minutes, alarm on > 0: records dead-lettered, dead letters that could not be
+# written, function errors, throttles.
 
-resource "aws_cloudwatch_metric_alarm" "dead_letters" {
-  alarm_name          = "${var.name}-dead-letters"
-  alarm_description   = "The event source mapping sent records to its on-failure destination (${var.esm_on_failure}): they were not stored. Inspect and replay them (docs/deploy.md)."
+locals {
+  lambda_alarms = {
+    dead-letters = {
+      description = "The event source mapping sent records to its on-failure destination (${var.esm_on_failure}): they were not stored. Inspect and replay them (docs/deploy.md)."
+      metric      = "OnFailureDestinationDeliveredEventCount"
+      dimensions  = { EventSourceMappingUUID = var.esm_uuid }
+    }
+    dead-letter-delivery-failures = {
+      description = "Lambda could not write failed records to the on-failure destination."
+      metric      = "DestinationDeliveryFailures"
+      dimensions  = { FunctionName = var.worker_function_name }
+    }
+    worker-errors = {
+      description = "${var.worker_function_name} raised errors (the worker's batches are retried, then dead-lettered)."
+      metric      = "Errors"
+      dimensions  = { FunctionName = var.worker_function_name }
+    }
+    http-errors = {
+      description = "${var.http_function_name} raised errors."
+      metric      = "Errors"
+      dimensions  = { FunctionName = var.http_function_name }
+    }
+    worker-throttles = {
+      description = "The chat worker is throttled (account concurrency?)."
+      metric      = "Throttles"
+      dimensions  = { FunctionName = var.worker_function_name }
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda" {
+  for_each = local.lambda_alarms
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
   namespace           = "AWS/Lambda"
-  metric_name         = "OnFailureDestinationDeliveredEventCount"
+  metric_name         = each.value.metric
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -69,29 +103,10 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
-
-  dimensions = {
-    EventSourceMappingUUID = var.esm_uuid
-  }
+  dimensions          = each.value.dimensions
 }
 
-resource "aws_cloudwatch_metric_alarm" "destination_failures" {
-  alarm_name          = "${var.name}-dead-letter-delivery-failures"
-  alarm_description   = "Lambda could not write failed records to the on-failure destination."
-  namespace           = "AWS/Lambda"
-  metric_name         = "DestinationDeliveryFailures"
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-
-  dimensions = {
-    FunctionName = var.worker_function_name
-  }
-}
+# --- Dead letters in SQS (when that destination is chosen) ---------------------------------------
 
 resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   count = var.esm_on_failure == "sqs" ? 1 : 0
@@ -110,49 +125,6 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
 
   dimensions = {
     QueueName = var.dlq_queue_name
-  }
-}
-
-# --- Lambda errors -------------------------------------------------------------------------
-
-resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each = {
-    worker = var.worker_function_name
-    http   = var.http_function_name
-  }
-
-  alarm_name          = "${var.name}-${each.key}-errors"
-  alarm_description   = "${each.value} raised errors (the worker's batches are retried, then dead-lettered)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-
-  dimensions = {
-    FunctionName = each.value
-  }
-}
-
-resource "aws_cloudwatch_metric_alarm" "worker_throttles" {
-  alarm_name          = "${var.name}-worker-throttles"
-  alarm_description   = "The chat worker is throttled (account concurrency?)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-
-  dimensions = {
-    FunctionName = var.worker_function_name
   }
 }
 
