@@ -96,20 +96,30 @@ def kafka_component(stack: "Stack") -> Component:
     )
 
 
+def edge_settings(base: Settings, edge_id: str, internal: int, **changes) -> Settings:
+    """An edge's settings: its id, and the internal port the worker reaches it on."""
+    return dataclasses.replace(base, edge_id=edge_id, edge_internal_port=internal,
+                               edge_delivery_url=f"http://127.0.0.1:{internal}", **changes)
+
+
+def edge_argv(public: int, internal: int, *, graceful_timeout: float = 20, extra: tuple[str, ...] = ()) -> list[str]:
+    """gunicorn with one gevent-websocket worker bound to the public and the internal port."""
+    return [sys.executable, "-m", "gunicorn", "-k", "websocket_edge.worker.EdgeWorker", "-w", "1",
+            "--bind", f"127.0.0.1:{public}", "--bind", f"127.0.0.1:{internal}",
+            # each open WebSocket holds one slot: room for 10,000 connections per edge
+            "--worker-connections", "12000", "--graceful-timeout", str(graceful_timeout), "--timeout", "60",
+            "--no-control-socket", *extra, "websocket_edge.app:get_app()"]
+
+
 def edge_component(name: str):
     """A WebSocket edge: gunicorn with one gevent-websocket worker, a public and an internal port."""
 
     def build(stack: "Stack") -> Component:
         public, internal = stack.port(name, "public"), stack.port(name, "internal")
-        settings = dataclasses.replace(stack.settings, edge_id=name, edge_internal_port=internal,
-                                       edge_delivery_url=f"http://127.0.0.1:{internal}")
+        settings = edge_settings(stack.settings, name, internal)
         return Component(
             name=name,
-            argv=[sys.executable, "-m", "gunicorn", "-k", "websocket_edge.worker.EdgeWorker", "-w", "1",
-                  "--bind", f"127.0.0.1:{public}", "--bind", f"127.0.0.1:{internal}",
-                  # each open WebSocket holds one slot: room for 10,000 connections per edge
-                  "--worker-connections", "12000", "--graceful-timeout", "20", "--timeout", "60",
-                  "--no-control-socket", "websocket_edge.app:get_app()"],
+            argv=edge_argv(public, internal),
             ports={"public": public, "internal": internal},
             env={**settings.to_env(), "PYTHONUNBUFFERED": "1"},
             ready_url=f"http://127.0.0.1:{public}/healthz",

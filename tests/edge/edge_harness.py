@@ -8,13 +8,11 @@ public/internal ports with the settings in its environment, and stops it with SI
 from __future__ import annotations
 
 import base64
-import dataclasses
 import os
 import signal
 import socket
 import struct
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +23,7 @@ import websocket
 
 from functions import contracts, tokens
 from functions.settings import Settings
+from local.components import edge_argv, edge_settings
 from local.process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,9 +38,7 @@ class EdgeProcess:
     def __init__(self, settings: Settings, log_dir: Path, *, graceful_timeout: int = 15, **changes):
         self.public_port = free_port()
         self.internal_port = free_port()
-        self.settings = dataclasses.replace(
-            settings, edge_internal_port=self.internal_port, edge_id=f"edge-{self.public_port}",
-            edge_delivery_url=f"http://127.0.0.1:{self.internal_port}", **changes)
+        self.settings = edge_settings(settings, f"edge-{self.public_port}", self.internal_port, **changes)
         self.log_path = Path(log_dir) / f"edge-{self.public_port}.log"
         self.graceful_timeout = graceful_timeout
         self.proc: subprocess.Popen | None = None
@@ -51,10 +48,8 @@ class EdgeProcess:
         env = dict(os.environ)
         env.update(self.settings.to_env())
         env["PYTHONUNBUFFERED"] = "1"
-        argv = [sys.executable, "-m", "gunicorn", "-k", "websocket_edge.worker.EdgeWorker", "-w", "1",
-                "--bind", f"127.0.0.1:{self.public_port}", "--bind", f"127.0.0.1:{self.internal_port}",
-                "--no-control-socket", "--access-logfile", "-",
-                "--graceful-timeout", str(self.graceful_timeout), "websocket_edge.app:get_app()"]
+        argv = edge_argv(self.public_port, self.internal_port, graceful_timeout=self.graceful_timeout,
+                         extra=("--access-logfile", "-"))
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
