@@ -114,6 +114,13 @@ class ConnectionResource(_Base):
 class BatchResource(_Base):
     """/@connections (batched POST)."""
 
+    def _observe_latency(self, data: dict, now_ms: float) -> None:
+        """A message's sentAt (the edge that took it) to its arrival here, for the histogram."""
+        sent_at = data.get("sentAt")
+        if data.get("type") == contracts.EVENT_MESSAGE and isinstance(sent_at, (int, float)) \
+                and not isinstance(sent_at, bool):
+            self.metrics.delivery_latency.observe(max(0.0, now_ms - sent_at) / 1000)
+
     def on_post(self, req, resp) -> None:
         body = _read_body(req, MAX_BATCH_BYTES)
         try:
@@ -139,14 +146,11 @@ class BatchResource(_Base):
             if len(encoded) > contracts.MAX_DELIVERY_DATA_BYTES:
                 raise falcon.HTTPContentTooLarge(description=f"items[{index}].data over the limit")
             prepared.append((ids, event))
-        now_ms = time.time() * 1000
-        for _ids, event in prepared:   # end to end: the edge that took it to the edge that hands it out
-            if isinstance(event, ServerEvent) and event.type == contracts.EVENT_MESSAGE:
-                sent_at = event.data.get("sentAt")
-                if isinstance(sent_at, (int, float)) and not isinstance(sent_at, bool):
-                    self.metrics.delivery_latency.observe(max(0.0, now_ms - sent_at) / 1000)
         results: dict[str, int] = {}
+        now_ms = time.time() * 1000
         for ids, event in prepared:   # in order: room order holds for every recipient
+            if isinstance(event, ServerEvent):
+                self._observe_latency(event.data, now_ms)
             for connection_id in ids:
                 status = self.hub.deliver(connection_id, event)
                 self._count(status)
