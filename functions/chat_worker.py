@@ -5,10 +5,12 @@
 JSON objects), for the ESM to retry and dead-letter. Refused records (invalid fields, unknown
 room, not a member) get an error event to the sender and count as handled. Store errors
 raise (the batch is retried; docs/architecture.md "Storage" makes the retry exact):
-1. one BatchGetItem: room_heads, members, message_ids (rooms only for non-members' records);
-2. per partition, in offset order: replay / resend / half-finished attempt / new (seq + 1) / refused;
-3. BatchWriteItem message_ids and messages (chunks in parallel), then room_heads (a head never
-   covers a message that is not stored);
+1. one BatchGetItem: room_heads and members this warm worker does not already know
+   (functions.worker_memory); rooms only for non-members' records;
+2. per partition, in offset order: replay / resend (in the head's dedup window) / new
+   (lastSeq + 1) / refused;
+3. BatchWriteItem messages (chunks in parallel), then room_heads: the head is the commit
+   point, so a message is read or delivered only once its head covers it;
 4. BatchGetItem rooms (their subscribers, read after the write), then one batched POST per edge
    (functions.delivery); 410-gone connections are forgotten.
 """
@@ -31,7 +33,8 @@ from functions.delivery import Deliverer
 from functions.events import KafkaEvent, KafkaRecord
 from functions.logs import bind_invocation, configure, get_logger
 from functions.settings import Settings
-from functions.store import RoomHead, Store, dedup_item, dedup_key, message_event, message_item
+from functions.store import RoomHead, Store, dedup_digest, message_event, message_item
+from functions.worker_memory import WorkerMemory
 
 log = get_logger("tidings.chat_worker")
 _init_lock = threading.Lock()
@@ -59,12 +62,8 @@ class Rec:
             raise AttributeError(name) from None
 
     @property
-    def dedup(self) -> str:
-        return dedup_key(self.roomId, self.senderId, self.clientMsgId)
-
-    def same_record(self, hit: dict) -> bool:
-        """Whether a message_ids item was written for this very record (not a resend)."""
-        return hit.get("offset") == self.offset and hit.get("partition", self.partition) == self.partition
+    def digest(self) -> str:
+        return dedup_digest(self.senderId, self.clientMsgId)
 
     @property
     def sender_known(self) -> bool:
@@ -118,12 +117,14 @@ class Plan:
     """Everything one invocation decided: writes in order, deliveries in order."""
     rooms: dict[str, dict] = field(default_factory=dict)
     existing: set[str] = field(default_factory=set)
-    ids: list[dict] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
     heads: list[dict] = field(default_factory=list)
+    # Every room's head as of the end of this batch (None: none yet), for WorkerMemory.
+    final_heads: dict[str, dict | None] = field(default_factory=dict)
     # ("room", room_id, event, exclude_user, exclude_conn) | ("conn", edge_url, connection_id, event)
     deliveries: list[tuple] = field(default_factory=list)
-    resent: list[tuple[int, str, int]] = field(default_factory=list)  # (delivery index, room, seq)
+    # Deliveries of a message stored before (a replay, a resend): (delivery index, room, seq).
+    earlier: list[tuple[int, str, int]] = field(default_factory=list)
     stats: Counter = field(default_factory=Counter)
 
 
@@ -133,6 +134,7 @@ class ChatWorker:
         self.store = store or Store(settings)
         self.connections = connections or Connections(settings, self.store.client, clock=clock)
         self.deliverer = deliverer or Deliverer(settings)
+        self.memory = WorkerMemory(settings.member_cache_s)
         self.clock = clock
 
     def __call__(self, event: dict, context: Any = None) -> dict:
@@ -142,7 +144,10 @@ class ChatWorker:
             raise ValueError(f"not a Kafka event: eventSource={event.get('eventSource')!r}")
         failures: list[dict] = []
         partitions: list[tuple[str, list[Rec]]] = []
+        offsets: dict[str, tuple[int, int]] = {}   # partition -> (first, last) offset in the batch
         for key, records in kafka.partitions():
+            if records:
+                offsets[key] = (min(r.offset for r in records), max(r.offset for r in records))
             parsed = []
             for record in sorted(records, key=lambda r: r.offset):
                 try:
@@ -152,9 +157,14 @@ class ChatWorker:
                     failures.append({"itemIdentifier": {"partition": key, "offset": record.offset}})
             partitions.append((key, parsed))
         started = time.perf_counter()
-        plan = self.plan(partitions)
-        planned = time.perf_counter()
-        self.write(plan)
+        try:
+            plan = self.plan(partitions, offsets)
+            planned = time.perf_counter()
+            self.write(plan)
+        except BaseException:
+            self.memory.forget(offsets)   # belt and braces: the retry reads the heads again
+            raise
+        self._remember(partitions, offsets, plan)
         written = time.perf_counter()
         self.fan_out(plan)
         plan.stats["unparseable"] = len(failures)
@@ -164,30 +174,33 @@ class ChatWorker:
         return {"batchItemFailures": failures}
 
     # --- 1 + 2: read what the batch needs, decide every record -----------------------------
-    def plan(self, partitions: list[tuple[str, list[Rec]]]) -> Plan:
+    def plan(self, partitions: list[tuple[str, list[Rec]]], offsets: dict[str, tuple[int, int]]) -> Plan:
         p = Plan()
         now = self.clock()
-        valid = [r for _k, recs in partitions for r in recs if r.error is None]
-        sends = [r for r in valid if r.type == c.RECORD_SEND]
+        valid = [(key, r) for key, recs in partitions for r in recs if r.error is None]
+        heads: dict[str, dict | None] = {}
+        for key, _recs in partitions:
+            if key in offsets:
+                heads.update(self.memory.heads(key, offsets[key][0], {r.roomId for k, r in valid if k == key}))
+        pairs = {(r.roomId, r.senderId) for _k, r in valid}
+        members = self.memory.known_members(pairs)
+        unread_heads = {r.roomId for _k, r in valid} - set(heads)
         found = self.store.batch_get({
-            tables.ROOM_HEADS: [{"roomId": r.roomId} for r in sends],
-            tables.MEMBERS: [{"roomId": r.roomId, "userId": r.senderId} for r in valid],
-            tables.MESSAGE_IDS: [{"dedupKey": r.dedup} for r in sends],
+            tables.ROOM_HEADS: [{"roomId": room} for room in unread_heads],
+            tables.MEMBERS: [{"roomId": room, "userId": user} for room, user in pairs - members],
         })
-        heads = {i["roomId"]: i for i in found[tables.ROOM_HEADS]}
-        members = {(i["roomId"], i["userId"]) for i in found[tables.MEMBERS]}
+        heads.update(dict.fromkeys(unread_heads))
+        heads.update({i["roomId"]: i for i in found[tables.ROOM_HEADS]})
+        read_members = {(i["roomId"], i["userId"]) for i in found[tables.MEMBERS]}
+        self.memory.remember_members(read_members)
+        members |= read_members
         # A member row means the room exists; only a non-member's room is looked up, to tell
         # "unknown room" from "forbidden". The rooms (with subscribers) are read in fan_out.
-        strangers = {r.roomId for r in valid if (r.roomId, r.senderId) not in members}
+        strangers = {r.roomId for _k, r in valid if (r.roomId, r.senderId) not in members}
         if strangers:
             p.rooms = {i["roomId"]: i for i in
                        self.store.batch_get({tables.ROOMS: [{"roomId": r} for r in strangers]})[tables.ROOMS]}
         p.existing = set(p.rooms) | {room for room, _user in members}
-        known = {i["dedupKey"]: i for i in found[tables.MESSAGE_IDS] if i.get("expiresAt", now + 1) > now}
-        reserved: dict[str, int] = defaultdict(int)
-        for rec in sends:
-            if rec.dedup in known and rec.same_record(known[rec.dedup]):
-                reserved[rec.roomId] = max(reserved[rec.roomId], int(known[rec.dedup]["seq"]))
         states: dict[str, RoomHead] = {}
         for key, recs in partitions:
             for rec in recs:
@@ -196,66 +209,76 @@ class ChatWorker:
                     self._error(p, rec, *rec.error)
                     continue
                 if rec.roomId not in states:
-                    states[rec.roomId] = RoomHead.of(heads.get(rec.roomId), key, reserved[rec.roomId])
+                    states[rec.roomId] = RoomHead.of(heads.get(rec.roomId), key)
                 state = states[rec.roomId]
                 is_member = (rec.roomId, rec.senderId) in members
                 if rec.type == c.RECORD_SEND:
-                    self._send(p, rec, state, known, is_member, now)
+                    self._send(p, rec, state, is_member, now)
                 else:
                     self._signal(p, rec, state, is_member)
         for room_id, state in states.items():
             if state.dirty and room_id in p.existing:
                 p.heads.append(state.item(room_id, int(now * 1000)))
-        if p.resent:  # a client resend is answered with the message as stored (or being stored)
-            by_key = {(m["roomId"], m["seq"]): m for m in p.messages}
-            missing = [{"roomId": r, "seq": s} for _i, r, s in p.resent if (r, s) not in by_key]
-            if missing:
-                by_key.update({(m["roomId"], m["seq"]): m
-                               for m in self.store.batch_get({tables.MESSAGES: missing})[tables.MESSAGES]})
-            for index, room_id, seq in p.resent:
-                if (room_id, seq) in by_key:
-                    kind, edge, conn, _event = p.deliveries[index]
-                    p.deliveries[index] = (kind, edge, conn, message_event(by_key[room_id, seq]))
+        p.final_heads = {room_id: heads.get(room_id) for room_id in states}
+        p.final_heads.update({h["roomId"]: h for h in p.heads})
+        self._resolve_earlier(p)
         return p
 
-    def _send(self, p: Plan, rec: Rec, state: RoomHead, known: dict, is_member: bool, now: float) -> None:
-        hit = known.get(rec.dedup)
-        replay = rec.offset <= state.head_offset
-        if hit is not None and rec.same_record(hit):
-            # The same record again: a replay (already stored) or a half-finished attempt.
-            p.stats["replayed" if replay else "recovered"] += 1
-            if replay:
-                item = message_item(rec.roomId, int(hit["seq"]), rec.value, rec.partition, rec.offset, 0)
-                p.deliveries.append(("room", rec.roomId, message_event(item), None, None))
-            else:
-                self._store(p, rec, state, int(hit["seq"]), now)
-        elif hit is not None:
+    def _resolve_earlier(self, p: Plan) -> None:
+        """A replay or a resend is answered with the message as stored (committed, or in this
+        batch), not as this record says: a resend may carry another body."""
+        if not p.earlier:
+            return
+        by_key = {(m["roomId"], m["seq"]): m for m in p.messages}
+        missing = [{"roomId": r, "seq": s} for _i, r, s in p.earlier if (r, s) not in by_key]
+        if missing:
+            by_key.update({(m["roomId"], m["seq"]): m
+                           for m in self.store.batch_get({tables.MESSAGES: missing})[tables.MESSAGES]})
+        for index, room_id, seq in p.earlier:
+            if (room_id, seq) in by_key:
+                delivery = p.deliveries[index]
+                at = 2 if delivery[0] == "room" else 3
+                p.deliveries[index] = (*delivery[:at], message_event(by_key[room_id, seq]), *delivery[at + 1:])
+
+    def _remember(self, partitions: list[tuple[str, list[Rec]]], offsets: dict[str, tuple[int, int]],
+                  p: Plan) -> None:
+        for key, recs in partitions:
+            if key in offsets:
+                rooms = {r.roomId for r in recs if r.error is None}
+                self.memory.remember_heads(key, offsets[key][1] + 1,
+                                           {room: p.final_heads[room] for room in rooms if room in p.final_heads})
+
+    def _send(self, p: Plan, rec: Rec, state: RoomHead, is_member: bool, now: float) -> None:
+        seq = state.seq_of(rec.digest)
+        if rec.offset <= state.head_offset:
+            # Handled before (the batch is retried): delivered again to the room if it was
+            # stored; a refused one stays refused.
+            if seq is None:
+                p.stats["replay_skipped"] += 1
+                return
+            p.stats["replayed"] += 1
+            item = message_item(rec.roomId, seq, rec.value, rec.partition, rec.offset, 0)
+            p.earlier.append((len(p.deliveries), rec.roomId, seq))
+            p.deliveries.append(("room", rec.roomId, message_event(item), None, None))
+        elif seq is not None:
             # A client resend (same clientMsgId, another record): not stored again; the sender
             # hears the stored message again, to match its clientMsgId with a messageId.
             p.stats["resent"] += 1
-            if not replay:
-                state.advance(rec.offset)
+            state.advance(rec.offset)
             if rec.sender_known:
-                item = message_item(rec.roomId, int(hit["seq"]), rec.value, rec.partition, rec.offset, 0)
-                p.resent.append((len(p.deliveries), rec.roomId, item["seq"]))
+                item = message_item(rec.roomId, seq, rec.value, rec.partition, rec.offset, 0)
+                p.earlier.append((len(p.deliveries), rec.roomId, seq))
                 p.deliveries.append(("conn", rec.edgeUrl, rec.connectionId, message_event(item)))
-        elif replay:  # handled before and not stored: it was refused then
-            p.stats["replay_skipped"] += 1
         else:
             if rec.roomId in p.existing:
                 state.advance(rec.offset)  # a refused record is handled too: its replay is skipped
             if self._admit(p, rec, is_member):
-                known[rec.dedup] = self._store(p, rec, state, state.next_seq(), now)
+                item = message_item(rec.roomId, state.last_seq + 1, rec.value, rec.partition, rec.offset,
+                                    int(now * 1000))
+                p.messages.append(item)
+                state.append(rec.offset, item, rec.digest)
+                p.deliveries.append(("room", rec.roomId, message_event(item), None, None))
                 p.stats["stored"] += 1
-
-    def _store(self, p: Plan, rec: Rec, state: RoomHead, seq: int, now: float) -> dict:
-        """Plan the writes for a message with this seq, and its delivery to the room."""
-        item = message_item(rec.roomId, seq, rec.value, rec.partition, rec.offset, int(now * 1000))
-        p.ids.append(dedup_item(rec.roomId, rec.senderId, rec.clientMsgId, seq, rec.partition, rec.offset, now))
-        p.messages.append(item)
-        state.advance(rec.offset, item)
-        p.deliveries.append(("room", rec.roomId, message_event(item), None, None))
-        return p.ids[-1]
 
     def _signal(self, p: Plan, rec: Rec, state: RoomHead, is_member: bool) -> None:
         """Typing and presence: fanned out in room order, never stored. A replayed one is
@@ -297,10 +320,11 @@ class ChatWorker:
 
     # --- 3: store (raises on failure: the batch is retried) --------------------------------
     def write(self, p: Plan) -> None:
-        # Messages and their dedup ids together (either alone is recovered by a replay: the
-        # seq is deterministic), the heads strictly after both.
-        if p.ids or p.messages:
-            self.store.batch_write({tables.MESSAGE_IDS: p.ids, tables.MESSAGES: p.messages})
+        # The messages, then the heads that commit them. A failure in between leaves messages
+        # above their head: never read, and rewritten by the retry, which decides from the
+        # same head (their seq may differ if a membership changed meanwhile; nobody saw them).
+        if p.messages:
+            self.store.batch_write({tables.MESSAGES: p.messages})
         if p.heads:
             self.store.batch_write({tables.ROOM_HEADS: p.heads})
 

@@ -85,6 +85,8 @@ class Settings:
     max_retry_attempts: int = field(default=3, metadata={"env": "TIDINGS_MAX_RETRY_ATTEMPTS"})
     max_record_age_s: int = field(default=-1, metadata={"env": "TIDINGS_MAX_RECORD_AGE_S"})
     bisect_on_error: bool = field(default=True, metadata={"env": "TIDINGS_BISECT_ON_ERROR"})
+    # How long a warm chat worker trusts a membership it read (functions/worker_memory.py).
+    member_cache_s: float = field(default=30.0, metadata={"env": "TIDINGS_MEMBER_CACHE_S"})
 
     # Local mode only (dev login on the gateway, `invoke token`).
     local_mode: bool = field(default=False, metadata={"env": "TIDINGS_LOCAL_MODE"})

@@ -2,8 +2,10 @@
 
 Writes are batched (BatchWriteItem, 25 items a call) and reads are batched (BatchGetItem,
 100 keys a call), both retrying what DynamoDB leaves unprocessed, so the worker makes a
-handful of round trips per Kafka batch, not one per message. Item keys are deterministic
-(roomId + seq, roomId|senderId|clientMsgId), so a replayed batch rewrites the same items.
+handful of round trips per Kafka batch, not one per message. Message keys are deterministic
+(roomId + seq), so a retried batch rewrites the same items. A room's head (`room_heads`) is its
+commit point: history reads never return a message above the head's lastSeq, so a message a
+failed attempt wrote is invisible until an attempt that succeeds rewrites and covers it.
 
 Items cross this module as plain dicts (numbers as int, or float when fractional).
 """
@@ -11,12 +13,13 @@ Items cross this module as plain dicts (numbers as int, or float when fractional
 from __future__ import annotations
 
 import decimal
+import hashlib
 import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -83,9 +86,11 @@ def _key_tuple(table: Table, item: Mapping[str, Any]) -> tuple:
 
 # --- item shapes ----------------------------------------------------------------------------
 
-def dedup_key(room_id: str, sender_id: str, client_msg_id: str) -> str:
-    """Key of `message_ids`: the ids' regexes exclude "|", so the join is unambiguous."""
-    return f"{room_id}|{sender_id}|{client_msg_id}"
+def dedup_digest(sender_id: str, client_msg_id: str) -> str:
+    """A message's entry in its room head's dedup window: 64 bits of blake2b over
+    senderId|clientMsgId (the ids' regexes exclude "|"). A false match within one room's
+    window of DEDUP_WINDOW digests is ~1e-17 likely; the entries keep head items small."""
+    return hashlib.blake2b(f"{sender_id}|{client_msg_id}".encode(), digest_size=8).hexdigest()
 
 
 def now_ms() -> int:
@@ -102,18 +107,11 @@ def message_item(room_id: str, seq: int, rec: Mapping[str, Any], partition: str,
     }
 
 
-def dedup_item(room_id: str, sender_id: str, client_msg_id: str, seq: int, partition: str,
-               offset: int, now_s: float) -> dict:
-    return {
-        "dedupKey": dedup_key(room_id, sender_id, client_msg_id), "roomId": room_id, "seq": seq,
-        "partition": partition, "offset": offset, "expiresAt": int(now_s) + tables.DEDUP_TTL_S,
-    }
-
-
 def head_item(room_id: str, last_seq: int, last_offset: int, last_partition: str,
-              last_message: dict | None, updated_at_ms: int) -> dict:
+              last_message: dict | None, updated_at_ms: int, recent: list[str] | None = None) -> dict:
     return {"roomId": room_id, "lastSeq": last_seq, "lastOffset": last_offset,
-            "lastPartition": last_partition, "lastMessage": last_message, "updatedAt": updated_at_ms}
+            "lastPartition": last_partition, "lastMessage": last_message, "updatedAt": updated_at_ms,
+            "recent": recent or None}
 
 
 def last_message(item: Mapping[str, Any]) -> dict:
@@ -134,37 +132,46 @@ def message_event(item: Mapping[str, Any]) -> dict:
 
 @dataclass
 class RoomHead:
-    """A room's head while a batch is decided: the next seq, the replay bound, the preview.
-    Replays are records at offsets <= head_offset of the same partition."""
+    """A room's head while a batch is decided: the next seq, the replay bound, the preview and
+    the dedup window. Replays are records at offsets <= head_offset of the same partition;
+    `recent` holds the dedup digests of seqs last_seq - len(recent) + 1 .. last_seq."""
     partition: str
     last_seq: int = 0
     head_offset: int = -1
-    reserved: int = 0               # highest seq an earlier attempt gave a record of this batch
     new_offset: int = -1
     last_message: dict | None = None
+    recent: list[str] = field(default_factory=list)
     dirty: bool = False
 
     @classmethod
-    def of(cls, head: Mapping[str, Any] | None, partition: str, reserved: int = 0) -> "RoomHead":
+    def of(cls, head: Mapping[str, Any] | None, partition: str) -> "RoomHead":
         head = head or {}
         same = head.get("lastPartition", partition) == partition
         return cls(partition, int(head.get("lastSeq", 0)), int(head.get("lastOffset", -1)) if same else -1,
-                   reserved, last_message=head.get("lastMessage"))
+                   last_message=head.get("lastMessage"), recent=list(head.get("recent") or ()))
 
-    def next_seq(self) -> int:
-        """lastSeq + 1, never reusing a seq an earlier attempt gave to a later record."""
-        return max(self.last_seq, self.reserved) + 1
+    def seq_of(self, digest: str) -> int | None:
+        """The seq stored under this dedup digest, if it is still in the window."""
+        for back, known in enumerate(reversed(self.recent)):
+            if known == digest:
+                return self.last_seq - back
+        return None
 
-    def advance(self, offset: int, item: Mapping[str, Any] | None = None) -> None:
-        """A record at `offset` was handled (and stored as `item`, if given)."""
+    def advance(self, offset: int) -> None:
+        """A record at `offset` was handled (stored, answered or refused)."""
         self.new_offset = max(self.new_offset, offset, self.head_offset)
-        if item is not None and item["seq"] >= self.last_seq:
-            self.last_seq = item["seq"]
-            self.last_message = last_message(item)
         self.dirty = True
 
+    def append(self, offset: int, item: Mapping[str, Any], digest: str) -> None:
+        """The record at `offset` is stored as `item`, which takes the next seq."""
+        self.advance(offset)
+        self.last_seq = item["seq"]
+        self.last_message = last_message(item)
+        self.recent = (self.recent + [digest])[-tables.DEDUP_WINDOW:]
+
     def item(self, room_id: str, updated_at_ms: int) -> dict:
-        return head_item(room_id, self.last_seq, self.new_offset, self.partition, self.last_message, updated_at_ms)
+        return head_item(room_id, self.last_seq, self.new_offset, self.partition, self.last_message,
+                         updated_at_ms, self.recent)
 
 
 # --- batched access -------------------------------------------------------------------------
@@ -322,10 +329,15 @@ class Page(tuple):
 
 
 class Messages:
-    """Reading a room's history (ascending seq). Reads are strongly consistent."""
+    """Reading a room's committed history (ascending seq). Reads are strongly consistent."""
 
     def __init__(self, settings: Settings, client=None):
         self.store = Store(settings, client)
+
+    def committed_seq(self, room_id: str) -> int:
+        """The room head's lastSeq: messages above it are not committed (yet) and never read."""
+        head = self.head(room_id)
+        return int(head["lastSeq"]) if head else 0
 
     def page(self, room_id: str, after_seq: int | None = None, before_seq: int | None = None,
              limit: int = 50) -> Page:
@@ -337,45 +349,39 @@ class Messages:
           after it; cursor goes forward (newer).
         """
         limit = max(1, min(int(limit), MAX_PAGE))
-        values: dict[str, Any] = {":r": room_id}
-        if after_seq is not None:
-            low = int(after_seq) + 1
-            if before_seq is not None:
-                high = int(before_seq) - 1
-                if high < low:
-                    return Page([], None, "forward")
-                cond = "roomId = :r AND seq BETWEEN :a AND :b"
-                values.update({":a": low, ":b": high})
-            else:
-                cond = "roomId = :r AND seq >= :a"
-                values[":a"] = low
-            items = list(self.store.query(tables.MESSAGES, KeyConditionExpression=cond,
-                                          ExpressionAttributeValues=values, ConsistentRead=True,
-                                          Limit=limit + 1, max_items=limit + 1))
-            more = len(items) > limit
-            items = items[:limit]
-            return Page(items, items[-1]["seq"] if more else None, "forward")
-        cond = "roomId = :r"
+        high = self.committed_seq(room_id)
         if before_seq is not None:
-            cond += " AND seq < :b"
-            values[":b"] = int(before_seq)
-        items = list(self.store.query(tables.MESSAGES, KeyConditionExpression=cond,
-                                      ExpressionAttributeValues=values, ConsistentRead=True,
-                                      ScanIndexForward=False, Limit=limit + 1, max_items=limit + 1))
+            high = min(high, int(before_seq) - 1)
+        forward = after_seq is not None
+        low = int(after_seq) + 1 if forward else 1
+        if high < low:
+            return Page([], None, "forward" if forward else "backward")
+        items = list(self.store.query(
+            tables.MESSAGES, KeyConditionExpression="roomId = :r AND seq BETWEEN :a AND :b",
+            ExpressionAttributeValues={":r": room_id, ":a": low, ":b": high}, ConsistentRead=True,
+            ScanIndexForward=forward, Limit=limit + 1, max_items=limit + 1))
         more = len(items) > limit
-        items = items[:limit][::-1]
+        items = items[:limit]
+        if forward:
+            return Page(items, items[-1]["seq"] if more else None, "forward")
+        items.reverse()
         return Page(items, items[0]["seq"] if more else None, "backward")
 
     def messages_after(self, room_id: str, after_seq: int, limit: int | None = None,
                        page_size: int = 100) -> Iterator[dict]:
-        """Every message with seq > after_seq, ascending, paging through the whole room
-        (no depth limit unless `limit` caps the count). A generator: pages load lazily."""
+        """Every committed message with seq > after_seq, ascending, paging through the whole
+        room (no depth limit unless `limit` caps the count). A generator: pages load lazily."""
+        high = self.committed_seq(room_id)
+        if high <= int(after_seq):
+            return
         yield from self.store.query(
-            tables.MESSAGES, KeyConditionExpression="roomId = :r AND seq > :a",
-            ExpressionAttributeValues={":r": room_id, ":a": int(after_seq)}, ConsistentRead=True,
+            tables.MESSAGES, KeyConditionExpression="roomId = :r AND seq BETWEEN :a AND :b",
+            ExpressionAttributeValues={":r": room_id, ":a": int(after_seq) + 1, ":b": high}, ConsistentRead=True,
             Limit=max(1, min(page_size, 1000)), max_items=limit)
 
     def get(self, room_id: str, seq: int) -> dict | None:
+        if int(seq) > self.committed_seq(room_id):
+            return None
         found = self.store.batch_get({tables.MESSAGES: [{"roomId": room_id, "seq": int(seq)}]})
         return found[tables.MESSAGES][0] if found[tables.MESSAGES] else None
 

@@ -9,8 +9,9 @@ Design notes:
   recipients for a whole Kafka batch with one BatchGetItem instead of a Query per room.
 - room_heads is written only by the worker that owns the room's partition (one writer per
   room), so it is written with BatchWriteItem and needs no transaction (dynalite has none).
-- message_ids makes storage exactly-once: a resend with the same clientMsgId, or a replay of
-  the same Kafka offset, finds its earlier seq here.
+  It is the room's commit point (lastSeq, lastOffset) and holds the dedup window: digests of
+  the room's last DEDUP_WINDOW messages' senderId|clientMsgId, so a client resend or a replayed
+  Kafka record finds its earlier seq without another item per message.
 """
 
 from __future__ import annotations
@@ -80,7 +81,6 @@ MEMBERS = Table(
     indexes=(Index("by_user", hash_key=("userId", "S"), range_key=("roomId", "S")),),
 )
 MESSAGES = Table("messages", hash_key=("roomId", "S"), range_key=("seq", "N"))
-MESSAGE_IDS = Table("message_ids", hash_key=("dedupKey", "S"), ttl_attribute="expiresAt")
 CONNECTIONS = Table(
     "connections",
     hash_key=("connectionId", "S"),
@@ -88,7 +88,8 @@ CONNECTIONS = Table(
     indexes=(Index("by_user", hash_key=("userId", "S"), range_key=("connectionId", "S"), projection="KEYS_ONLY"),),
 )
 
-ALL_TABLES: tuple[Table, ...] = (ROOMS, ROOM_HEADS, MEMBERS, MESSAGES, MESSAGE_IDS, CONNECTIONS)
+ALL_TABLES: tuple[Table, ...] = (ROOMS, ROOM_HEADS, MEMBERS, MESSAGES, CONNECTIONS)
 
-# How long a clientMsgId is remembered for dedup (a client resends within minutes).
-DEDUP_TTL_S = 7 * 24 * 3600
+# How many of a room's latest messages a resend is recognised against (a client resends the
+# few it has no ack for, within seconds or minutes of a reconnect).
+DEDUP_WINDOW = 100

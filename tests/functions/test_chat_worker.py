@@ -12,7 +12,7 @@ from functions import chat_worker, contracts, tables
 from functions.connections import Connections
 from functions.delivery import Deliverer
 from functions.rooms import Rooms
-from functions.store import Messages, Store, dedup_key
+from functions.store import Messages, Store, dedup_digest
 
 
 class World:
@@ -173,18 +173,80 @@ def test_half_finished_attempt_gives_the_same_seqs(world, settings, ddb, fail_on
     assert world.head()["lastSeq"] == 5 and world.head()["lastOffset"] == late["offset"]
 
 
-def test_a_retry_never_gives_away_a_seq_of_the_earlier_attempt(world, settings, ddb):
+def test_an_uncommitted_attempt_is_invisible_and_its_retry_decides_afresh(world, settings, ddb):
     k = world.kafka
     refused = k.record(world.value(world.c1, user="carol", body="carol's"))
     accepted = k.record(world.value(world.a1, body="alice's"))
-    broken = chat_worker.ChatWorker(settings, store=FailingStore(settings, ddb, tables.MESSAGES),
+    broken = chat_worker.ChatWorker(settings, store=FailingStore(settings, ddb, tables.ROOM_HEADS),
                                     deliverer=world.deliverer)
     with pytest.raises(ClientError):
-        broken(k.event(refused, accepted), None)  # alice's message got seq 1 in message_ids
+        broken(k.event(refused, accepted), None)  # alice's message written at seq 1, not committed
+    assert world.stored() == [] and world.messages.get(world.room, 1) is None
+    assert [e["type"] for e in world.got(world.b1)] == []
     world.rooms.add_member(world.room, "carol", "customer")  # membership changed in between
     world.run(refused, accepted)
-    assert {m["body"]: m["seq"] for m in world.stored()} == {"alice's": 1, "carol's": 2}
+    assert [(m["seq"], m["body"]) for m in world.stored()] == [(1, "carol's"), (2, "alice's")]
+    assert [(e["seq"], e["body"]) for e in world.got(world.b1)] == [(1, "carol's"), (2, "alice's")]
     assert world.head()["lastSeq"] == 2
+
+
+def test_a_warm_worker_reads_heads_again_when_another_handled_the_partition(world, settings, ddb):
+    """Heads are remembered per partition only while its offsets continue where this worker
+    left them: after another worker handled later offsets, they are read from the store."""
+    k = world.kafka
+    other = chat_worker.make_handler(settings, client=ddb, deliverer=world.deliverer)
+    world.run(k.record(world.value(world.a1, body="one")))               # this worker: seq 1
+    other(k.event(k.record(world.value(world.a1, body="two"))), None)    # another worker: seq 2
+    world.run(k.record(world.value(world.a1, body="three")))             # this worker again
+    assert [(m["seq"], m["body"]) for m in world.stored()] == [(1, "one"), (2, "two"), (3, "three")]
+    world.run(k.record(world.value(world.a1, body="four")))             # continuing: from memory
+    assert [m["seq"] for m in world.stored()] == [1, 2, 3, 4] and world.head()["lastSeq"] == 4
+
+
+def test_a_failed_batch_makes_the_worker_forget_its_heads(world, settings, ddb):
+    k = world.kafka
+    world.run(k.record(world.value(world.a1, body="one")))
+    failing = FailingStore(settings, ddb, tables.ROOM_HEADS)
+    world.worker.store, healthy = failing, world.worker.store
+    batch = [k.record(world.value(world.a1, body="two"))]
+    with pytest.raises(ClientError):
+        world.run(*batch)
+    world.worker.store = healthy
+    # meanwhile another worker handled the batch, and a later one
+    other = chat_worker.make_handler(settings, client=ddb, deliverer=world.deliverer)
+    other(k.event(*batch), None)
+    later = [k.record(world.value(world.a1, body="three"))]
+    other(k.event(*later), None)
+    world.run(k.record(world.value(world.a1, body="four")))
+    assert [(m["seq"], m["body"]) for m in world.stored()] == [(1, "one"), (2, "two"), (3, "three"), (4, "four")]
+
+
+def test_a_resend_beyond_the_dedup_window_is_stored_again(world, monkeypatch):
+    monkeypatch.setattr(tables, "DEDUP_WINDOW", 2)
+    k = world.kafka
+    first = world.value(world.a1, cmid="early", body="early")
+    world.run(k.record(first), *[k.record(world.value(world.a1)) for _ in range(2)])
+    world.run(k.record(dict(first, sentAt=first["sentAt"] + 1)))
+    assert [m["clientMsgId"] for m in world.stored()].count("early") == 2
+    assert world.head()["recent"] == [dedup_digest("alice", world.stored()[2]["clientMsgId"]),
+                                      dedup_digest("alice", "early")]
+
+
+@pytest.mark.parametrize("ttl", [0.0, 30.0])
+def test_membership_is_remembered_for_member_cache_s(world, settings, ddb, ttl):
+    from dataclasses import replace
+    worker = chat_worker.make_handler(replace(settings, member_cache_s=ttl), client=ddb, deliverer=world.deliverer)
+    k = world.kafka
+    worker(k.event(k.record(world.value(world.b1, user="bob", role="groomer", body="before"))), None)
+    world.rooms.remove_member(world.room, "bob")
+    world.clear()
+    worker(k.event(k.record(world.value(world.b1, user="bob", role="groomer", body="after", cmid="late"))), None)
+    bodies = [m["body"] for m in world.stored()]
+    if ttl:
+        assert bodies == ["before", "after"]  # still trusted: removal takes up to member_cache_s
+    else:
+        assert bodies == ["before"]
+        assert [e["code"] for e in world.got(world.b1, "error")] == [contracts.ERR_FORBIDDEN]
 
 
 def test_non_member_and_unknown_room_get_errors_and_nothing_is_stored(world, uid):
@@ -296,7 +358,7 @@ def test_an_unreachable_edge_does_not_fail_the_batch(world, edge_factory):
 
 
 def test_store_errors_raise(world, settings, ddb):
-    broken = chat_worker.ChatWorker(settings, store=FailingStore(settings, ddb, tables.MESSAGE_IDS),
+    broken = chat_worker.ChatWorker(settings, store=FailingStore(settings, ddb, tables.MESSAGES),
                                     deliverer=world.deliverer)
     with pytest.raises(ClientError):
         broken(world.kafka.event(world.kafka.record(world.value(world.a1))), None)
@@ -319,6 +381,5 @@ def test_module_handler_builds_itself_from_the_environment(world, settings, monk
     chat_worker.handler(event, None)
     assert chat_worker._default is first  # reused while warm
     assert [m["clientMsgId"] for m in world.stored()] == ["env-1"]
-    ids = Store(settings, world.ddb).batch_get({tables.MESSAGE_IDS: [{"dedupKey": dedup_key(world.room, "alice", "env-1")}]})
-    assert ids[tables.MESSAGE_IDS][0]["seq"] == 1
+    assert world.head()["recent"] == [dedup_digest("alice", "env-1")]
     first.deliverer.close()

@@ -1,7 +1,7 @@
 import pytest
 
 from functions import contracts, tables
-from functions.store import (Messages, Page, Store, StoreError, dedup_key, from_item, message_event,
+from functions.store import (Messages, Page, RoomHead, Store, StoreError, dedup_digest, from_item, message_event,
                              message_item, to_item)
 
 
@@ -53,8 +53,10 @@ def test_item_round_trip():
     assert from_item(item) == {k: v for k, v in obj.items() if v is not None}
 
 
-def test_dedup_key_and_message_event():
-    assert dedup_key("r1", "alice", "m-1") == "r1|alice|m-1"
+def test_dedup_digest_and_message_event():
+    assert dedup_digest("alice", "m-1") == dedup_digest("alice", "m-1")
+    assert len({dedup_digest("alice", "m-1"), dedup_digest("alice", "m-2"), dedup_digest("bob", "m-1")}) == 3
+    assert len(dedup_digest("alice", "m-1")) == 16
     item = _msg("r1", 7)
     assert message_event(item) == {"type": contracts.EVENT_MESSAGE, "room": "r1", "seq": 7, "messageId": "r1:7",
                                    "clientMsgId": "c7", "senderId": "alice", "senderRole": "customer",
@@ -80,6 +82,7 @@ def test_batch_write_keeps_the_last_op_for_a_key_and_deletes(settings, ddb, uid)
     store = Store(settings, ddb)
     room = uid("room")
     store.batch_write({tables.MESSAGES: [_msg(room, 1, "first"), _msg(room, 1, "second"), _msg(room, 2)]})
+    _commit(settings, ddb, room, 2)
     assert Messages(settings, ddb).get(room, 1)["body"] == "second"
     store.batch_write(deletes={tables.MESSAGES: [{"roomId": room, "seq": 2}]})
     assert Messages(settings, ddb).get(room, 2) is None
@@ -100,11 +103,41 @@ def test_heads(settings, ddb, uid):
     assert store.heads([room, uid("room")])[room]["lastSeq"] == 3
 
 
+def test_room_head_keeps_a_bounded_dedup_window(monkeypatch):
+    monkeypatch.setattr(tables, "DEDUP_WINDOW", 3)
+    head = RoomHead.of({"lastSeq": 10, "lastOffset": 40, "lastPartition": "p", "recent": ["d8", "d9", "d10"]}, "p")
+    assert (head.seq_of("d9"), head.seq_of("d10"), head.seq_of("d7")) == (9, 10, None)
+    head.append(41, _msg("r1", 11), "d11")
+    assert head.recent == ["d9", "d10", "d11"] and head.seq_of("d11") == 11 and head.seq_of("d8") is None
+    assert head.item("r1", 0)["recent"] == ["d9", "d10", "d11"] and head.new_offset == 41
+    assert RoomHead.of({"lastSeq": 10, "lastOffset": 40, "lastPartition": "q"}, "p").head_offset == -1
+
+
+def _commit(settings, ddb, room, last_seq):
+    Store(settings, ddb).batch_write({tables.ROOM_HEADS: [{"roomId": room, "lastSeq": last_seq, "lastOffset": 0}]})
+
+
 @pytest.fixture
 def history(settings, ddb, uid):
     room = uid("room")
     Store(settings, ddb).batch_write({tables.MESSAGES: [_msg(room, s) for s in range(1, 26)]})
+    _commit(settings, ddb, room, 25)
     return room, Messages(settings, ddb)
+
+
+def test_messages_above_the_head_are_never_read(settings, ddb, uid):
+    """A failed attempt can leave messages above the head: no reader sees them."""
+    room = uid("room")
+    messages = Messages(settings, ddb)
+    Store(settings, ddb).batch_write({tables.MESSAGES: [_msg(room, s) for s in range(1, 6)]})
+    assert messages.page(room).items == [] and list(messages.messages_after(room, 0)) == []
+    assert messages.get(room, 1) is None
+    _commit(settings, ddb, room, 3)
+    assert [m["seq"] for m in messages.page(room).items] == [1, 2, 3]
+    assert [m["seq"] for m in messages.page(room, after_seq=1).items] == [2, 3]
+    assert [m["seq"] for m in messages.page(room, after_seq=0, before_seq=10).items] == [1, 2, 3]
+    assert [m["seq"] for m in messages.messages_after(room, 1)] == [2, 3]
+    assert messages.get(room, 3)["seq"] == 3 and messages.get(room, 4) is None
 
 
 def test_page_latest_then_backward(history):
