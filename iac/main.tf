@@ -18,7 +18,6 @@ locals {
       room_heads  = "readwrite"
       members     = "read"
       messages    = "readwrite"
-      message_ids = "readwrite"
       connections = "readwrite"
     }
     http = {
