@@ -32,6 +32,7 @@ BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 PREVIEW_CHARS = 200
 MAX_PAGE = 200
+DIGEST_CHARS = 16
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -90,7 +91,7 @@ def dedup_digest(sender_id: str, client_msg_id: str) -> str:
     """A message's entry in its room head's dedup window: 64 bits of blake2b over
     senderId|clientMsgId (the ids' regexes exclude "|"). A false match within one room's
     window of DEDUP_WINDOW digests is ~1e-17 likely; the entries keep head items small."""
-    return hashlib.blake2b(f"{sender_id}|{client_msg_id}".encode(), digest_size=8).hexdigest()
+    return hashlib.blake2b(f"{sender_id}|{client_msg_id}".encode(), digest_size=DIGEST_CHARS // 2).hexdigest()
 
 
 def now_ms() -> int:
@@ -111,7 +112,7 @@ def head_item(room_id: str, last_seq: int, last_offset: int, last_partition: str
               last_message: dict | None, updated_at_ms: int, recent: list[str] | None = None) -> dict:
     return {"roomId": room_id, "lastSeq": last_seq, "lastOffset": last_offset,
             "lastPartition": last_partition, "lastMessage": last_message, "updatedAt": updated_at_ms,
-            "recent": recent or None}
+            "recent": "".join(recent or ()) or None}
 
 
 def last_message(item: Mapping[str, Any]) -> dict:
@@ -134,7 +135,8 @@ def message_event(item: Mapping[str, Any]) -> dict:
 class RoomHead:
     """A room's head while a batch is decided: the next seq, the replay bound, the preview and
     the dedup window. Replays are records at offsets <= head_offset of the same partition;
-    `recent` holds the dedup digests of seqs last_seq - len(recent) + 1 .. last_seq."""
+    `recent` holds the dedup digests of seqs last_seq - len(recent) + 1 .. last_seq (stored
+    concatenated, one string attribute: a list of 100 costs the store far more per write)."""
     partition: str
     last_seq: int = 0
     head_offset: int = -1
@@ -148,7 +150,7 @@ class RoomHead:
         head = head or {}
         same = head.get("lastPartition", partition) == partition
         return cls(partition, int(head.get("lastSeq", 0)), int(head.get("lastOffset", -1)) if same else -1,
-                   last_message=head.get("lastMessage"), recent=list(head.get("recent") or ()))
+                   last_message=head.get("lastMessage"), recent=_digests(head.get("recent") or ""))
 
     def seq_of(self, digest: str) -> int | None:
         """The seq stored under this dedup digest, if it is still in the window."""
@@ -172,6 +174,11 @@ class RoomHead:
     def item(self, room_id: str, updated_at_ms: int) -> dict:
         return head_item(room_id, self.last_seq, self.new_offset, self.partition, self.last_message,
                          updated_at_ms, self.recent)
+
+
+def _digests(joined: str) -> list[str]:
+    size = DIGEST_CHARS
+    return [joined[i:i + size] for i in range(0, len(joined), size)]
 
 
 # --- batched access -------------------------------------------------------------------------

@@ -105,11 +105,12 @@ def test_heads(settings, ddb, uid):
 
 def test_room_head_keeps_a_bounded_dedup_window(monkeypatch):
     monkeypatch.setattr(tables, "DEDUP_WINDOW", 3)
-    head = RoomHead.of({"lastSeq": 10, "lastOffset": 40, "lastPartition": "p", "recent": ["d8", "d9", "d10"]}, "p")
-    assert (head.seq_of("d9"), head.seq_of("d10"), head.seq_of("d7")) == (9, 10, None)
-    head.append(41, _msg("r1", 11), "d11")
-    assert head.recent == ["d9", "d10", "d11"] and head.seq_of("d11") == 11 and head.seq_of("d8") is None
-    assert head.item("r1", 0)["recent"] == ["d9", "d10", "d11"] and head.new_offset == 41
+    d = {seq: dedup_digest("alice", f"m{seq}") for seq in range(7, 12)}
+    head = RoomHead.of({"lastSeq": 10, "lastOffset": 40, "lastPartition": "p", "recent": d[8] + d[9] + d[10]}, "p")
+    assert (head.seq_of(d[9]), head.seq_of(d[10]), head.seq_of(d[7])) == (9, 10, None)
+    head.append(41, _msg("r1", 11), d[11])
+    assert head.recent == [d[9], d[10], d[11]] and head.seq_of(d[11]) == 11 and head.seq_of(d[8]) is None
+    assert head.item("r1", 0)["recent"] == d[9] + d[10] + d[11] and head.new_offset == 41
     assert RoomHead.of({"lastSeq": 10, "lastOffset": 40, "lastPartition": "q"}, "p").head_offset == -1
 
 
