@@ -1,7 +1,8 @@
 """Dead letters: list what the ESM dead-lettered, and replay it into the chat topic.
 
 Replay produces each record's original key, value and headers again (a new offset); the
-worker's clientMsgId dedup keeps a record that was in fact stored from being stored twice.
+worker's clientMsgId dedup window (the room's last 100 messages) keeps a record that was in fact
+stored from being stored twice.
 Replayed letters are remembered by committing the `<group>-dlq-replay` consumer group, so
 a second replay does not send them again.
 """

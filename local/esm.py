@@ -1,8 +1,9 @@
 """The local event source mapping: what Lambda's Kafka ESM does, as one process.
 
-Consumes the chat topic in a consumer group, gathers batches (batch size + batching
-window), invokes the handler with Lambda's exact event, and commits offsets only after
-the whole batch is handled. Failures follow the ESM's options: partial batch responses,
+Consumes the chat topic in a consumer group and hands each partition's records to its own
+lane (local/esm_lanes.py), which gathers batches (batch size + batching window), invokes the
+handler with Lambda's exact event, and commits the partition's offset only after the whole
+batch is handled. Failures follow the ESM's options: partial batch responses,
 bisect on error (not counted as a retry), bounded retries, maximum record age, then the
 failing records go to the on-failure destination (the dead-letter topic) and the
 partition moves on. One difference, on purpose: infrastructure errors (the store
@@ -20,15 +21,15 @@ import logging
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from functions.settings import Settings
 from local.context import LambdaContext
 from local.esm_event import build_event, failed_from
+from local.esm_lanes import Lane
 
 log = logging.getLogger("tidings.esm")
 
@@ -37,6 +38,7 @@ RECORDS = Counter("tidings_esm_records_total", "Records handled", ["outcome"])
 BATCH_SIZE = Histogram("tidings_esm_batch_size", "Records per invocation", buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000))
 HANDLER_SECONDS = Histogram("tidings_esm_handler_seconds", "Handler duration")
 COMMIT_RETRIES = Counter("tidings_esm_commit_retries_total", "Offset commits retried (broker away)")
+QUEUED = Gauge("tidings_esm_queued_records", "Records fetched and waiting for their partition's lane")
 DEAD_LETTERS = Counter("tidings_esm_dead_letters_total", "Records sent to the dead-letter topic", ["condition"])
 
 # DLQ metadata headers, next to the original key, value and headers.
@@ -71,8 +73,10 @@ class EventSourceMapping:
         self.function_name = function_name
         self.sleep = sleep
         self.stopping = threading.Event()
-        self._assigned: set[tuple[str, int]] = set()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, settings.partitions), thread_name_prefix="esm-partition")
+        self._lanes: dict[tuple[str, int], Lane] = {}
+        self._paused: set[tuple[str, int]] = set()
+        # A lane this far behind stops being fetched for until it is half way through.
+        self.max_queued = max(4 * settings.batch_size, 1000)
         self.consumer = consumer or Consumer({
             "bootstrap.servers": settings.kafka_bootstrap,
             "group.id": settings.consumer_group,
@@ -90,72 +94,77 @@ class EventSourceMapping:
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> None:
-        self.consumer.subscribe([self.settings.chat_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self.consumer.subscribe([self.settings.chat_topic], on_revoke=self._on_revoke)
         log.info("esm consuming %s as %s", self.settings.chat_topic, self.settings.consumer_group)
         try:
             while not self.stopping.is_set():
                 self.poll_once()
         finally:
+            self._close_lanes(list(self._lanes))
             self.consumer.close()
             self.dlq.flush(10)
 
-    def _on_assign(self, consumer, partitions) -> None:
-        self._assigned = {(tp.topic, tp.partition) for tp in partitions}
-        log.info("assigned %s", sorted(p for _t, p in self._assigned))
-
     def _on_revoke(self, consumer, partitions) -> None:
-        self._assigned = set()
+        # Their batches in hand finish and commit before the partitions go to another member.
+        self._close_lanes([(tp.topic, tp.partition) for tp in partitions])
+
+    def _close_lanes(self, keys: list[tuple[str, int]]) -> None:
+        lanes = {k: self._lanes.pop(k) for k in keys if k in self._lanes}
+        self._paused.difference_update(keys)
+        for lane in lanes.values():
+            lane.close()
+        self._commit_done(lanes)
+
+    def _commit_done(self, lanes: dict[tuple[str, int], Lane]) -> None:
+        offsets = [TopicPartition(*key, done) for key, lane in lanes.items() if (done := lane.take_done()) is not None]
+        if offsets:
+            self.commit(offsets)
 
     def poll_once(self) -> int:
-        """Gather one batch, handle it (partitions in parallel, as Lambda's pollers do), commit.
-
-        A window of 0 means: block for the first record, then take whatever is already
-        fetched, so latency stays low when idle and batches grow by themselves under load.
-        """
-        # Up to a batch per partition, as Lambda's per-partition pollers each gather their own.
-        size = self.settings.batch_size * max(1, len(self._assigned))
-        window = self.settings.batch_window_ms / 1000
-        if window > 0:
-            messages = self.consumer.consume(num_messages=size, timeout=window)
-        else:
-            first = self.consumer.poll(1.0)
-            messages = [first] + self.consumer.consume(num_messages=size - 1, timeout=0) if first else []
-        batch = []
+        """Fetch what is there (waiting up to a second for the first record) and hand each
+        record to its partition's lane; pause partitions whose lane is far behind."""
+        first = self.consumer.poll(0.05)   # short: finished batches are committed between polls
+        messages = [first] + self.consumer.consume(num_messages=self.max_queued, timeout=0) if first else []
+        by_lane: dict[tuple[str, int], list] = {}
         for msg in messages:
             if msg.error():
                 log.warning("consumer error: %s", msg.error())
                 continue
-            batch.append(msg)
-        if not batch:
-            return 0
-        invocations: dict[tuple[str, int], list] = {}
-        for msg in batch:
-            invocations.setdefault((msg.topic(), msg.partition()), []).append(msg)
-        n = self.settings.batch_size
-        per_partition = [[records[i:i + n] for i in range(0, len(records), n)] for records in invocations.values()]
-        if len(per_partition) == 1:
-            self._handle_in_order(per_partition[0])
-        else:  # one room lives in one partition, so partitions are independent
-            list(self._pool.map(self._handle_in_order, per_partition))
-        self.commit(batch)
-        return len(batch)
+            by_lane.setdefault((msg.topic(), msg.partition()), []).append(msg)
+        for key, records in by_lane.items():
+            lane = self._lanes.get(key)
+            if lane is None:
+                lane = self._lanes[key] = Lane(f"{key[0]}-{key[1]}", self.handle,
+                                               batch_size=self.settings.batch_size,
+                                               window_s=self.settings.batch_window_ms / 1000)
+            lane.put(records)
+        self._apply_backpressure()
+        self._commit_done(self._lanes)
+        for key, lane in list(self._lanes.items()):
+            if lane.error is not None:   # e.g. the dead-letter topic unreachable: restart, re-consume
+                raise RuntimeError(f"partition {key} could not be handled") from lane.error
+        return sum(len(r) for r in by_lane.values())
 
-    def _handle_in_order(self, chunks: list[list]) -> None:
-        for chunk in chunks:
-            self.handle(chunk)
+    def _apply_backpressure(self) -> None:
+        queued = 0
+        for key, lane in self._lanes.items():
+            n = lane.queued
+            queued += n
+            if n > self.max_queued and key not in self._paused:
+                self.consumer.pause([TopicPartition(*key)])
+                self._paused.add(key)
+            elif n <= self.max_queued // 2 and key in self._paused:
+                self.consumer.resume([TopicPartition(*key)])
+                self._paused.discard(key)
+        QUEUED.set(queued)
 
-    def commit(self, batch: Sequence) -> None:
-        """Commit past the batch; wait out a broker that is away, never crash on it.
+    def commit(self, offsets: list[TopicPartition]) -> None:
+        """Commit these next offsets; wait out a broker that is away, never crash on it.
 
         A commit refused because the group moved on (our partitions went to another
         member) is dropped: that member starts from the last commit and handles these
         records again, which the worker's idempotence makes harmless.
         """
-        next_offsets: dict[tuple[str, int], int] = {}
-        for msg in batch:
-            key = (msg.topic(), msg.partition())
-            next_offsets[key] = max(next_offsets.get(key, 0), msg.offset() + 1)
-        offsets = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
         pause = 0.1
         while True:
             try:
@@ -264,8 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     start_http_server(args.metrics_port, addr=args.metrics_host)
     esm = EventSourceMapping(settings, load_handler(args.handler))
 
-    def stop(signum, _frame):  # finish the batch in hand, commit, leave the group
-        log.info("signal %s: stopping after the current batch", signum)
+    def stop(signum, _frame):  # finish the batches in hand, commit, leave the group
+        log.info("signal %s: stopping after the batches in hand", signum)
         esm.stopping.set()
 
     signal.signal(signal.SIGTERM, stop)

@@ -128,4 +128,4 @@ def test_sigterm_on_the_runner_commits_what_it_handled(local_stack, settings, ne
     finally:
         probe.close()
     assert committed == ends, "the runner exited without committing what it had handled"
-    assert "stopping after the current batch" in local_stack.tail("esm", 200)
+    assert "stopping after the batches in hand" in local_stack.tail("esm", 200)
