@@ -54,6 +54,11 @@ _TRANSIENT_CODES = {"ThrottlingException", "ProvisionedThroughputExceededExcepti
                     "LimitExceededException"}
 
 
+class StopRequested(RuntimeError):
+    """Stopping while the store is unreachable: the batch is left uncommitted (handled after
+    a restart), not run through the bounded retries into the dead-letter topic."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """An infrastructure failure worth waiting out rather than dead-lettering records for."""
     from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
@@ -99,8 +104,8 @@ class EventSourceMapping:
         try:
             while not self.stopping.is_set():
                 self.poll_once()
-        finally:
-            self._close_lanes(list(self._lanes))
+        finally:   # what was fetched is handled and committed, then the group is left
+            self._close_lanes(list(self._lanes), drain=True)
             self.consumer.close()
             self.dlq.flush(10)
 
@@ -108,11 +113,11 @@ class EventSourceMapping:
         # Their batches in hand finish and commit before the partitions go to another member.
         self._close_lanes([(tp.topic, tp.partition) for tp in partitions])
 
-    def _close_lanes(self, keys: list[tuple[str, int]]) -> None:
+    def _close_lanes(self, keys: list[tuple[str, int]], drain: bool = False) -> None:
         lanes = {k: self._lanes.pop(k) for k in keys if k in self._lanes}
         self._paused.difference_update(keys)
         for lane in lanes.values():
-            lane.close()
+            lane.close(drain=drain)
         self._commit_done(lanes)
 
     def _commit_done(self, lanes: dict[tuple[str, int], Lane]) -> None:
@@ -218,7 +223,9 @@ class EventSourceMapping:
                 response = self.handler(event, LambdaContext(self.function_name))
             except Exception as exc:  # the handler's failure is data here, not a crash of ours
                 HANDLER_SECONDS.observe(time.perf_counter() - started)
-                if is_transient(exc) and not self.stopping.is_set():
+                if is_transient(exc) and self.stopping.is_set():
+                    raise StopRequested(f"stopping during a transient failure: {exc!r}") from exc
+                if is_transient(exc):
                     BATCHES.labels("transient").inc()
                     log.warning("transient failure, retrying without limit: %r", exc)
                     self.sleep(pause)

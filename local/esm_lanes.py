@@ -36,6 +36,7 @@ class Lane:
         self._first_at = 0.0                        # when the oldest queued record arrived
         self._cond = threading.Condition()
         self._closed = False
+        self._draining = False                      # closing, but handle what is queued first
         self._done: int | None = None               # next offset to commit, once handled
         self._thread = threading.Thread(target=self._run, name=f"esm-lane-{name}", daemon=True)
         self._thread.start()
@@ -57,12 +58,16 @@ class Lane:
             done, self._done = self._done, None
             return done
 
-    def close(self, timeout: float | None = None) -> None:
-        """Drop what is queued (not committed: the partition's next owner, or this process
-        after a restart, consumes it again), let the batch in hand finish and commit."""
+    def close(self, drain: bool = False, timeout: float | None = None) -> None:
+        """Let the batch in hand finish. With `drain`, also handle what is queued, at once
+        (a graceful stop: what was fetched is handled and committed). Without, drop it: it
+        is not committed, so the partition's next owner consumes it again (a rebalance)."""
         with self._cond:
-            self._closed = True
-            self._queue.clear()
+            if drain:
+                self._draining = True
+            else:
+                self._closed = True
+                self._queue.clear()
             self._cond.notify_all()
         self._thread.join(timeout)
 
@@ -73,9 +78,11 @@ class Lane:
                     return None
                 if self._queue:
                     left = self._first_at + self.window_s - self.clock()
-                    if len(self._queue) >= self.batch_size or left <= 0:
+                    if len(self._queue) >= self.batch_size or left <= 0 or self._draining:
                         break
                     self._cond.wait(left)
+                elif self._draining:
+                    return None
                 else:
                     self._cond.wait()
             batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]

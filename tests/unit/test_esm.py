@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from functions.settings import Settings
-from local.esm import EventSourceMapping, is_transient
+from local.esm import EventSourceMapping, StopRequested, is_transient
 from local.esm_event import build_event, failed_from
 
 
@@ -103,6 +103,17 @@ def test_infrastructure_errors_are_retried_without_limit_and_never_dead_lettered
     esm = Recorder(handler, max_retry_attempts=1)
     esm.handle([Msg(0, 1)])
     assert esm.dead == [] and failures["left"] == 0
+
+
+def test_a_stop_during_a_store_outage_leaves_the_batch_uncommitted_not_dead_lettered():
+    def unreachable(event, context):
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+    esm = Recorder(unreachable)
+    esm.stopping.set()
+    with pytest.raises(StopRequested):
+        esm.handle([Msg(0, 1), Msg(0, 2)])
+    assert esm.dead == []
 
 
 def test_order_is_kept_across_bisected_halves():

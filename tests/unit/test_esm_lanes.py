@@ -99,3 +99,12 @@ def test_a_batch_that_fails_stops_the_lane_and_keeps_the_error():
         time.sleep(0.01)
     assert isinstance(lane.error, RuntimeError) and lane.queued == 0 and lane.take_done() is None
     lane.close()
+
+
+def test_a_draining_close_handles_what_is_queued_at_once():
+    handled = Handled()
+    lane = Lane("p0", handled, batch_size=2, window_s=30)   # a window far longer than the test
+    lane.put(rs(0, 1, 2))
+    assert handled.wait_for(2) == [[0, 1]]                  # a full batch goes at once
+    lane.close(drain=True)                                  # [2] would wait 30 s for company
+    assert handled.batches == [[0, 1], [2]] and lane.take_done() == 3
