@@ -27,119 +27,15 @@ import threading
 import time
 import fcntl
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping
 
 from functions.settings import Settings, SettingsError
 from local import paths
 from local import process as proc
 
-MAIN = "main"  # the label of a component's first (main) port in messages
-
-
-class StackError(RuntimeError):
-    """The stack cannot do what was asked; the message says why and what to do."""
-
-
-class PortInUseError(StackError):
-    def __init__(self, message: str, port: int):
-        super().__init__(message)
-        self.port = port
-
-
-class NotReadyError(StackError):
-    pass
-
-
-@dataclass
-class Component:
-    """One supervised process of the stack.
-
-    argv may be a callable (evaluated right before the process starts, after install),
-    e.g. when it needs a classpath that exists only once the jars are resolved.
-    Readiness: ``ready_url`` (HTTP GET answering < 400) and/or ``ready`` (a callable that
-    returns True or raises); with neither, all ports accepting connections. Hooks:
-    ``install`` downloads into the shared cache (run early, in the background),
-    ``prepare`` runs before each start (render configs, format storage), ``after_ready``
-    after each start and on each ``up`` (idempotent setup such as topics and tables).
-    """
-
-    name: str
-    argv: Sequence[str] | Callable[[], Sequence[str]]
-    ports: Mapping[str, int] = field(default_factory=dict)   # label -> port; the first is the main one
-    env: Mapping[str, str] = field(default_factory=dict)     # extras over os.environ + settings env
-    ready: Callable[[], bool] | None = None
-    ready_url: str | None = None
-    ready_timeout: float = 60.0
-    depends_on: tuple[str, ...] = ()
-    install: Callable[[], object] | None = None
-    prepare: Callable[[], None] | None = None
-    after_ready: Callable[[], object] | None = None
-    stop_timeout: float = 30.0
-    cwd: Path | None = None
-    endpoints: Mapping[str, str] = field(default_factory=dict)  # shown by `invoke up/status`
-    description: str = ""
-
-    def resolved_argv(self) -> list[str]:
-        return list(self.argv() if callable(self.argv) else self.argv)
-
-    def is_ready(self) -> bool:
-        """One readiness probe (False on any error)."""
-        try:
-            if self.ready_url:
-                import requests
-
-                if requests.get(self.ready_url, timeout=2).status_code >= 400:
-                    return False
-            if self.ready is not None:
-                return bool(self.ready())
-            if not self.ready_url:
-                return all(proc.is_listening(p) for p in self.ports.values())
-            return True
-        except Exception:  # noqa: BLE001 - a failing probe means "not ready"
-            return False
-
-
-@dataclass(frozen=True)
-class ComponentSpec:
-    """What local/components.py declares: name, ports (label -> default) and a builder."""
-
-    name: str
-    ports: Mapping[str, int]
-    build: Callable[["Stack"], Component]
-    # False: known to the stack (ports reserved, startable by name) but not part of a plain `up`.
-    default: bool = True
-
-
-@dataclass
-class ComponentStatus:
-    name: str
-    state: str            # running | stopped | not ready | stale pid file
-    pid: int | None
-    ports: dict[str, int]
-    healthy: bool
-    log: Path
-    uptime_s: float | None = None
-
-
-@dataclass
-class StartResult:
-    name: str
-    outcome: str          # started | already running
-    pid: int
-    seconds: float
-
-    def __str__(self) -> str:
-        if self.outcome == "started":
-            return f"{self.name}: started (pid {self.pid}) in {self.seconds:.1f}s"
-        return f"{self.name}: already running (pid {self.pid})"
-
-
-def port_env_name(component: str, label: str | None = None) -> str:
-    """TIDINGS_PORT_KAFKA, TIDINGS_PORT_KAFKA_CONTROLLER, TIDINGS_PORT_EDGE_A_INTERNAL ..."""
-    key = component if label is None else f"{component}_{label}"
-    return "TIDINGS_PORT_" + "".join(c if c.isalnum() else "_" for c in key.upper())
+from local.stack_model import (Component, ComponentSpec, ComponentStatus, NotReadyError,  # noqa: F401
+                               PortInUseError, StackError, StartResult, port_env_name)
 
 
 class Stack:
