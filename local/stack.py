@@ -10,7 +10,7 @@
 
 What runs is declared in local/components.py (one ``ComponentSpec`` per component: its
 name, its ports with their defaults and a builder that turns the stack into a
-``Component``). Every component gets ``os.environ + stack.settings.to_env() + its env``.
+``Component``; the model is local/stack_model.py). Every component gets ``os.environ + stack.settings.to_env() + its env``.
 
 Layout of a home: ``data/`` (kept across restarts), ``logs/<name>.log``,
 ``run/<name>.pid`` (JSON), ``run/ports.json`` (the port map of the last start), rendered
