@@ -119,7 +119,9 @@ class Plan:
     existing: set[str] = field(default_factory=set)
     messages: list[dict] = field(default_factory=list)
     heads: list[dict] = field(default_factory=list)
-    # Every room's head as of the end of this batch (None: none yet), for WorkerMemory.
+    # Each partition's rooms (of valid records), and every room's head as of the end of this
+    # batch (None: none yet): what WorkerMemory keeps once the batch is written.
+    partition_rooms: dict[str, set[str]] = field(default_factory=dict)
     final_heads: dict[str, dict | None] = field(default_factory=dict)
     # ("room", room_id, event, exclude_user, exclude_conn) | ("conn", edge_url, connection_id, event)
     deliveries: list[tuple] = field(default_factory=list)
@@ -164,7 +166,7 @@ class ChatWorker:
         except BaseException:
             self.memory.forget(offsets)   # belt and braces: the retry reads the heads again
             raise
-        self._remember(partitions, offsets, plan)
+        self._remember(offsets, plan)
         written = time.perf_counter()
         self.fan_out(plan)
         plan.stats["unparseable"] = len(failures)
@@ -178,10 +180,11 @@ class ChatWorker:
         p = Plan()
         now = self.clock()
         valid = [(key, r) for key, recs in partitions for r in recs if r.error is None]
+        p.partition_rooms = {key: {r.roomId for r in recs if r.error is None} for key, recs in partitions}
         heads: dict[str, dict | None] = {}
-        for key, _recs in partitions:
+        for key, rooms in p.partition_rooms.items():
             if key in offsets:
-                heads.update(self.memory.heads(key, offsets[key][0], {r.roomId for k, r in valid if k == key}))
+                heads.update(self.memory.heads(key, offsets[key][0], rooms))
         pairs = {(r.roomId, r.senderId) for _k, r in valid}
         members = self.memory.known_members(pairs)
         unread_heads = {r.roomId for _k, r in valid} - set(heads)
@@ -240,11 +243,9 @@ class ChatWorker:
                 at = 2 if delivery[0] == "room" else 3
                 p.deliveries[index] = (*delivery[:at], message_event(by_key[room_id, seq]), *delivery[at + 1:])
 
-    def _remember(self, partitions: list[tuple[str, list[Rec]]], offsets: dict[str, tuple[int, int]],
-                  p: Plan) -> None:
-        for key, recs in partitions:
+    def _remember(self, offsets: dict[str, tuple[int, int]], p: Plan) -> None:
+        for key, rooms in p.partition_rooms.items():
             if key in offsets:
-                rooms = {r.roomId for r in recs if r.error is None}
                 self.memory.remember_heads(key, offsets[key][1] + 1,
                                            {room: p.final_heads[room] for room in rooms if room in p.final_heads})
 
