@@ -17,9 +17,17 @@ program), a greenlet per request, so requests run concurrently.
   JSON 404/405). CORS preflights are answered without authorization, as API Gateway's
   CORS configuration does.
 - `GET /healthz`: 200 {"status": "ok"}.
+- `GET /config.json`: {"edges": [...]}, the WebSocket URLs the web client may use
+  (TIDINGS_WEB_EDGES; empty: the request's host name, port 8001). The page takes its edges
+  from here only, never from its own URL, so a link cannot send its token elsewhere.
 - `POST /dev/login` {userId, role}: {token, ...} minted with functions.tokens.mint; only
   when TIDINGS_LOCAL_MODE is true (404 otherwise).
 - anything else: static files from the web directory (default local/web/, if it exists).
+
+Before any routing a request target that is not canonical (`//x`, `/./x`, `%2F`, `%00`, ...;
+functions/request_paths.py) is answered 400. Every answer carries `nosniff`; pages and
+scripts also a Content-Security-Policy (scripts, styles and connections: this origin and
+the configured edges), `frame-ancestors 'none'`, X-Frame-Options and no referrer.
 """
 
 if __name__ == "__main__":  # before anything imports socket, ssl or threading
@@ -41,7 +49,8 @@ import orjson  # noqa: E402
 
 from functions import contracts, tokens  # noqa: E402
 from functions.http_api import match_route  # noqa: E402
-from functions.settings import Settings  # noqa: E402
+from functions.request_paths import canonical_path, split_target  # noqa: E402
+from functions.settings import Settings, SettingsError  # noqa: E402
 from local.context import LambdaContext  # noqa: E402
 
 API_PREFIX = "/api"
@@ -58,6 +67,9 @@ _STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request"
                 413: "Payload Too Large", 500: "Internal Server Error", 503: "Service Unavailable"}
 CORS_HEADERS = [("access-control-allow-origin", "*"),
                 ("access-control-expose-headers", "apigw-requestid, location, retry-after")]
+# On every answer; the page's own (CSP, framing, referrer) are added in `static`.
+SAFETY_HEADERS = [("x-content-type-options", "nosniff")]
+DEFAULT_EDGE_PORT = 8001
 
 Handler = Callable[[dict, Any], Any]
 Reply = tuple[int, list[tuple[str, str]], bytes]
@@ -221,21 +233,44 @@ class Gateway:
             status, headers, body = self.route(environ, request_id)
         except Exception:  # noqa: BLE001 - a broken request never takes the server down
             status, headers, body = gateway_error(500)
-        headers = headers + CORS_HEADERS + [("apigw-requestid", request_id), ("content-length", str(len(body)))]
+        headers = headers + CORS_HEADERS + SAFETY_HEADERS + [("apigw-requestid", request_id),
+                                                             ("content-length", str(len(body)))]
         start_response(f"{status} {_STATUS_TEXT.get(status, 'Status')}", headers)
         return [b"" if environ["REQUEST_METHOD"] == "HEAD" else body]
 
     def route(self, environ: dict, request_id: str) -> Reply:
-        raw_uri = environ.get("RAW_URI") or environ.get("PATH_INFO") or "/"
-        raw_path, _, raw_query = raw_uri.partition("?")
+        raw_path, raw_query = split_target(environ.get("RAW_URI") or environ.get("PATH_INFO") or "/")
+        path = canonical_path(raw_path)
+        if path is None:
+            return gateway_error(400)
         method = environ["REQUEST_METHOD"].upper()
         if raw_path == API_PREFIX or raw_path.startswith(API_PREFIX + "/"):
             return self.api(environ, raw_path[len(API_PREFIX):] or "/", raw_query, request_id)
-        if raw_path == "/healthz":
+        if path == "/healthz":
             return json_reply(200, {"status": "ok"}) if method in ("GET", "HEAD") else gateway_error(405)
-        if raw_path == "/dev/login":
+        if path == "/dev/login":
             return self.dev_login(environ)
-        return self.static(environ["PATH_INFO"], method)
+        if path == "/config.json":
+            return json_reply(200, {"edges": list(self.edges(environ))}) if method in ("GET", "HEAD") \
+                else gateway_error(405)
+        return self.static(path, method, environ)
+
+    def edges(self, environ: dict) -> tuple[str, ...]:
+        """The WebSocket URLs the web client may connect to (and so send its token to)."""
+        if self.settings.web_edges:
+            return self.settings.web_edges
+        host = (environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "127.0.0.1").rsplit(":", 1)[0]
+        return (f"ws://{host}:{DEFAULT_EDGE_PORT}/ws",)
+
+    def page_headers(self, environ: dict) -> list[tuple[str, str]]:
+        """CSP and friends for the web client: its own scripts and styles only, connections to
+        this origin and the configured edges, never framed, no referrer sent along."""
+        edges = " ".join(sorted({"/".join(url.split("/")[:3]) for url in self.edges(environ)}))
+        policy = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                  f"connect-src 'self' {edges}; worker-src 'self'; object-src 'none'; base-uri 'none'; "
+                  "form-action 'self'; frame-ancestors 'none'")
+        return [("content-security-policy", policy), ("x-frame-options", "DENY"),
+                ("referrer-policy", "no-referrer")]
 
     def api(self, environ: dict, raw_path: str, raw_query: str, request_id: str) -> Reply:
         method = environ["REQUEST_METHOD"].upper()
@@ -272,16 +307,16 @@ class Gateway:
         if not isinstance(body, dict):
             return json_reply(400, {"error": {"code": contracts.ERR_BAD_FRAME, "message": "a JSON object is required"}})
         user_id, role = body.get("userId"), body.get("role", "customer")
-        if not isinstance(user_id, str) or not contracts.USER_ID_RE.match(user_id) or role not in contracts.ROLES:
+        if not contracts.USER_ID.valid(user_id) or role not in contracts.ROLES:
             return json_reply(400, {"error": {"code": contracts.ERR_BAD_REQUEST, "message":
-                                              f"userId must match {contracts.USER_ID_RE.pattern} and role be one "
+                                              f"userId must match {contracts.USER_ID.pattern} and role be one "
                                               f"of {', '.join(contracts.ROLES)}"}})
         now = int(time.time())
         ttl = 12 * 3600
         token = tokens.mint(self.settings, user_id, role, ttl_s=ttl, now=now)
         return json_reply(200, {"token": token, "userId": user_id, "role": role, "expiresAt": now + ttl})
 
-    def static(self, path: str, method: str) -> Reply:
+    def static(self, path: str, method: str, environ: dict) -> Reply:
         if self.web_dir is None or not self.web_dir.is_dir():
             return gateway_error(404)
         if method not in ("GET", "HEAD"):
@@ -294,7 +329,8 @@ class Gateway:
         if not target.is_file():
             return gateway_error(404)
         content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        return 200, [("content-type", content_type), ("cache-control", "no-cache")], target.read_bytes()
+        return 200, [("content-type", content_type), ("cache-control", "no-cache"),
+                     *self.page_headers(environ)], target.read_bytes()
 
 
 def read_body(environ: dict, limit: int) -> bytes | None:
@@ -343,7 +379,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="send requests matching no route to the function as routeKey $default "
                              "(default: API Gateway's 404, as iac/ declares no $default route)")
     args = parser.parse_args(argv)
-    serve(Settings.from_env(), args.host, args.port, args.web_dir, args.default_route)
+    settings = Settings.from_env()
+    try:
+        settings.require_deployable_secrets("the gateway")
+    except SettingsError as exc:
+        parser.exit(2, f"{exc}\n")
+    serve(settings, args.host, args.port, args.web_dir, args.default_route)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@
         --bind 127.0.0.1:8001 --bind 127.0.0.1:8101 --no-control-socket \
         'websocket_edge.app:get_app()'
 
-Routes (falcon, plain HTTP): /healthz, /metrics, /ws (426 without an upgrade), and the
-delivery API /@connections, /@connections/{id} (internal port + secret only). The upgrade of
-/ws is decided by the handler before falcon (handler.py, server.py).
+Two falcon apps, one per listener (listeners.py decides which from the socket itself):
+- public (clients): `/ws` (426 without an upgrade) and `/healthz`. Nothing else exists there.
+- internal (the functions only): the delivery API `/@connections`, `/@connections/{id}`
+  (behind the delivery secret), `/metrics`, `/healthz`.
+The upgrade of /ws is decided by the handler before falcon (handler.py, server.py).
 Do not use gunicorn's --preload: the producer's poller greenlet must start in the worker.
 """
 
@@ -20,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from functions import contracts
 from functions.settings import Settings
-from websocket_edge.connections_api import BatchResource, ConnectionResource, DeliveryGuard
+from websocket_edge.connections_api import BatchResource, ConnectionResource, DeliverySecret
 from websocket_edge.deps import EdgeDeps
 from websocket_edge.handshake import WS_PATH, Handshake
 from websocket_edge.server import EdgeServer
@@ -55,17 +57,29 @@ class UpgradeRequired:
         resp.media = {"code": contracts.ERR_BAD_REQUEST, "message": "WebSocket upgrade required"}
 
 
-def create_app(deps: EdgeDeps) -> EdgeServer:
-    api = falcon.App(middleware=[DeliveryGuard(deps.settings)])
+def public_api(deps: EdgeDeps) -> falcon.App:
+    """What clients reach: the WebSocket path and the health check."""
+    api = falcon.App()
+    api.add_route("/healthz", Health(deps))
+    api.add_route(WS_PATH, UpgradeRequired())
+    return api
+
+
+def internal_api(deps: EdgeDeps) -> falcon.App:
+    """What only the functions reach: the delivery API (secret checked per resource), metrics."""
+    api = falcon.App(middleware=[DeliverySecret(deps.settings)])
     api.add_route("/healthz", Health(deps))
     api.add_route("/metrics", Metrics(deps.metrics.registry))
-    api.add_route(WS_PATH, UpgradeRequired())
     api.add_route(contracts.DELIVERY_PATH, BatchResource(deps.hub, deps.metrics))
     api.add_route(contracts.DELIVERY_PATH + "/{connection_id}", ConnectionResource(deps.hub, deps.metrics))
+    return api
+
+
+def create_app(deps: EdgeDeps) -> EdgeServer:
     handshake = Handshake(deps.settings, connections_of=deps.hub.connections_of,
                           shutting_down=lambda: deps.state.shutting_down,
-                          supported=tuple(deps.protocols))
-    return EdgeServer(api, deps, handshake)
+                          supported=tuple(deps.protocols), pending=deps.pending)
+    return EdgeServer(public_api(deps), internal_api(deps), deps, handshake)
 
 
 def _configure_logging() -> None:
@@ -89,6 +103,7 @@ def get_app() -> EdgeServer:
 
     _configure_logging()
     settings = Settings.from_env()
+    settings.require_deployable_secrets("the edge")
     metrics = EdgeMetrics()
     producer = Producer(settings, metrics=metrics).start()
     deps = EdgeDeps(settings=settings, producer=producer, connections=Connections(settings),

@@ -7,8 +7,9 @@
     POST   /@connections        {"items":[{"connectionIds":[...],"data":{...}}]}
                                  → 200 {"results":{id: 200|410|429}}, items applied in order
 
-Served only on the edge's internal port and only with the delivery secret header
-(`DeliveryGuard`); elsewhere the path does not exist (404), without the secret it is 403.
+Mounted only on the internal listener's app (app.internal_api); the public app has no
+such routes, whatever the spelling of the path. Each resource here requires the delivery
+secret header (`DeliverySecret`, by resource, not by path): without it, 403.
 """
 
 from __future__ import annotations
@@ -50,23 +51,22 @@ def _as_event(data: bytes) -> ServerEvent | bytes:
     return data
 
 
-class DeliveryGuard:
-    """Middleware: the delivery paths exist only on the internal port, behind the secret."""
+class DeliverySecret:
+    """Middleware of the internal app: a resource that says `requires_delivery_secret` is
+    served only to a request with the right X-Tidings-Delivery-Secret."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.port = str(settings.edge_internal_port)
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if not req.path.startswith(contracts.DELIVERY_PATH):
-            return
-        if req.env.get("SERVER_PORT") != self.port:
-            raise falcon.HTTPNotFound()
-        if not delivery_secret_ok(self.settings, req.get_header(contracts.DELIVERY_SECRET_HEADER)):
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params) -> None:
+        if getattr(resource, "requires_delivery_secret", False) and \
+                not delivery_secret_ok(self.settings, req.get_header(contracts.DELIVERY_SECRET_HEADER)):
             raise falcon.HTTPForbidden(description="delivery secret missing or wrong")
 
 
 class _Base:
+    requires_delivery_secret = True
+
     def __init__(self, hub: Hub, metrics):
         self.hub = hub
         self.metrics = metrics

@@ -152,7 +152,9 @@ def test_slow_consumer_closed_1013_not_dropped(make_edge, room_with, connection_
 def test_metrics_and_health(edge):
     import requests
     assert requests.get(f"{edge.public_url}/healthz", timeout=5).json()["status"] == "ok"
-    text = requests.get(f"{edge.public_url}/metrics", timeout=5).text
+    assert requests.get(f"{edge.internal_url}/healthz", timeout=5).json()["status"] == "ok"
+    assert requests.get(f"{edge.public_url}/metrics", timeout=5).status_code == 404   # internal only
+    text = requests.get(f"{edge.internal_url}/metrics", timeout=5).text
     for name in ("tidings_edge_connections", "tidings_edge_frames_in_total", "tidings_edge_produce_seconds",
                  "tidings_edge_errors_total", "tidings_edge_deliveries_total"):
         assert name in text
@@ -167,7 +169,7 @@ def test_delivered_messages_feed_the_delivery_latency_histogram(edge, subscribed
     message = {**_message(room, 1), "sentAt": int(time.time() * 1000) - 150}   # taken 150 ms ago
     assert edge.delivery("POST", "", data=contracts.delivery_batch([([connection_id], message)])).status_code == 200
     assert recv_json(ws)["seq"] == 1
-    text = requests.get(f"{edge.public_url}/metrics", timeout=5).text
+    text = requests.get(f"{edge.internal_url}/metrics", timeout=5).text
     counts = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
               if line.startswith("tidings_edge_delivery_latency_seconds_bucket")}
     assert counts['tidings_edge_delivery_latency_seconds_bucket{le="0.1"}'] == 0

@@ -17,7 +17,8 @@ from functions.settings import Settings
 from functions.tokens import Identity, TokenError
 from websocket_edge import handshake as hs
 from websocket_edge.bounded import close_payload, unmask
-from websocket_edge.connections_api import BatchResource, ConnectionResource, DeliveryGuard
+from websocket_edge.app import create_app
+from websocket_edge.deps import EdgeDeps
 from websocket_edge.hub import FULL, GONE, OK, Hub
 from websocket_edge.json_protocol import JsonProtocol
 from websocket_edge.metrics import EdgeMetrics
@@ -216,19 +217,16 @@ class StubSession:
 
 @pytest.fixture
 def api():
-    hub = Hub()
-    metrics = EdgeMetrics()
-    app = falcon.App(middleware=[DeliveryGuard(SETTINGS)])
-    app.add_route(contracts.DELIVERY_PATH, BatchResource(hub, metrics))
-    app.add_route(contracts.DELIVERY_PATH + "/{connection_id}", ConnectionResource(hub, metrics))
-    client = falcon.testing.TestClient(app)
+    """The whole edge app (both listeners) through falcon's TestClient; `port` picks the listener."""
+    deps = EdgeDeps(settings=SETTINGS, producer=None, connections=None, rooms=None, messages=None)
+    client = falcon.testing.TestClient(create_app(deps))
     secret = {contracts.DELIVERY_SECRET_HEADER: SETTINGS.delivery_secret}
     port = SETTINGS.edge_internal_port
 
     def call(method, path="", headers=secret, port=port, **kw):
         return client.simulate_request(method, contracts.DELIVERY_PATH + path, headers=headers, port=port, **kw)
 
-    return SimpleNamespace(hub=hub, call=call)
+    return SimpleNamespace(hub=deps.hub, call=call)
 
 
 def test_api_guard(api):
