@@ -74,24 +74,20 @@ def _is_url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://"))
 
 
-def _match(value: Any, pattern) -> bool:
-    return isinstance(value, str) and bool(pattern.match(value))
-
-
-def _invalid(v: dict, key: bytes | None) -> str | None:
+def invalid_reason(v: dict, key: bytes | None) -> str | None:
     """Why a record is invalid (the first reason), or None."""
     kind, body, sent_at, conn = v.get("type"), v.get("body"), v.get("sentAt"), v.get("connectionId")
     checks = (
         (v.get("v", c.SCHEMA_VERSION) == c.SCHEMA_VERSION, f"unsupported schema version {v.get('v')!r}"),
         (kind in c.RECORD_KINDS, f"unknown record type {kind!r}"),
-        (_match(v.get("roomId"), c.ROOM_ID_RE), "invalid roomId"),
-        (_match(v.get("senderId"), c.USER_ID_RE), "invalid senderId"),
+        (c.ROOM_ID.valid(v.get("roomId")), "invalid roomId"),
+        (c.USER_ID.valid(v.get("senderId")), "invalid senderId"),
         (v.get("senderRole") in c.ROLES, "invalid senderRole"),
         (type(sent_at) is int and sent_at >= 0, "invalid sentAt"),
         (isinstance(conn, str) and 0 < len(conn) <= MAX_CONNECTION_ID_CHARS, "invalid connectionId"),
         (_is_url(v.get("edgeUrl")), "invalid edgeUrl"),
         (key is None or key == str(v.get("roomId")).encode(), "record key is not the room id"),
-        (kind != c.RECORD_SEND or _match(v.get("clientMsgId"), c.CLIENT_MSG_ID_RE), "invalid clientMsgId"),
+        (kind != c.RECORD_SEND or c.CLIENT_MSG_ID.valid(v.get("clientMsgId")), "invalid clientMsgId"),
         (kind != c.RECORD_SEND or (isinstance(body, str) and body.strip() != ""), "body must be non-empty text"),
         (kind != c.RECORD_SEND or not isinstance(body, str) or len(body) <= c.MAX_BODY_CHARS,
          f"body longer than {c.MAX_BODY_CHARS} characters"),
@@ -108,7 +104,7 @@ def parse(record: KafkaRecord) -> Rec:
         raise Unparseable(f"not base64 JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise Unparseable("the value is not a JSON object")
-    reason = _invalid(value, key)
+    reason = invalid_reason(value, key)
     return Rec(record.partition_key, record.offset, value, (c.ERR_BAD_REQUEST, reason) if reason else None)
 
 
@@ -382,5 +378,7 @@ def handler(event: dict, context: Any = None) -> dict:
         with _init_lock:   # the local ESM invokes partitions from several threads
             if _default is None:
                 configure()
-                _default = make_handler(Settings.from_env())
+                settings = Settings.from_env()
+                settings.require_deployable_secrets("the chat worker")
+                _default = make_handler(settings)
     return _default(event, context)

@@ -43,10 +43,38 @@ RECORD_FIELDS = (
 )
 
 MAX_BODY_CHARS = 8000
-ROOM_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
-CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
-USER_ID_RE = re.compile(r"^[A-Za-z0-9_.@:\-]{1,128}$")
+
+
+class IdPattern:
+    """The characters and length an id may have, always checked on the WHOLE value.
+
+    There is no `.match`: Python's `^...$` with `re.match` accepts a trailing newline
+    ("room\n"), which let look-alike ids into the store. `valid` uses `fullmatch`;
+    `pattern` is the same rule anchored for OpenAPI / JSON Schema (ECMA `$` is end only).
+    """
+
+    __slots__ = ("regex", "pattern")
+
+    def __init__(self, rule: str):
+        self.regex = re.compile(rule)
+        self.pattern = f"^{rule}$"
+
+    def valid(self, value: Any) -> bool:
+        return isinstance(value, str) and self.regex.fullmatch(value) is not None
+
+
+ROOM_ID = IdPattern(r"[A-Za-z0-9_.:\-]{1,128}")
+CLIENT_MSG_ID = IdPattern(r"[A-Za-z0-9_.:\-]{1,64}")
+USER_ID = IdPattern(r"[A-Za-z0-9_.@:\-]{1,128}")
 ROLES = ("customer", "groomer", "admin")
+
+# C0 controls, DEL, C1 controls and the Unicode line/paragraph separators: never part of
+# an id, a header value, a destination or a name (they split log lines and fake lines).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def has_control_chars(text: str) -> bool:
+    return _CONTROL.search(text) is not None
 
 
 def encode(obj: Any) -> bytes:
@@ -69,6 +97,11 @@ EVENT_ERROR = "error"         # {type, code, message, ref}
 EVENT_TYPING = "typing"       # {type, room, userId, role, at}
 EVENT_PRESENCE = "presence"   # {type, room, userId, state: "join"|"leave", at}
 EVENT_ACK = "ack"             # edge only: {type, clientMsgId, room, partition, offset}
+# {type, room, reason}: the connection's subscription to the room ended. Posted to a removed
+# member's connections (reason REASON_REMOVED) by the membership change; the edge drops the
+# room and tells the client (JSON as is, STOMP as an ERROR for that subscription).
+EVENT_UNSUBSCRIBED = "unsubscribed"
+REASON_REMOVED = "removed"
 
 # --- Error codes (JSON "error.code", STOMP ERROR "message" header, HTTP error "code") ---
 ERR_BAD_FRAME = "bad_frame"            # not JSON / not STOMP / wrong shape

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from functions import contracts, tables
 from functions.connections import Connections
+from functions.delivery import Deliverer
 from functions.events import HttpApiEvent
 from functions.read_marks import ReadMarks
 from functions.rooms import Rooms
@@ -24,7 +25,7 @@ from functions.store import Messages, Store
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_SEQ = 2 ** 53 - 1           # JSON-safe integers only
-_DIGITS = re.compile(r"^[0-9]{1,16}$")
+_DIGITS = re.compile(r"[0-9]{1,16}")
 
 
 class HttpError(Exception):
@@ -54,7 +55,7 @@ def caller_of(event: HttpApiEvent) -> Caller:
     """The caller from requestContext.authorizer.jwt.claims (sub, role), or 401."""
     claims = event.jwt_claims
     sub, role = claims.get("sub"), claims.get("role")
-    if not isinstance(sub, str) or not contracts.USER_ID_RE.match(sub):
+    if not contracts.USER_ID.valid(sub):
         raise HttpError(401, contracts.ERR_UNAUTHORIZED, "no valid caller identity (sub claim)")
     if role not in contracts.ROLES:
         raise HttpError(401, contracts.ERR_UNAUTHORIZED, "no valid caller role (role claim)")
@@ -88,6 +89,10 @@ class Deps:
     def read_marks(self) -> ReadMarks:
         return ReadMarks(self.settings, self.store.client)
 
+    @cached_property
+    def deliverer(self) -> Deliverer:
+        return Deliverer(self.settings)
+
 
 @dataclass
 class Request:
@@ -107,7 +112,7 @@ class Request:
         raw = self.event.query(name)
         if raw is None:
             return None
-        if not isinstance(raw, str) or not _DIGITS.match(raw) or not low <= int(raw) <= high:
+        if not isinstance(raw, str) or not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
             raise bad_request(f"query parameter {name} must be an integer in {low}..{high}")
         return int(raw)
 
@@ -154,14 +159,14 @@ class Request:
 # --- value checks -------------------------------------------------------------------------
 
 def check_room_id(value: Any, what: str = "roomId") -> str:
-    if not isinstance(value, str) or not contracts.ROOM_ID_RE.match(value):
-        raise bad_request(f"{what} must match {contracts.ROOM_ID_RE.pattern}")
+    if not contracts.ROOM_ID.valid(value):
+        raise bad_request(f"{what} must match {contracts.ROOM_ID.pattern}")
     return value
 
 
 def check_user_id(value: Any, what: str = "userId") -> str:
-    if not isinstance(value, str) or not contracts.USER_ID_RE.match(value):
-        raise bad_request(f"{what} must match {contracts.USER_ID_RE.pattern}")
+    if not contracts.USER_ID.valid(value):
+        raise bad_request(f"{what} must match {contracts.USER_ID.pattern}")
     return value
 
 

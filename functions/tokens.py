@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from functions.contracts import ROLES, USER_ID_RE
+from functions.contracts import ROLES, USER_ID
 from functions.settings import Settings
 
 # A token longer than this is refused before any decoding (cheap protection of the hub).
@@ -68,7 +68,7 @@ def verify(settings: Settings, token: str | None) -> Identity:
     except jwt.PyJWTError as exc:
         raise TokenError(f"invalid token: {exc}") from exc
     user_id = claims.get("sub")
-    if not isinstance(user_id, str) or not USER_ID_RE.match(user_id):
+    if not USER_ID.valid(user_id):
         raise TokenError("invalid token: bad sub")
     role = claims.get("role")
     if role not in ROLES:
@@ -84,7 +84,7 @@ def mint(settings: Settings, user_id: str, role: str, ttl_s: int = 3600,
     """An HS256 token for `user_id` (local stack, tests, `invoke token`)."""
     if settings.jwt_algorithm != "HS256":
         raise TokenError("mint signs HS256 only; RS256 tokens come from the identity provider")
-    if not USER_ID_RE.match(user_id or ""):
+    if not USER_ID.valid(user_id or ""):
         raise TokenError(f"bad user id: {user_id!r}")
     if role not in ROLES:
         raise TokenError(f"bad role: {role!r} (one of {', '.join(ROLES)})")

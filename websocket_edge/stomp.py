@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from functions.contracts import ROOM_ID_RE
+from functions.contracts import ROOM_ID
 
 CLIENT_COMMANDS = frozenset({
     "CONNECT", "STOMP", "SEND", "SUBSCRIBE", "UNSUBSCRIBE", "ACK", "NACK",
@@ -405,7 +405,7 @@ def _room_after(prefix: str, destination: str | None) -> str | None:
     if not destination or not destination.startswith(prefix):
         return None
     room = destination[len(prefix):]
-    return room if ROOM_ID_RE.fullmatch(room) else None
+    return room if ROOM_ID.valid(room) else None
 
 
 def parse_send_destination(destination: str | None) -> str | None:

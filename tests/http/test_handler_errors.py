@@ -16,7 +16,7 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12)
-ids = st.text(max_size=140) | st.from_regex(contracts.ROOM_ID_RE, fullmatch=True)
+ids = st.text(max_size=140) | st.from_regex(contracts.ROOM_ID.regex, fullmatch=True)
 
 
 def _check_error_shape(response):
@@ -118,7 +118,7 @@ def test_fuzz_params(api, fuzz_room, room, user, query):
 
 
 @FUZZ
-@given(room=st.from_regex(contracts.ROOM_ID_RE, fullmatch=True), query=st.dictionaries(
+@given(room=st.from_regex(contracts.ROOM_ID.regex, fullmatch=True), query=st.dictionaries(
     st.sampled_from(["after", "before", "limit"]), st.integers(-5, 400).map(str), max_size=3))
 def test_fuzz_history_queries(api, fuzz_room, room, query):
     room_id, alice = fuzz_room

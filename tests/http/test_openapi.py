@@ -72,8 +72,8 @@ def test_routes_match_the_route_table():
 
 def test_ids_roles_and_codes_match_contracts():
     schemas = DOC["components"]["schemas"]
-    assert schemas["RoomId"]["pattern"] == contracts.ROOM_ID_RE.pattern
-    assert schemas["UserId"]["pattern"] == contracts.USER_ID_RE.pattern
+    assert schemas["RoomId"]["pattern"] == contracts.ROOM_ID.pattern
+    assert schemas["UserId"]["pattern"] == contracts.USER_ID.pattern
     assert tuple(schemas["Role"]["enum"]) == contracts.ROLES
     codes = {v for k, v in vars(contracts).items() if k.startswith("ERR_")}
     assert set(schemas["Error"]["properties"]["error"]["properties"]["code"]["enum"]) == codes

@@ -24,8 +24,8 @@ json_values = st.recursive(
 
 frame_like = st.fixed_dictionaries(
     {"type": st.sampled_from(["send", "subscribe", "unsubscribe", "typing", "ping", "dance", 7, None])},
-    optional={"room": json_values | st.from_regex(contracts.ROOM_ID_RE, fullmatch=True),
-              "clientMsgId": json_values | st.from_regex(contracts.CLIENT_MSG_ID_RE, fullmatch=True),
+    optional={"room": json_values | st.from_regex(contracts.ROOM_ID.regex, fullmatch=True),
+              "clientMsgId": json_values | st.from_regex(contracts.CLIENT_MSG_ID.regex, fullmatch=True),
               "body": json_values | st.text(max_size=200),
               "afterSeq": json_values, "senderId": json_values})
 
@@ -48,7 +48,7 @@ def test_json_protocol_answers_every_shape_with_an_action_or_a_clear_error(frame
         assert action.code in (contracts.ERR_BAD_FRAME, contracts.ERR_BAD_REQUEST, contracts.ERR_UNKNOWN_TYPE,
                                contracts.ERR_TOO_LARGE) and action.message
     if isinstance(action, Send):   # what passes is valid by the contracts
-        assert contracts.ROOM_ID_RE.match(action.room) and contracts.CLIENT_MSG_ID_RE.match(action.client_msg_id)
+        assert contracts.ROOM_ID.valid(action.room) and contracts.CLIENT_MSG_ID.valid(action.client_msg_id)
         assert 0 < len(action.body) <= contracts.MAX_BODY_CHARS
 
 
