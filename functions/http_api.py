@@ -185,5 +185,7 @@ def handler(event: Any, context: Any) -> dict:
     global _default
     if _default is None:
         logs.configure()
-        _default = HttpApi(Settings.from_env())
+        settings = Settings.from_env()
+        settings.require_deployable_secrets("the HTTP API")
+        _default = HttpApi(settings)
     return _default.handle(event, context)

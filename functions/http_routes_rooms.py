@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 
 from functions import contracts, tables
+from functions.connections import by_edge
 from functions.http_routes_common import (HttpError, Request, bad_request, check_role, check_room_id,
                                           check_user_id, member_view)
 from functions.read_marks import unread
@@ -26,8 +27,10 @@ def _room_view(room: dict, last_seq: int) -> dict:
 
 
 def _name(value) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME_CHARS:
-        raise bad_request(f"name must be a non-blank string of at most {MAX_NAME_CHARS} characters")
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME_CHARS \
+            or contracts.has_control_chars(value):
+        raise bad_request(f"name must be a non-blank string of at most {MAX_NAME_CHARS} characters, "
+                          "without control characters")
     return value
 
 
@@ -127,6 +130,10 @@ def remove_member(req: Request):
     if user_id != me and room.get("createdBy") != me:
         raise HttpError(403, contracts.ERR_FORBIDDEN,
                         "only the room's creator may remove other members; anyone may remove themselves")
-    if not req.deps.rooms.remove_member(room_id, user_id):
+    ended = req.deps.rooms.remove_member(room_id, user_id)
+    if ended is None:
         raise HttpError(404, contracts.ERR_NOT_FOUND, f"{user_id} is not a member of room {room_id}")
+    if ended:   # their sockets stop showing the room now, on every edge (docs/guarantees.md)
+        event = {"type": contracts.EVENT_UNSUBSCRIBED, "room": room_id, "reason": contracts.REASON_REMOVED}
+        req.deps.deliverer.deliver({edge: [(ids, event)] for edge, ids in by_edge(ended).items()})
     return 200, {"roomId": room_id, "userId": user_id, "removed": True}

@@ -31,12 +31,12 @@ class UnknownRoom(LookupError):
 
 
 def _check_room_id(room_id: str) -> None:
-    if not isinstance(room_id, str) or not contracts.ROOM_ID_RE.match(room_id):
+    if not contracts.ROOM_ID.valid(room_id):
         raise ValueError(f"invalid room id: {room_id!r}")
 
 
 def _check_user(user_id: str, role: str | None = None) -> None:
-    if not isinstance(user_id, str) or not contracts.USER_ID_RE.match(user_id):
+    if not contracts.USER_ID.valid(user_id):
         raise ValueError(f"invalid user id: {user_id!r}")
     if role is not None and role not in contracts.ROLES:
         raise ValueError(f"invalid role: {role!r} (one of {', '.join(contracts.ROLES)})")
@@ -58,8 +58,9 @@ class Rooms:
         """Create a room with its members (user id -> role). The creator becomes a member
         (with their role in `members` if listed, else `creator_role`). Raises RoomExists."""
         _check_room_id(room_id)
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS:
-            raise ValueError(f"room name must be 1..{MAX_NAME_CHARS} characters")
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS \
+                or contracts.has_control_chars(name):
+            raise ValueError(f"room name must be 1..{MAX_NAME_CHARS} characters, no control characters")
         roster = dict(members or {})
         roster.setdefault(created_by, creator_role)
         for user_id, role in roster.items():
@@ -102,14 +103,20 @@ class Rooms:
             ExpressionAttributeNames={"#role": "role"},
             ExpressionAttributeValues=to_item({":role": role, ":now": now_ms()}))
 
-    def remove_member(self, room_id: str, user_id: str) -> bool:
-        """Remove a member and their live subscriptions to the room. False if not a member."""
+    def remove_member(self, room_id: str, user_id: str) -> dict[str, dict] | None:
+        """Remove a member, then their live subscriptions to the room. Returns those
+        subscription entries (connectionId -> {u, r, e, x}: the caller tells their edges),
+        or None when the user was not a member.
+
+        The member row goes first: a subscribe racing this checks membership after writing
+        its entry (websocket_edge/session.py), so either it sees the removal or its entry is
+        already there to be removed here."""
         response = self.client.delete_item(
             TableName=self.members_table, Key=to_item({"roomId": room_id, "userId": user_id}),
             ReturnValues="ALL_OLD")
         found = self.store.batch_get({tables.ROOMS: [{"roomId": room_id}]})[tables.ROOMS]
         subs = (found[0].get("subs") or {}) if found else {}
-        theirs = [cid for cid, entry in subs.items() if entry.get("u") == user_id]
+        theirs = {cid: entry for cid, entry in subs.items() if entry.get("u") == user_id}
         if theirs:
             names = {f"#c{i}": cid for i, cid in enumerate(theirs)}
             try:
@@ -121,7 +128,7 @@ class Rooms:
             except ClientError as exc:
                 if not _conditional_failed(exc):
                     raise
-        return "Attributes" in response
+        return theirs if "Attributes" in response else None
 
     def membership(self, room_id: str, user_id: str) -> str:
         """"member" | "not_member" | "unknown_room", in one BatchGetItem."""
@@ -130,6 +137,13 @@ class Rooms:
         if not found[tables.ROOMS]:
             return UNKNOWN_ROOM
         return MEMBER if found[tables.MEMBERS] else NOT_MEMBER
+
+    def is_member(self, room_id: str, user_id: str) -> bool:
+        """One consistent read of the member row (the edge calls it after what it guards)."""
+        response = self.client.get_item(TableName=self.members_table,
+                                        Key=to_item({"roomId": room_id, "userId": user_id}),
+                                        ProjectionExpression="userId", ConsistentRead=True)
+        return "Item" in response
 
     def members(self, room_id: str) -> list[dict]:
         """[{roomId, userId, role, joinedAt}] ordered by userId."""

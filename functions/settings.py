@@ -28,6 +28,12 @@ def _bool(value: str) -> bool:
     raise SettingsError(f"not a boolean: {value!r}")
 
 
+# Built-in secrets: published in this repository, so good for a local stack only.
+LOCAL_JWT_SECRET = "tidings-local-dev-secret-change-me-0123456789"
+LOCAL_DELIVERY_SECRET = "tidings-local-delivery-secret"
+MIN_SECRET_CHARS = 32
+
+
 @dataclass(frozen=True)
 class Settings:
     # Kafka
@@ -46,7 +52,7 @@ class Settings:
 
     # Tokens: HS256 with a shared secret by default, RS256 with a public key as an option.
     jwt_algorithm: str = field(default="HS256", metadata={"env": "TIDINGS_JWT_ALGORITHM"})
-    jwt_secret: str = field(default="tidings-local-dev-secret-change-me-0123456789", metadata={"env": "TIDINGS_JWT_SECRET", "secret": True})
+    jwt_secret: str = field(default=LOCAL_JWT_SECRET, metadata={"env": "TIDINGS_JWT_SECRET", "secret": True})
     jwt_public_key: str | None = field(default=None, metadata={"env": "TIDINGS_JWT_PUBLIC_KEY"})
     jwt_issuer: str = field(default="tidings-local", metadata={"env": "TIDINGS_JWT_ISSUER"})
     jwt_audience: str = field(default="tidings", metadata={"env": "TIDINGS_JWT_AUDIENCE"})
@@ -56,7 +62,7 @@ class Settings:
     # Browsers always send Origin on a WebSocket, so a request without one is not a page of
     # another site riding a user's session; native mobile clients send none. Still token-checked.
     allow_missing_origin: bool = field(default=True, metadata={"env": "TIDINGS_ALLOW_MISSING_ORIGIN"})
-    delivery_secret: str = field(default="tidings-local-delivery-secret", metadata={"env": "TIDINGS_DELIVERY_SECRET", "secret": True})
+    delivery_secret: str = field(default=LOCAL_DELIVERY_SECRET, metadata={"env": "TIDINGS_DELIVERY_SECRET", "secret": True})
     # The URL at which the worker reaches this edge's delivery API (…/@connections).
     edge_delivery_url: str = field(default="http://127.0.0.1:8101", metadata={"env": "TIDINGS_EDGE_DELIVERY_URL"})
     edge_id: str = field(default="edge-local", metadata={"env": "TIDINGS_EDGE_ID"})
@@ -73,6 +79,11 @@ class Settings:
     user_rate_burst: int = field(default=200, metadata={"env": "TIDINGS_USER_RATE_BURST"})
     max_connections_per_user: int = field(default=20, metadata={"env": "TIDINGS_MAX_CONNECTIONS_PER_USER"})
     max_subscriptions_per_connection: int = field(default=200, metadata={"env": "TIDINGS_MAX_SUBSCRIPTIONS"})
+    # A socket opened without a token must show one in its first frame (STOMP CONNECT, JSON
+    # `auth`) within this time; until then it counts against these caps (docs/protocol.md).
+    auth_timeout_s: float = field(default=5.0, metadata={"env": "TIDINGS_AUTH_TIMEOUT_S"})
+    max_unauthenticated_per_address: int = field(default=50, metadata={"env": "TIDINGS_MAX_UNAUTHENTICATED_PER_ADDRESS"})
+    max_unauthenticated: int = field(default=2000, metadata={"env": "TIDINGS_MAX_UNAUTHENTICATED"})
     produce_timeout_s: float = field(default=10.0, metadata={"env": "TIDINGS_PRODUCE_TIMEOUT_S"})
     # Frames queued for one client; a full queue closes it with 1013 (it reconnects, catches up).
     outbound_queue_size: int = field(default=1024, metadata={"env": "TIDINGS_OUTBOUND_QUEUE_SIZE"})
@@ -87,6 +98,10 @@ class Settings:
     bisect_on_error: bool = field(default=True, metadata={"env": "TIDINGS_BISECT_ON_ERROR"})
     # How long a warm chat worker trusts a membership it read (functions/worker_memory.py).
     member_cache_s: float = field(default=30.0, metadata={"env": "TIDINGS_MEMBER_CACHE_S"})
+
+    # The edges the web client connects to (its /config.json; the page never takes them from
+    # its URL). Empty: the page's own host name, port 8001.
+    web_edges: tuple[str, ...] = field(default=(), metadata={"env": "TIDINGS_WEB_EDGES"})
 
     # Local mode only (dev login on the gateway, `invoke token`).
     local_mode: bool = field(default=False, metadata={"env": "TIDINGS_LOCAL_MODE"})
@@ -108,6 +123,24 @@ class Settings:
             raise SettingsError("TIDINGS_JWT_ALGORITHM=RS256 needs TIDINGS_JWT_PUBLIC_KEY")
         if not self.chat_topic or self.chat_topic == self.dead_letter_topic:
             raise SettingsError("the chat topic and the dead-letter topic must be set and differ")
+
+    def require_deployable_secrets(self, component: str) -> None:
+        """Outside local mode, refuse the built-in (public) secrets and short ones, saying
+        which setting to set. Every process that verifies tokens or uses the delivery
+        secret calls this before it serves anything."""
+        if self.local_mode:
+            return
+        missing = []
+        if self.jwt_algorithm == "HS256" and (self.jwt_secret == LOCAL_JWT_SECRET
+                                              or len(self.jwt_secret) < MIN_SECRET_CHARS):
+            missing.append(f"TIDINGS_JWT_SECRET (a random secret of {MIN_SECRET_CHARS}+ characters), "
+                           "or TIDINGS_JWT_ALGORITHM=RS256 with TIDINGS_JWT_PUBLIC_KEY")
+        if self.delivery_secret == LOCAL_DELIVERY_SECRET or len(self.delivery_secret) < MIN_SECRET_CHARS:
+            missing.append(f"TIDINGS_DELIVERY_SECRET (a random secret of {MIN_SECRET_CHARS}+ characters)")
+        if missing:
+            raise SettingsError(f"{component} refuses to start with the built-in or a short secret outside "
+                                f"local mode: set {'; and '.join(missing)}. For a local stack set "
+                                "TIDINGS_LOCAL_MODE=true.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":

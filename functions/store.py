@@ -375,10 +375,11 @@ class Messages:
         return Page(items, items[0]["seq"] if more else None, "backward")
 
     def messages_after(self, room_id: str, after_seq: int, limit: int | None = None,
-                       page_size: int = 100) -> Iterator[dict]:
-        """Every committed message with seq > after_seq, ascending, paging through the whole
-        room (no depth limit unless `limit` caps the count). A generator: pages load lazily."""
-        high = self.committed_seq(room_id)
+                       page_size: int = 100, upto: int | None = None) -> Iterator[dict]:
+        """Every committed message with seq > after_seq (and <= `upto`, a committed seq the caller
+        read, else the head's now), ascending, paging through the whole room (no depth limit
+        unless `limit` caps the count). A generator: pages load lazily."""
+        high = self.committed_seq(room_id) if upto is None else int(upto)
         if high <= int(after_seq):
             return
         yield from self.store.query(

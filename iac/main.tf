@@ -59,8 +59,10 @@ locals {
     TIDINGS_BISECT_ON_ERROR    = "true"
   }
 
+  # The HTTP API posts to the edges too: removing a member ends their subscriptions there.
   http_extra_environment = {
     TIDINGS_ALLOWED_ORIGINS = join(",", var.allowed_origins)
+    TIDINGS_DELIVERY_SECRET = random_password.delivery.result
   }
 
   # ECS: TIDINGS_EDGE_DELIVERY_URL and TIDINGS_EDGE_ID are per task, so the image's

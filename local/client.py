@@ -15,14 +15,24 @@ import websocket
 
 
 class ChatClient:
+    """`auth` says where the token goes: "header" (Authorization at the handshake, what a
+    native client does), "frame" (a first `auth` frame, what a browser does) or "query"
+    (`?access_token=`, kept for old clients; it ends up in access logs)."""
+
     def __init__(self, url: str, token: str | None = None, *, origin: str | None = None,
-                 subprotocols: list[str] | None = None, timeout: float = 10.0) -> None:
-        target = f"{url}?access_token={token}" if token else url
-        self.ws = websocket.create_connection(target, timeout=timeout, origin=origin,
+                 subprotocols: list[str] | None = None, timeout: float = 10.0, auth: str = "header") -> None:
+        if auth not in ("header", "frame", "query"):
+            raise ValueError(f"auth must be header, frame or query, not {auth!r}")
+        target = f"{url}?access_token={token}" if token and auth == "query" else url
+        header = [f"Authorization: Bearer {token}"] if token and auth == "header" else None
+        self.ws = websocket.create_connection(target, timeout=timeout, origin=origin, header=header,
                                               subprotocols=subprotocols, enable_multithread=True)
         self.timeout = timeout
         self.frames: list[dict] = []
         self.closed: tuple[int | None, str] | None = None
+        if token and auth == "frame":
+            self.send_json({"type": "auth", "token": token})
+            self.wait_for(lambda f: f["type"] in ("authenticated", "error"))
 
     # -- sending ---------------------------------------------------------------------------
     def send_raw(self, data: str | bytes) -> None:

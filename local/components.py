@@ -161,11 +161,13 @@ def _vendor_web_client() -> None:
 def gateway_component(stack: "Stack") -> Component:
     """The local HTTP API gateway (payload 2.0 events for functions.http_api) + the web client."""
     port = stack.port("gateway")
+    edges = tuple(f"ws://127.0.0.1:{stack.port(spec.name, 'public')}/ws" for spec in COMPONENTS
+                  if spec.name.startswith("edge-") and spec.name in stack.ports)
     return Component(
         name="gateway",
         argv=[sys.executable, "-m", "local.gateway", "--port", str(port)],
         ports={"http": port},
-        env={"PYTHONUNBUFFERED": "1"},
+        env={**dataclasses.replace(stack.settings, web_edges=edges).to_env(), "PYTHONUNBUFFERED": "1"},
         ready_url=f"http://127.0.0.1:{port}/healthz",
         ready_timeout=60.0,
         depends_on=("dynalite",),

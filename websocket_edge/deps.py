@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from functions.settings import Settings
-from websocket_edge.hub import Hub
+from websocket_edge.hub import Hub, PendingAuth
 from websocket_edge.json_protocol import JsonProtocol
 from websocket_edge.metrics import EdgeMetrics
 from websocket_edge.stomp_protocol import stomp_protocols
@@ -41,3 +41,9 @@ class EdgeDeps:
     protocols: Mapping[str, Callable] = field(default_factory=default_protocols)
     clock: Callable[[], float] = time.time
     state: EdgeState = field(default_factory=EdgeState)
+    pending: PendingAuth | None = None   # sockets without a token yet; made from settings
+
+    def __post_init__(self) -> None:
+        if self.pending is None:
+            self.pending = PendingAuth(self.settings.max_unauthenticated_per_address,
+                                       self.settings.max_unauthenticated)

@@ -5,8 +5,14 @@
 two callables that tell whether the edge is shutting down and how many sockets a user holds
 here, so it is tested without sockets; `handler.EdgeHandler` applies its answer.
 
-Order of the checks: path and port (404), shutting down (503), Origin (403), subprotocol
-(400), token (401), connections of this user on this edge (429).
+Order of the checks: canonical path (400), path and listener (404), shutting down (503),
+Origin (403), subprotocol (400), token (401), connections of this user on this edge (429).
+
+The token is optional here. A browser cannot set headers on a WebSocket, so instead of
+putting it in the URL (where access logs, proxies and history keep it) a client may send
+it in its first frame (STOMP CONNECT, JSON `auth`): it is then accepted with no identity
+yet (`Accept.identity is None`), while the unauthenticated sockets stay under their caps
+(`hub.PendingAuth`), and the session gives it a short deadline.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl
 
 from functions import contracts
+from functions.request_paths import canonical_target
 from functions.settings import Settings
+from websocket_edge.listeners import Listener, listener_of
 
 if TYPE_CHECKING:   # functions.tokens (PyJWT) imports ssl: keep it out of gunicorn's master
     from functions.tokens import Identity
@@ -36,7 +44,7 @@ ENV_SUBPROTOCOL_ECHO = "tidings.subprotocol_echo"  # what the 101 names (None if
 
 @dataclass(frozen=True)
 class Accept:
-    identity: "Identity"
+    identity: "Identity | None"   # None: the token comes in the first frame
     subprotocol: str
     echo: str | None
 
@@ -114,7 +122,8 @@ class Handshake:
                  verify: Callable[[Settings, str | None], "Identity"] | None = None,
                  connections_of: Callable[[str], int] = lambda user_id: 0,
                  shutting_down: Callable[[], bool] = lambda: False,
-                 supported: Iterable[str] = SUBPROTOCOL_PREFERENCE):
+                 supported: Iterable[str] = SUBPROTOCOL_PREFERENCE,
+                 pending=None):
         from functions import tokens   # here, not at import: the worker has patched ssl by now
 
         self.settings = settings
@@ -123,10 +132,14 @@ class Handshake:
         self._token_error = tokens.TokenError
         self._connections_of = connections_of
         self._shutting_down = shutting_down
+        self._pending = pending   # hub.PendingAuth, or None: a token is required at the handshake
 
     def evaluate(self, environ: Mapping[str, str]) -> Accept | Reject:
         s = self.settings
-        if environ.get("PATH_INFO") != WS_PATH or environ.get("SERVER_PORT") == str(s.edge_internal_port):
+        path = canonical_target(environ)
+        if path is None:
+            return Reject("400 Bad Request", contracts.ERR_BAD_REQUEST, "malformed request path")
+        if path != WS_PATH or listener_of(environ, s.edge_internal_port) is not Listener.PUBLIC:
             return Reject("404 Not Found", contracts.ERR_NOT_FOUND, "no WebSocket here")
         if self._shutting_down():
             return Reject("503 Service Unavailable", contracts.ERR_UNAVAILABLE,
@@ -138,8 +151,14 @@ class Handshake:
             supported = ", ".join(self.supported)
             return Reject("400 Bad Request", contracts.ERR_BAD_REQUEST,
                           f"no supported subprotocol offered (supported: {supported})")
+        token = extract_token(environ)
+        if token is None and self._pending is not None:
+            refusal = self._pending.refusal(environ.get("REMOTE_ADDR", ""))
+            if refusal is not None:
+                return Reject("429 Too Many Requests", contracts.ERR_RATE_LIMITED, refusal, (("Retry-After", "5"),))
+            return Accept(None, subprotocol, echo)
         try:
-            identity = self._verify(s, extract_token(environ))
+            identity = self._verify(s, token)
         except self._token_error as exc:
             return Reject("401 Unauthorized", contracts.ERR_UNAUTHORIZED, str(exc),
                           (("WWW-Authenticate", 'Bearer realm="tidings"'),))

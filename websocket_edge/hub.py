@@ -77,3 +77,44 @@ class Hub:
         if session is None:
             return GONE
         return session.deliver_raw(event) if isinstance(event, bytes) else session.deliver(event)
+
+
+class PendingAuth:
+    """Sockets that are open but have not shown a valid token yet (it comes in their first
+    frame). They cost a greenlet and buffers each, so they are capped per remote address and
+    in total, and each gets a short deadline (session.py) before it is closed."""
+
+    def __init__(self, per_address: int, total: int):
+        self.per_address = per_address
+        self.total = total
+        self._sessions: dict[object, str] = {}   # session -> remote address
+        self._per_address: Counter[str] = Counter()
+
+    def refusal(self, address: str) -> str | None:
+        """Why one more unauthenticated socket from `address` is refused, or None."""
+        if len(self._sessions) >= self.total:
+            return "too many connections waiting to authenticate: try again"
+        if self._per_address[address] >= self.per_address:
+            return "too many unauthenticated connections from this address"
+        return None
+
+    def add(self, session, address: str) -> bool:
+        """Count `session` in; False (not counted) when over a cap."""
+        if self.refusal(address) is not None:
+            return False
+        self._sessions[session] = address
+        self._per_address[address] += 1
+        return True
+
+    def remove(self, session) -> None:
+        address = self._sessions.pop(session, None)
+        if address is not None:
+            self._per_address[address] -= 1
+            if self._per_address[address] <= 0:
+                del self._per_address[address]
+
+    def sessions(self) -> list:
+        return list(self._sessions)
+
+    def __len__(self) -> int:
+        return len(self._sessions)

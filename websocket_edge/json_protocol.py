@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 
 from functions import contracts
-from functions.contracts import CLIENT_MSG_ID_RE, MAX_BODY_CHARS, ROOM_ID_RE
-from websocket_edge.protocol import (Action, Frame, Invalid, Ping, Protocol,
+from functions.contracts import CLIENT_MSG_ID, MAX_BODY_CHARS, ROOM_ID
+from websocket_edge.protocol import (Action, Authenticate, Frame, Invalid, Ping, Protocol,
                                      ServerEvent, Send, Subscribe, Typing, Unsubscribe)
 
 _dumps = orjson.dumps
@@ -29,7 +29,7 @@ def _room(obj: dict) -> str:
     room = obj.get("room")
     if room is None:
         raise _Bad(contracts.ERR_BAD_REQUEST, "missing field: room")
-    if not isinstance(room, str) or not ROOM_ID_RE.match(room):
+    if not ROOM_ID.valid(room):
         raise _Bad(contracts.ERR_BAD_REQUEST, "bad room id")
     return room
 
@@ -52,6 +52,16 @@ class JsonProtocol(Protocol):
         kind = obj.get("type")
         if kind is None:
             return [Invalid(contracts.ERR_BAD_REQUEST, "missing field: type")]
+        if self.awaiting_auth:   # opened without a token: `auth` first, nothing else
+            if kind != "auth":
+                return [Invalid(contracts.ERR_UNAUTHORIZED,
+                                'authenticate first: {"type":"auth","token":"<JWT>"}', fatal=True)]
+            token = obj.get("token")
+            if not isinstance(token, str) or not token:
+                return [Invalid(contracts.ERR_UNAUTHORIZED, "auth needs a token (a JWT string)", fatal=True)]
+            return [Authenticate(token)]
+        if kind == "auth":
+            return [Invalid(contracts.ERR_BAD_REQUEST, "already authenticated")]
         decoder = self._decoders.get(kind) if isinstance(kind, str) else None
         if decoder is None:
             return [Invalid(contracts.ERR_UNKNOWN_TYPE, f"unknown type: {str(kind)[:40]}")]
@@ -63,7 +73,7 @@ class JsonProtocol(Protocol):
     @staticmethod
     def _send(obj: dict) -> Send:
         client_msg_id = obj.get("clientMsgId")
-        ref = client_msg_id if isinstance(client_msg_id, str) and CLIENT_MSG_ID_RE.match(client_msg_id) else None
+        ref = client_msg_id if CLIENT_MSG_ID.valid(client_msg_id) else None
         try:
             room = _room(obj)
         except _Bad as bad:
@@ -118,6 +128,11 @@ class JsonProtocol(Protocol):
                      action: Action | None = None) -> list[Frame]:
         return [_dumps(contracts.error_event(code, message, ref))]
 
+    def render_authenticated(self, auth: Authenticate, identity) -> list[Frame]:
+        self.identity, self.awaiting_auth = identity, False
+        return [_dumps({"type": "authenticated", "userId": identity.user_id, "role": identity.role,
+                        "expiresAt": int(identity.expires_at)})]
+
     def render_subscribed(self, subscribe: Subscribe, last_seq: int | None) -> list[Frame]:
         out: dict[str, Any] = {"type": "subscribed", "room": subscribe.room}
         if last_seq is not None:
@@ -125,7 +140,10 @@ class JsonProtocol(Protocol):
         return [_dumps(out)]
 
     def render_unsubscribed(self, unsubscribe: Unsubscribe) -> list[Frame]:
-        return [_dumps({"type": "unsubscribed", "room": unsubscribe.room})]
+        return [_dumps({"type": contracts.EVENT_UNSUBSCRIBED, "room": unsubscribe.room})]
+
+    def render_revoked(self, room: str, reason: str) -> list[Frame]:
+        return [_dumps({"type": contracts.EVENT_UNSUBSCRIBED, "room": room, "reason": reason})]
 
     def render_pong(self, ping: Ping) -> list[Frame]:
         return [b'{"type":"pong"}']

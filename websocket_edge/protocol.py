@@ -12,6 +12,9 @@ Actions (client → session), plain dataclasses:
     Typing(room)
     Ping(receipt)                                     application-level ping (JSON) / receipt
     Disconnect(receipt)                               client says goodbye (STOMP DISCONNECT)
+    Authenticate(token, receipt)                      the token of a socket opened without one
+                                                      (STOMP CONNECT, JSON `auth`); the session
+                                                      verifies it, then `render_authenticated`
     Reply(frames, close=None)                         the protocol answered by itself (STOMP
                                                       CONNECT → CONNECTED, heart-beat EOLs → no frames)
     Invalid(code, message, ref, fatal)                bad input: render_error; close if fatal
@@ -25,6 +28,9 @@ Rendering (session → client). Every method returns a list of frames (maybe emp
     render_ack(send, partition, offset)       after the Kafka delivery report (STOMP: RECEIPT)
     render_error(code, message, ref, action)  error event (STOMP: ERROR, then the session closes
                                               when `error_is_fatal`)
+    render_authenticated(auth, identity)      first-frame token accepted (STOMP: CONNECTED)
+    render_revoked(room, reason)              the subscription ended: no longer a member (STOMP:
+                                              ERROR naming the subscription, then close)
     render_subscribed(subscribe, last_seq)    after the catch-up (STOMP: RECEIPT if asked)
     render_unsubscribed(unsubscribe)
     render_pong(ping)
@@ -91,6 +97,12 @@ class Disconnect:
 
 
 @dataclass(frozen=True)
+class Authenticate:
+    token: str
+    receipt: Any = None
+
+
+@dataclass(frozen=True)
 class Reply:
     frames: list[Frame] = field(default_factory=list)
     close: tuple[int, str] | None = None   # close the socket after the frames
@@ -105,7 +117,7 @@ class Invalid:
     receipt: Any = None
 
 
-Action = Send | Subscribe | Unsubscribe | Typing | Ping | Disconnect | Reply | Invalid
+Action = Send | Subscribe | Unsubscribe | Typing | Ping | Disconnect | Authenticate | Reply | Invalid
 
 
 # --- server events ----------------------------------------------------------------------
@@ -159,6 +171,9 @@ class Protocol(ABC):
     failed: bool = False
     # close codes the session uses for these situations (the protocol may prefer others)
     close_token_expired: int = 4001
+    # Set by the session for a socket opened without a token: the first frame must carry
+    # one (`Authenticate`); anything else is refused. `render_authenticated` clears it.
+    awaiting_auth: bool = False
 
     @abstractmethod
     def decode(self, message: str | bytes) -> list[Action]:
@@ -182,6 +197,14 @@ class Protocol(ABC):
 
     @abstractmethod
     def render_event(self, event: ServerEvent) -> list[Frame]: ...
+
+    @abstractmethod
+    def render_authenticated(self, auth: Authenticate, identity: Any) -> list[Frame]:
+        """The socket's first-frame token was valid: take `identity`, say so to the client."""
+
+    @abstractmethod
+    def render_revoked(self, room: str, reason: str) -> list[Frame]:
+        """The connection's subscription to `room` ended (e.g. the user was removed)."""
 
     def render_disconnect(self, disconnect: Disconnect) -> list[Frame]:
         return []

@@ -46,6 +46,11 @@ class RoomStream:
         self.last_seq = seq
         return True
 
+    def hold(self) -> None:
+        """Buffer live events until `finish_catch_up` (a subscription not yet confirmed)."""
+        self.catching_up = True
+        self.buffer = []
+
     def begin_catch_up(self, after_seq: int) -> None:
         self.catching_up = True
         self.last_seq = after_seq

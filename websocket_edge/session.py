@@ -11,6 +11,16 @@ Greenlets of a session:
 
 Sender and role of every record come from the token (`Identity`), never from the payload.
 Acks are sent only from the Kafka delivery report.
+
+A socket opened without a token (handshake.py) is *pending*: outside the hub, not
+registered, counted in `deps.pending`; its first frame must carry the token (STOMP CONNECT,
+JSON `auth`) within `auth_timeout_s`, or it is closed with 1008.
+
+Membership is read AFTER what it guards (docs/guarantees.md, "Security model"): the
+subscription entry is written, the room's committed seq read, and only then is membership
+checked; live events wait meanwhile. A member removed later has their entries deleted
+and is told through the delivery API (`unsubscribed`, reason `removed`), which drops the
+room here; a refresh that finds an entry gone checks membership before putting it back.
 """
 
 from __future__ import annotations
@@ -23,13 +33,13 @@ import gevent
 from gevent.event import Event
 from gevent.queue import Empty, Queue
 
-from functions import contracts
+from functions import contracts, tokens
 from functions.rooms import UnknownRoom
 from functions.store import message_event
 from websocket_edge import bounded, handshake
 from websocket_edge.deps import EdgeDeps
 from websocket_edge.hub import FULL, GONE, OK
-from websocket_edge.protocol import (Disconnect, Invalid, Ping, Reply, Send, ServerEvent,
+from websocket_edge.protocol import (Authenticate, Disconnect, Invalid, Ping, Reply, Send, ServerEvent,
                                      Subscribe, Typing, Unsubscribe)
 from websocket_edge.ratelimit import TokenBucket
 from websocket_edge.sequencing import RoomStream
@@ -43,6 +53,10 @@ _CLOSE = object()
 _PING = object()
 
 
+class Revoked(Exception):
+    """The user is no longer a member of the room (found while reading it)."""
+
+
 def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
 
@@ -54,10 +68,11 @@ class Session:
         self.deps = deps
         self.settings = deps.settings
         self.transport: bounded.Transport = ws.handler.ws_transport
-        self.identity = environ[handshake.ENV_IDENTITY]
-        self.user_id = self.identity.user_id
+        self.identity = environ[handshake.ENV_IDENTITY]   # None: pending, the first frame has the token
+        self.user_id = self.identity.user_id if self.identity is not None else None
         name = environ[handshake.ENV_SUBPROTOCOL]
         self.protocol = deps.protocols[name](self.identity, self.settings)
+        self.protocol.awaiting_auth = self.identity is None
         self.protocol_name = name
         self.source_ip = environ.get("REMOTE_ADDR", "")
         self.user_agent = environ.get("HTTP_USER_AGENT", "")
@@ -69,6 +84,8 @@ class Session:
         self._closing: tuple[int, str] | None = None
         self._reader_done = Event()
         self._bucket = TokenBucket(self.settings.rate_per_second, self.settings.rate_burst)
+        self._user_bucket: TokenBucket | None = None   # shared by the user's sockets, once known
+        self._admitted = False                         # in the hub and registered
         self._greenlets: list[gevent.Greenlet] = []
         self._opcode = ws.OPCODE_BINARY if self.protocol.binary else ws.OPCODE_TEXT
         m = deps.metrics
@@ -97,9 +114,15 @@ class Session:
             if stream.take_fill():   # seqs skipped: fetch them from the store, in order
                 self._spawn(lambda: self._fill_gap(room, stream))
             return result
+        if kind == contracts.EVENT_UNSUBSCRIBED:   # removed from the room (functions/membership.py)
+            if room is not None:
+                self._revoke(room, str(event.data.get("reason") or contracts.REASON_REMOVED))
+            return OK
         if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE) and room not in self.rooms:
             return OK
-        return self._enqueue(self.protocol.render_event(event))
+        result = self._enqueue(self.protocol.render_event(event))
+        self._close_if_failed()   # a worker refusal rendered as STOMP ERROR ends the connection now
+        return result
 
     def deliver_raw(self, data: bytes) -> int:
         if self._closing is not None:
@@ -164,29 +187,65 @@ class Session:
 
     # --- life --------------------------------------------------------------------------------
     def run(self) -> None:
-        d, s = self.deps, self.settings
-        d.hub.add(self)
-        self._user_bucket = d.hub.user_bucket(
-            self.user_id, lambda: TokenBucket(self.settings.user_rate_per_second, self.settings.user_rate_burst))
+        d = self.deps
         d.metrics.connections.labels(protocol=self.protocol_name).inc()
         d.metrics.connections_total.labels(protocol=self.protocol_name).inc()
         self._spawn(self._writer)
         try:
-            try:
-                d.connections.register(self.id, self.user_id, self.identity.role, s.edge_delivery_url,
-                                       self.source_ip, self.user_agent, int(self.connected_at * 1000))
-            except Exception:
-                log.exception("register failed for %s", self.id)
-                self.close(bounded.CLOSE_TRY_AGAIN, "try again later")
+            if self.identity is not None:
+                self._admit()
+            elif d.pending.add(self, self.source_ip):
+                self._greenlets.append(gevent.spawn_later(self.settings.auth_timeout_s, self._auth_deadline))
             else:
-                self._spawn(self._heartbeat)
-                self._spawn(self._refresh)
-                self._greenlets.append(gevent.spawn_later(
-                    max(0.0, self.identity.expires_at - d.clock()), self._token_expired))
+                self.close(bounded.CLOSE_TRY_AGAIN, "too many unauthenticated connections: try again")
             self._read_loop()
         finally:
             self._reader_done.set()
             self._finish()
+
+    def _admit(self) -> None:
+        """The identity is known: into the hub, registered, timers started."""
+        d, s = self.deps, self.settings
+        d.hub.add(self)
+        self._admitted = True
+        self._user_bucket = d.hub.user_bucket(
+            self.user_id, lambda: TokenBucket(s.user_rate_per_second, s.user_rate_burst))
+        try:
+            d.connections.register(self.id, self.user_id, self.identity.role, s.edge_delivery_url,
+                                   self.source_ip, self.user_agent, int(self.connected_at * 1000))
+        except Exception:
+            log.exception("register failed for %s", self.id)
+            self.close(bounded.CLOSE_TRY_AGAIN, "try again later")
+            return
+        self._spawn(self._heartbeat)
+        self._spawn(self._refresh)
+        self._greenlets.append(gevent.spawn_later(
+            max(0.0, self.identity.expires_at - d.clock()), self._token_expired))
+
+    def _authenticate(self, auth: Authenticate) -> None:
+        """The token from the first frame of a pending socket."""
+        d = self.deps
+        try:
+            identity = tokens.verify(self.settings, auth.token)
+        except tokens.TokenError as exc:
+            self._refuse_auth(contracts.ERR_UNAUTHORIZED, str(exc), auth)
+            return
+        if d.hub.connections_of(identity.user_id) >= self.settings.max_connections_per_user:
+            self._refuse_auth(contracts.ERR_RATE_LIMITED, "too many connections for this user", auth)
+            return
+        d.pending.remove(self)
+        self.identity, self.user_id = identity, identity.user_id
+        self._enqueue(self.protocol.render_authenticated(auth, identity))
+        self._admit()
+
+    def _refuse_auth(self, code: str, message: str, action) -> None:
+        self._error(code, message, None, action)
+        self.close(bounded.CLOSE_POLICY, message)
+
+    def _auth_deadline(self) -> None:
+        if self.identity is None and self._closing is None:
+            self._refuse_auth(contracts.ERR_UNAUTHORIZED,
+                              f"no token within {self.settings.auth_timeout_s:g} s of connecting", None)
 
     def _spawn(self, fn) -> None:
         self._greenlets.append(gevent.spawn(fn))
@@ -204,10 +263,15 @@ class Session:
             if not self._bucket.take():
                 self._rate_limited(self._bucket)
                 continue
-            if not self._user_bucket.take():
+            if self._user_bucket is not None and not self._user_bucket.take():
                 self._rate_limited(self._user_bucket)
                 continue
             for action in self.protocol.decode(message):
+                if self._closing is not None:
+                    break
+                if self.identity is None and not isinstance(action, (Authenticate, Invalid, Reply)):
+                    self._refuse_auth(contracts.ERR_UNAUTHORIZED, "authenticate first", action)
+                    break
                 try:
                     self._dispatch(action)
                 except Exception:
@@ -250,8 +314,11 @@ class Session:
             greenlet.kill(block=False)
         self._greenlets[0].join(timeout=CLOSE_WAIT_S)   # the writer: close frame out
         self._greenlets[0].kill(block=False)
-        d.hub.remove(self)
+        d.pending.remove(self)
         d.metrics.connections.labels(protocol=self.protocol_name).dec()
+        if not self._admitted:
+            return
+        d.hub.remove(self)
         rooms, self.rooms = list(self.rooms), {}
         try:
             d.connections.unregister(self.id, rooms)
@@ -286,12 +353,13 @@ class Session:
                 return
             try:
                 missing = self.deps.connections.refresh(self.id, list(self.rooms))
-                for room in missing or ():
-                    if room in self.rooms:   # our entry vanished (e.g. swept as gone): put it back
-                        self.deps.connections.subscribe(room, self.id, self.user_id, self.identity.role,
-                                                        self.settings.edge_delivery_url)
             except Exception:
                 log.warning("refresh failed for %s", self.id, exc_info=True)
+                continue
+            for room in missing or ():
+                # Our entry is gone: swept as gone, or the user was removed. Membership decides.
+                if room in self.rooms:
+                    self._restore(room)
 
     def _rate_limited(self, bucket: TokenBucket) -> None:
         if bucket.refused_in_a_row > RATE_ABUSE_FRAMES:
@@ -311,6 +379,9 @@ class Session:
             self._typing(action)
         elif isinstance(action, Ping):
             self._enqueue(self.protocol.render_pong(action))
+        elif isinstance(action, Authenticate):
+            if self.identity is None:
+                self._authenticate(action)
         elif isinstance(action, Reply):
             self._enqueue(action.frames)
             if action.close:
@@ -321,7 +392,8 @@ class Session:
         elif isinstance(action, Invalid):
             self._error(action.code, action.message, action.ref, action)
             if action.fatal or self.protocol.error_is_fatal:
-                self.close(bounded.CLOSE_PROTOCOL_ERROR, action.message)
+                policy = action.code == contracts.ERR_UNAUTHORIZED
+                self.close(bounded.CLOSE_POLICY if policy else bounded.CLOSE_PROTOCOL_ERROR, action.message)
 
     def _record(self, kind: str, room: str, **fields) -> dict:
         return {"v": contracts.SCHEMA_VERSION, "type": kind, "roomId": room,
@@ -363,29 +435,23 @@ class Session:
         if room not in self.rooms and len(self.rooms) >= self.settings.max_subscriptions_per_connection:
             self._error(contracts.ERR_BAD_REQUEST, "too many subscriptions on this connection", room, sub)
             return
-        try:
-            membership = d.rooms.membership(room, self.user_id)
-        except Exception:
-            log.warning("membership check failed", exc_info=True)
-            self._error(contracts.ERR_UNAVAILABLE, "cannot check membership now: try again", room, sub)
-            return
-        if membership == "unknown_room":
-            self._error(contracts.ERR_UNKNOWN_ROOM, "no such room", room, sub)
-            return
-        if membership != "member":
-            self._error(contracts.ERR_FORBIDDEN, "not a member of this room", room, sub)
-            return
         stream = self.rooms.get(room)
         fresh = stream is None
         if fresh:
             stream = self.rooms[room] = RoomStream()
+            stream.hold()   # live events wait until membership is confirmed
         if sub.after_seq is not None:
             stream.begin_catch_up(sub.after_seq)   # live events are buffered from now on
         try:
             d.connections.subscribe(room, self.id, self.user_id, self.identity.role,
                                     self.settings.edge_delivery_url)
-            if sub.after_seq is not None:
-                self._catch_up(room, stream)
+            high = self._verified_high(room) if sub.after_seq is not None else None
+            if high is None and not d.rooms.is_member(room, self.user_id):
+                raise Revoked(room)
+        except Revoked:
+            self._revoke(room, contracts.REASON_REMOVED, quiet=fresh)
+            self._error(contracts.ERR_FORBIDDEN, "not a member of this room", room, sub)
+            return
         except Exception as exc:
             unknown = isinstance(exc, UnknownRoom)
             if not unknown:
@@ -400,14 +466,33 @@ class Session:
             else:
                 self._error(contracts.ERR_UNAVAILABLE, "cannot subscribe now: try again", room, sub)
             return
+        if self.rooms.get(room) is not stream:
+            return   # removed while we were reading: the client was told
+        if high is not None:
+            self._fill(room, stream, high)
+        elif stream.catching_up:
+            self._enqueue_events(stream.finish_catch_up(force=True)[0])   # release the hold
         self._enqueue(self.protocol.render_subscribed(sub, stream.last_seq if sub.after_seq is not None else None))
         if fresh:
             self._presence(room, "join")
 
-    def _catch_up(self, room: str, stream: RoomStream) -> None:
-        """Stored messages after `stream.last_seq`, then the buffered live ones, gapless."""
+    def _verified_high(self, room: str) -> int:
+        """The room's committed seq, read BEFORE membership is checked: when the user is still a
+        member after this read, every message up to it was stored while they were one."""
+        high = self.deps.messages.committed_seq(room)
+        if not self.deps.rooms.is_member(room, self.user_id):
+            raise Revoked(room)
+        return high
+
+    def _fill(self, room: str, stream: RoomStream, high: int | None = None) -> None:
+        """Stored messages after `stream.last_seq` (up to a verified seq), then the buffered live
+        ones, gapless. A round that still finds a gap reads (and verifies) again."""
         for round_ in range(CATCH_UP_ROUNDS):
-            for item in self.deps.messages.messages_after(room, stream.last_seq):
+            if high is None:
+                high = self._verified_high(room)
+            for item in self.deps.messages.messages_after(room, stream.last_seq, upto=high):
+                if self.rooms.get(room) is not stream:
+                    return   # removed meanwhile
                 event = ServerEvent(message_event(item))
                 if stream.stored(event) and self._enqueue_events([event], wait=True) != OK:
                     raise ConnectionAbortedError("client too slow for the catch-up")
@@ -415,14 +500,49 @@ class Session:
             self._enqueue_events(ready)
             if not gap:
                 return
+            high = None
 
     def _fill_gap(self, room: str, stream: RoomStream) -> None:
         self.deps.metrics.gap_fills.inc()
         try:
-            self._catch_up(room, stream)
+            self._fill(room, stream)
+        except Revoked:
+            self._revoke(room, contracts.REASON_REMOVED)
         except Exception:
             log.warning("gap fill of %s failed: sending what is buffered", room, exc_info=True)
             self._enqueue_events(stream.abandon_catch_up())
+
+    def _restore(self, room: str) -> None:
+        """Put back a subscription entry that vanished, if the user is still a member, and read
+        what was stored while it was gone."""
+        stream = self.rooms.get(room)
+        try:
+            self.deps.connections.subscribe(room, self.id, self.user_id, self.identity.role,
+                                            self.settings.edge_delivery_url)
+            if stream is None or stream.last_seq is None:
+                if not self.deps.rooms.is_member(room, self.user_id):
+                    raise Revoked(room)
+                return
+            stream.begin_catch_up(stream.last_seq)
+            self._fill(room, stream)
+        except (Revoked, UnknownRoom):
+            self._revoke(room, contracts.REASON_REMOVED)
+        except Exception:
+            log.warning("restoring the subscription to %s failed", room, exc_info=True)
+            if stream is not None and stream.catching_up:
+                self._enqueue_events(stream.abandon_catch_up())
+
+    def _revoke(self, room: str, reason: str, quiet: bool = False) -> None:
+        """End this connection's subscription to `room` (the user is no longer a member):
+        nothing more of the room is shown; the client is told unless `quiet`."""
+        stream = self.rooms.pop(room, None)
+        if stream is None:
+            return
+        self._quietly(self.deps.connections.unsubscribe, room, self.id)
+        if not quiet:
+            self._enqueue(self.protocol.render_revoked(room, reason))
+            self._close_if_failed()
+            self._presence(room, "leave")
 
     def _unsubscribe(self, unsub: Unsubscribe) -> None:
         stream = self.rooms.pop(unsub.room, None)

@@ -23,15 +23,16 @@ from typing import Any, Callable
 import orjson
 
 from functions import contracts, tokens
-from functions.contracts import CLIENT_MSG_ID_RE, MAX_BODY_CHARS
+from functions.contracts import CLIENT_MSG_ID, MAX_BODY_CHARS, has_control_chars
 from websocket_edge import stomp
-from websocket_edge.protocol import (Action, Disconnect, Frame, Invalid, Protocol, Reply, Send,
-                                     ServerEvent, Subscribe, Typing, Unsubscribe)
+from websocket_edge.protocol import (Action, Authenticate, Disconnect, Frame, Invalid, Protocol, Reply,
+                                     Send, ServerEvent, Subscribe, Typing, Unsubscribe)
 from websocket_edge.stomp import HEARTBEAT, StompError
 
 SERVER = "tidings/0.1"
 EVENT_HEADER = "tidings-event"        # MESSAGE frames that are not chat messages: typing|presence|error
 REF_HEADER = "tidings-ref"            # on ERROR: the client message id / room the error is about
+REASON_HEADER = "tidings-reason"      # on the ERROR that ends a subscription: why ("removed")
 CLIENT_MSG_ID_HEADER = "client-msg-id"
 AFTER_SEQ_HEADER = "after-seq"
 ACK_MODES = ("auto", "client", "client-individual")
@@ -76,7 +77,7 @@ def _receipt_of(action: Any) -> Ref:
 def client_msg_id_from_receipt(receipt: str) -> str:
     """A receipt id as a client message id: as is when it is a valid one, else a digest of it
     (so a resend with the same receipt still lands on the same stored message)."""
-    if CLIENT_MSG_ID_RE.fullmatch(receipt):
+    if CLIENT_MSG_ID.valid(receipt):
         return receipt
     return "r-" + hashlib.sha256(receipt.encode("utf-8")).hexdigest()[:40]
 
@@ -139,6 +140,10 @@ class StompProtocol(Protocol):
 
     def _frame(self, frame: stomp.Frame) -> Action | None:
         command, receipt = frame.command, frame.get("receipt")
+        for name, value in frame.headers:   # ids, destinations, receipts: never control characters
+            if has_control_chars(name) or has_control_chars(value):
+                raise _Refuse(contracts.ERR_BAD_FRAME, f"control character in header {name[:40]!r}",
+                              None if has_control_chars(receipt or "") else receipt)
         if command in ("CONNECT", "STOMP"):
             if self.connected:
                 raise _Refuse(contracts.ERR_BAD_REQUEST, "already connected", receipt)
@@ -159,7 +164,7 @@ class StompProtocol(Protocol):
             return Disconnect(Ref(receipt))
         raise _Refuse(contracts.ERR_UNKNOWN_TYPE, f"unexpected command {command}", receipt)  # pragma: no cover
 
-    def _connect(self, frame: stomp.Frame) -> Reply:
+    def _connect(self, frame: stomp.Frame) -> Reply | Authenticate:
         try:
             version = stomp.negotiate_version(frame.get("accept-version"), self.subprotocol)
         except StompError as exc:
@@ -167,18 +172,41 @@ class StompProtocol(Protocol):
                           headers=(("version", ",".join(stomp.SUPPORTED_VERSIONS)),)) from None
         wish = getattr(self.settings, "heartbeat_ms", 10000)
         send_ms, expect_ms = stomp.negotiate_heartbeat(frame.get("heart-beat"), wish, wish)
-        self._check_credentials(frame)
+        token = self._credentials(frame)
+        if self.awaiting_auth:   # no token at the handshake: this CONNECT must carry it
+            if not token:
+                raise _Refuse(contracts.ERR_UNAUTHORIZED, "CONNECT needs the token: an Authorization: Bearer "
+                                                          "header, or the JWT as passcode")
+            self._agree(version, send_ms, expect_ms)
+            return Authenticate(token, Ref(frame.get("receipt")))
+        self._check_same_user(token)
+        self._agree(version, send_ms, expect_ms)
+        return Reply([self._connected()])
+
+    def _agree(self, version: str, send_ms: int, expect_ms: int) -> None:
         self.version = self._parser.version = version
         self.heartbeat_out_ms, self.heartbeat_in_ms = send_ms, expect_ms
-        return Reply([self._out(stomp.connected(version, (send_ms, expect_ms), SERVER, self.session_id))])
 
-    def _check_credentials(self, frame: stomp.Frame) -> None:
-        """The token was checked at the handshake. A token in CONNECT (`Authorization: Bearer`,
-        or a JWT as `passcode`) is not needed; if one is there it must name the same user."""
+    def _connected(self) -> Frame:
+        return self._out(stomp.connected(self.version, (self.heartbeat_out_ms, self.heartbeat_in_ms),
+                                         SERVER, self.session_id))
+
+    def render_authenticated(self, auth: Authenticate, identity: tokens.Identity) -> list[Frame]:
+        self.identity, self.awaiting_auth = identity, False
+        return [self._connected()]
+
+    @staticmethod
+    def _credentials(frame: stomp.Frame) -> str:
+        """The token of a CONNECT: `Authorization: Bearer <jwt>` (what Spring clients send), or
+        a JWT as `passcode`; "" when there is none."""
         scheme, _, token = (frame.get("Authorization") or frame.get("authorization") or "").strip().partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
         if not token and _JWT_RE.fullmatch(frame.get("passcode") or ""):
             token = frame.get("passcode")
+        return token
+
+    def _check_same_user(self, token: str) -> None:
+        """The token was checked at the handshake; one in CONNECT too must name the same user."""
         if not token or self.identity is None:
             return
         try:
@@ -195,7 +223,7 @@ class StompProtocol(Protocol):
             return Typing(typing_room)
         header_id = frame.get(CLIENT_MSG_ID_HEADER)
         if header_id is not None:
-            if not CLIENT_MSG_ID_RE.fullmatch(header_id):
+            if not CLIENT_MSG_ID.valid(header_id):
                 raise _Refuse(contracts.ERR_BAD_REQUEST, "bad client-msg-id header", receipt)
             client_msg_id = header_id
         elif receipt is not None:
@@ -341,6 +369,18 @@ class StompProtocol(Protocol):
     def render_subscribed(self, subscribe: Subscribe, last_seq: int | None) -> list[Frame]:
         extra = () if last_seq is None else (("last-seq", str(last_seq)),)
         return self._receipt(_receipt_of(subscribe).receipt, *extra)
+
+    def render_revoked(self, room: str, reason: str) -> list[Frame]:
+        """STOMP has no per-subscription error: one ERROR naming the subscription(s) of the room
+        (the connection then closes; the client reconnects without that room)."""
+        subs = self._by_room.get(room, [])
+        for sub in list(subs):
+            self._forget(sub.id)
+        headers = [(EVENT_HEADER, contracts.EVENT_UNSUBSCRIBED), (REF_HEADER, room), (REASON_HEADER, reason),
+                   ("destination", stomp.subscribe_destination(room))]
+        headers += [("subscription", sub.id) for sub in subs[:1]]
+        return [self._error_frame(contracts.ERR_FORBIDDEN, f"no longer a member of room {room} ({reason})",
+                                  None, headers)]
 
     def render_unsubscribed(self, unsubscribe: Unsubscribe) -> list[Frame]:
         return self._receipt(_receipt_of(unsubscribe).receipt)

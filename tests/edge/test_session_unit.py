@@ -104,10 +104,8 @@ class FakeStore:
         self.subs.get(room_id, set()).discard(connection_id)
 
     # Rooms
-    def membership(self, room_id, user_id):
-        if room_id not in self.rooms:
-            return "unknown_room"
-        return "member" if user_id in self.rooms[room_id] else "not_member"
+    def is_member(self, room_id, user_id):
+        return user_id in self.rooms.get(room_id, ())
 
     # Messages
     def store(self, *seqs):
@@ -116,8 +114,11 @@ class FakeStore:
                                         "clientMsgId": f"c{seq}", "senderId": "bob", "senderRole": "groomer",
                                         "body": f"m{seq}", "sentAt": seq})
 
-    def messages_after(self, room_id, after_seq):
-        items = [m for m in self.messages[room_id] if m["seq"] > after_seq]
+    def committed_seq(self, room_id):
+        return max((m["seq"] for m in self.messages[room_id]), default=0)
+
+    def messages_after(self, room_id, after_seq, upto=None):
+        items = [m for m in self.messages[room_id] if m["seq"] > after_seq and (upto is None or m["seq"] <= upto)]
         gevent.sleep(0.01)   # a store round trip: other greenlets run
         if self.during_read:
             hook, self.during_read = self.during_read, None
@@ -249,3 +250,92 @@ def test_end_unregisters_and_says_leave(world):
     assert world.session.id not in world.store.registered
     assert world.deps.hub.get(world.session.id) is None
     assert [r.get("state") for r, _, _ in world.producer.records] == ["join", "leave"]
+
+
+# --- membership is read after what it guards (tests/security/test_revocation.py end to end) ----
+
+def test_live_events_wait_for_the_membership_check_and_vanish_if_it_fails(world):
+    """A live message posted between the subscription write and the membership read is held;
+    the read says "not a member" (removed meanwhile): it is never shown."""
+    original = world.store.is_member
+
+    def removed_meanwhile(room_id, user_id):
+        assert world.session.deliver(live(1)) == 200   # the worker already sees the entry
+        world.store.rooms[ROOM] = {"someone-else"}
+        return original(room_id, user_id)
+
+    world.store.is_member = removed_meanwhile
+    client(world, type="subscribe", room=ROOM)
+    frames = world.ws.frames()
+    assert [f["type"] for f in frames] == ["error"] and frames[0]["code"] == contracts.ERR_FORBIDDEN
+    assert world.session.id not in world.store.subs.get(ROOM, set())   # the entry was taken back
+
+
+def test_an_unsubscribed_event_ends_the_room_and_later_messages_are_not_shown(world):
+    client(world, type="subscribe", room=ROOM)
+    world.session.deliver(live(1))
+    world.session.deliver(ServerEvent({"type": "unsubscribed", "room": ROOM, "reason": "removed"}))
+    world.session.deliver(live(2))
+    settle()
+    frames = world.ws.frames()
+    assert [f.get("seq") for f in frames if f["type"] == "message"] == [1]
+    assert frames[-1] == {"type": "unsubscribed", "room": ROOM, "reason": "removed"}
+    assert ROOM not in world.session.rooms
+    assert [r.get("state") for r, _, _ in world.producer.records] == ["join", "leave"]
+
+
+def test_a_gap_fill_after_removal_reads_nothing(world):
+    client(world, type="subscribe", room=ROOM)
+    world.session.deliver(live(1))
+    world.store.store(1, 2, 3)
+    world.store.rooms[ROOM] = {"someone-else"}   # removed; the edge was not told
+    world.session.deliver(live(3))               # a seq jump: the gap fill would read seq 2
+    settle()
+    frames = world.ws.frames()
+    assert [f.get("seq") for f in frames if f["type"] == "message"] == [1]
+    assert frames[-1]["type"] == "unsubscribed" and ROOM not in world.session.rooms
+
+
+def test_a_refresh_that_finds_the_entry_gone_checks_membership(world):
+    client(world, type="subscribe", room=ROOM)
+    world.store.rooms[ROOM] = {"someone-else"}
+    world.store.subs[ROOM].discard(world.session.id)
+    world.session._restore(ROOM)
+    settle()
+    assert world.session.id not in world.store.subs.get(ROOM, set())
+    assert world.ws.frames()[-1] == {"type": "unsubscribed", "room": ROOM, "reason": "removed"}
+
+
+def _pending_world(settings=None):
+    settings = settings or Settings(outbound_queue_size=8, heartbeat_ms=60000, auth_timeout_s=0.3)
+    store, producer = FakeStore(), FakeProducer()
+    deps = EdgeDeps(settings=settings, producer=producer, connections=store, rooms=store, messages=store,
+                    clock=time.time)
+    ws = FakeWS()
+    environ = {handshake.ENV_IDENTITY: None, handshake.ENV_SUBPROTOCOL: "tidings.json", "REMOTE_ADDR": "10.0.0.9"}
+    session = Session(ws, environ, deps)
+    runner = gevent.spawn(session.run)
+    gevent.sleep(0.01)
+    return SimpleNamespace(ws=ws, session=session, store=store, producer=producer, deps=deps, runner=runner)
+
+
+def test_a_pending_socket_is_outside_the_hub_until_its_token():
+    from functions.tokens import mint
+
+    w = _pending_world()
+    assert len(w.deps.pending) == 1 and len(w.deps.hub) == 0 and w.store.registered == {}
+    token = mint(w.deps.settings, "alice", "customer")
+    w.ws.inbox.put(orjson.dumps({"type": "auth", "token": token}).decode())
+    settle()
+    assert w.ws.frames()[0]["type"] == "authenticated"
+    assert len(w.deps.pending) == 0 and w.deps.hub.get(w.session.id) is w.session
+    assert w.store.registered == {w.session.id: "alice"}
+    w.ws.inbox.put(None)
+    w.runner.join(timeout=5)
+
+
+def test_a_pending_socket_that_never_authenticates_is_closed():
+    w = _pending_world()
+    w.runner.join(timeout=5)
+    assert w.ws.close_code == 1008 and w.ws.frames()[-1]["code"] == contracts.ERR_UNAUTHORIZED
+    assert len(w.deps.pending) == 0 and w.store.registered == {}

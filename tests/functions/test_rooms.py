@@ -61,8 +61,8 @@ def test_membership_and_members(rooms, uid):
     again = {m["userId"]: m for m in rooms.members(room_id)}
     assert again[carol]["role"] == "admin" and again[carol]["joinedAt"] == joined[carol]["joinedAt"]
     assert sorted(again) == sorted([alice, bob, carol])
-    assert rooms.remove_member(room_id, bob) is True
-    assert rooms.remove_member(room_id, bob) is False
+    assert rooms.remove_member(room_id, bob) == {}      # removed; no live subscription ended
+    assert rooms.remove_member(room_id, bob) is None    # not a member (any more)
     assert rooms.membership(room_id, bob) == "not_member"
 
 
@@ -77,7 +77,8 @@ def test_remove_member_drops_their_subscriptions(rooms, settings, ddb, uid):
     conns = Connections(settings, ddb)
     conns.subscribe(room_id, "c-bob", bob, "customer", "http://edge")
     conns.subscribe(room_id, "c-alice", alice, "customer", "http://edge")
-    rooms.remove_member(room_id, bob)
+    ended = rooms.remove_member(room_id, bob)
+    assert set(ended) == {"c-bob"} and ended["c-bob"]["e"] == "http://edge"   # for the edges to be told
     assert set(conns.subscribers(room_id)) == {"c-alice"}
 
 
