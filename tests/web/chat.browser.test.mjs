@@ -287,7 +287,7 @@ describe('the web client in Chromium, customer and groomer on two edges', () => 
     ctx.setDefaultTimeout(15000);
     try {
       const page = await ctx.newPage();
-      await page.goto(pageUrl(0, ['ws://127.0.0.1:9/ws', config.edges[1]]));
+      await page.goto(pageUrl(0, config.deadFirstUrl));   // its /config.json: [ws://127.0.0.1:9/ws, edge 1]
       await recordConnection(page);
       const started = Date.now();
       await signIn(page, customer, 'customer');

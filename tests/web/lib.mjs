@@ -16,7 +16,9 @@ export function env(name, fallback) {
 
 export const config = {
   baseUrl: env('TIDINGS_WEB_URL'),                          // the gateway: page at /, API at /api
-  edges: env('TIDINGS_EDGES').split(',').filter(Boolean),   // two edges' ws://host:port/ws
+  edges: env('TIDINGS_EDGES').split(',').filter(Boolean),   // two edges' ws://host:port/ws (what /config.json says)
+  // a second gateway whose /config.json lists a dead edge first, then edge 1
+  deadFirstUrl: env('TIDINGS_WEB_URL_DEAD_FIRST'),
   chromium: env('TIDINGS_CHROMIUM', '/usr/bin/chromium'),
   nodeModules: env('TIDINGS_WEB_NODE_MODULES'),               // local/browser.py's npm cache
   artifacts: env('TIDINGS_WEB_ARTIFACTS', 'artifacts/web'),
@@ -37,8 +39,9 @@ export async function launch() {
   return chromium.launch({ executablePath: config.chromium, args: CHROMIUM_ARGS, timeout: 60000 });
 }
 
-export function pageUrl(edgeIndex, edges = config.edges) {
-  return `${config.baseUrl}/?edges=${encodeURIComponent(edges.join(','))}&edge=${edgeIndex}`;
+// The page takes its edges from its gateway's /config.json; the URL only picks where to start.
+export function pageUrl(edgeIndex, baseUrl = config.baseUrl) {
+  return `${baseUrl}/?edge=${edgeIndex}`;
 }
 
 export function unique(prefix) {

@@ -13,14 +13,19 @@ A machine where chromium cannot be installed FAILS here with the reason; it is n
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
+import requests
 
+from harness import wait_for
 from local import browser
 from local.paths import REPO_ROOT
+from local.process import free_port
 
 WEB_TESTS = REPO_ROOT / "tests" / "web"
 ARTIFACTS = REPO_ROOT / "artifacts" / "web"
@@ -68,7 +73,34 @@ def test_timeline_logic():
     run_node([str(WEB_TESTS / "timeline.test.mjs")], timeout=120)
 
 
-def test_chat_in_chromium(local_stack, browser_env):
+@pytest.fixture
+def dead_first_gateway(local_stack, tmp_path):
+    """A second gateway on the same store whose /config.json lists a dead edge first, then
+    edge-b: the page must back off and move on (the page takes edges from its server only)."""
+    port = free_port()
+    edges = ("ws://127.0.0.1:9/ws", local_stack.endpoints()["edge-b"]["websocket"])
+    env = {**os.environ, **dataclasses.replace(local_stack.settings, web_edges=edges).to_env()}
+    log = open(tmp_path / "gateway-dead-first.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "local.gateway", "--port", str(port)], cwd=REPO_ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _healthy(url), timeout=30, message="the second gateway")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(url + "/healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_chat_in_chromium(local_stack, browser_env, dead_first_gateway):
     """Customer on edge-a and groomer on edge-b chat in two browser contexts: both ways with pending →
     sent, typing, presence, read by, unread badges, reload and older pages, offline/online and a dropped
     socket with catch-up (no gap, no duplicate)."""
@@ -78,6 +110,7 @@ def test_chat_in_chromium(local_stack, browser_env):
     env = {
         **browser_env,
         "TIDINGS_WEB_URL": endpoints["gateway"]["web client"].rstrip("/"),
+        "TIDINGS_WEB_URL_DEAD_FIRST": dead_first_gateway,
         "TIDINGS_EDGES": ",".join(endpoints[name]["websocket"] for name in ("edge-a", "edge-b")),
         "TIDINGS_WEB_ARTIFACTS": str(ARTIFACTS),
     }

@@ -3,6 +3,7 @@
 // messages in timeline.js. See docs/web-client.md.
 
 import { Api, ApiError, devLogin } from './api.js';
+import { fetchServerConfig, readConfig } from './config.js';
 import { Live, loadStomp } from './live.js';
 import { Timeline, TypingSet, backoff, resumeSeq, typingText } from './timeline.js';
 
@@ -13,19 +14,6 @@ const READS_POLL_MS = 5000;
 const PRESENCE_POLL_MS = 20000;
 
 const $ = (id) => document.getElementById(id);
-
-// --- configuration from the URL: ?edges=ws://a/ws,ws://b/ws&edge=1&debug=1 ------------------
-
-export function readConfig(loc = window.location) {
-  const q = new URLSearchParams(loc.search);
-  const edges = (q.get('edges') || '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (edges.length === 0) {
-    const scheme = loc.protocol === 'https:' ? 'wss' : 'ws';
-    edges.push(`${scheme}://${loc.hostname || '127.0.0.1'}:8001/ws`);
-  }
-  const edge = Number.parseInt(q.get('edge') || '0', 10);
-  return { edges, edgeIndex: Number.isInteger(edge) && edge >= 0 ? edge % edges.length : 0, debug: q.has('debug') };
-}
 
 // --- small DOM helpers ------------------------------------------------------------------------
 
@@ -188,6 +176,7 @@ class App {
       onRejected: (info) => this.onRejected(info),
       onConnected: () => this.onConnected(),
       onUnauthorized: () => this.expired(),
+      onRoomLost: (roomId, reason) => this.forgetRoom(roomId, reason),
       debug: this.config.debug ? (t) => console.debug('[stomp]', t) : null,
     });
     for (const roomId of this.rooms.keys()) this.live.watch(roomId);
@@ -241,6 +230,10 @@ class App {
     if (!api) return;
     const data = await api.rooms();
     if (api !== this.api) return;   // signed out meanwhile
+    const listed = new Set(data.rooms.map((r) => r.roomId));
+    for (const roomId of [...this.rooms.keys()]) {
+      if (!listed.has(roomId)) this.forgetRoom(roomId, 'removed', false);
+    }
     for (const r of data.rooms) {
       const known = this.rooms.get(r.roomId);
       if (!known) {
@@ -255,6 +248,18 @@ class App {
       Object.assign(known, r, { lastSeq, readSeq, lastMessage, unread: Math.max(0, lastSeq - readSeq) });
     }
     this.renderRooms();
+  }
+
+  // No longer a member (removed, or the room is gone): out of the list and the live connection.
+  forgetRoom(roomId, reason, render = true) {
+    if (!this.rooms.delete(roomId)) return;
+    this.live?.unwatch(roomId);
+    if (this.current === roomId) {
+      this.current = null;
+      window.location.hash = '';
+      this.fatal(`You can no longer read room ${roomId} (${reason}).`);
+    }
+    if (render) this.renderRooms();
   }
 
   renderRooms() {
@@ -628,6 +633,6 @@ function activity(r) {
   return r.lastMessage?.sentAt || r.createdAt || 0;
 }
 
-const app = new App(readConfig());
+const app = new App(readConfig(await fetchServerConfig()));
 window.tidingsApp = app;   // for debugging in the console
 app.boot();

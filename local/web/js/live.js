@@ -12,6 +12,7 @@
 // - typing: SEND to `/pub/chat/typing/{roomId}` (fanned out, never stored, no receipt).
 
 const STOMP_MODULE = '../vendor/stompjs/index.js';
+const ROOM_ID = /^[A-Za-z0-9_.:-]{1,128}$/;   // functions/contracts.py ROOM_ID (JS `$`: end only)
 
 export async function loadStomp() {
   try {
@@ -35,7 +36,8 @@ export function closeReason(evt) {
 export class Live {
   // opts: {stomp, edges, edgeIndex, token, lastSeq(roomId), backoff(attempt),
   //        onState(state), onMessage(roomId, body), onSignal(roomId, kind, body),
-  //        onReceipt(clientMsgId), onRejected(info), onConnected(), onUnauthorized(), debug(text)}
+  //        onReceipt(clientMsgId), onRejected(info), onConnected(), onUnauthorized(),
+  //        onRoomLost(roomId, reason), debug(text)}
   constructor(opts) {
     this.o = opts;
     this.rooms = new Set();
@@ -95,10 +97,11 @@ export class Live {
       return;   // the `online` event brings us back
     }
     const { Client, Versions } = this.o.stomp;
-    const url = `${this.edge()}?access_token=${encodeURIComponent(this.o.token)}`;
+    // The token travels in the CONNECT frame, never in the URL (access logs, proxies, history).
     let error = null;
     const client = new Client({
-      brokerURL: url,
+      brokerURL: this.edge(),
+      connectHeaders: { Authorization: `Bearer ${this.o.token}` },
       stompVersions: new Versions(['1.2']),   // subprotocol v12.stomp
       reconnectDelay: 0,                      // our loop reconnects (backoff + jitter)
       connectionTimeout: 10000,
@@ -119,6 +122,14 @@ export class Live {
         error = `${code}: ${frame.body || ''}`.trim();
         this.debug(`ERROR frame ${error}`);
         if (code === 'unauthorized') this.o.onUnauthorized?.();
+        // A room we may no longer read (removed, or refused at SUBSCRIBE): stop watching it, so the
+        // reconnect does not subscribe to it again and lose the connection for every other room.
+        const room = frame.headers['tidings-ref'];
+        const removed = frame.headers['tidings-event'] === 'unsubscribed';
+        if (room && this.rooms.has(room) && (removed || code === 'forbidden' || code === 'unknown_room')) {
+          this.rooms.delete(room);
+          this.o.onRoomLost?.(room, frame.headers['tidings-reason'] || code);
+        }
         const receipt = frame.headers['receipt-id'];
         if (receipt) this.debug(`send ${receipt} refused, it stays pending and is sent again after reconnecting`);
       },
@@ -166,9 +177,18 @@ export class Live {
   }
 
   watch(roomId) {
-    if (this.rooms.has(roomId)) return;
+    if (this.rooms.has(roomId) || !ROOM_ID.test(roomId)) return;   // an id the edge would refuse
     this.rooms.add(roomId);
     if (this.connected) this.subscribe(roomId);
+  }
+
+  unwatch(roomId) {
+    if (!this.rooms.delete(roomId)) return;
+    const sub = this.subs.get(roomId);
+    this.subs.delete(roomId);
+    if (sub && this.connected) {
+      try { sub.unsubscribe(); } catch (err) { this.debug(`unsubscribe failed: ${err.message}`); }
+    }
   }
 
   subscribe(roomId) {
