@@ -26,3 +26,11 @@ def dynamodb(settings: Settings):
         kwargs.update(endpoint_url=settings.dynamodb_endpoint,
                       aws_access_key_id="local", aws_secret_access_key="local")
     return boto3.session.Session().client("dynamodb", **kwargs)
+
+
+@functools.lru_cache(maxsize=8)
+def dynamodb_wire(settings: Settings):
+    """The batched calls' client (functions.dynamo_wire): one keep-alive pool per settings."""
+    from functions.dynamo_wire import DynamoWire
+
+    return DynamoWire(settings)
