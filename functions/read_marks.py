@@ -4,7 +4,7 @@ A read mark is the attribute `readSeq` (plus `readAt`, ms) on the member's item 
 `members` table, so it lives and dies with the membership and needs no table of its own.
 It only moves forward: the write is a conditional update (`readSeq < :seq` or absent,
 and the member item must exist, so a removed member's row is never re-created), and the
-target is clamped to the room's `room_heads.lastSeq`, so a client cannot mark messages
+target is clamped to the room's last stored seq, so a client cannot mark messages
 read that do not exist yet.
 
 Unread = lastSeq - readSeq, never negative. Both numbers only grow, and the mark never
@@ -92,15 +92,13 @@ class ReadMarks:
 
     def of_user(self, user_id: str, room_ids: Iterable[str]) -> dict[str, dict]:
         """For each room the user is a member of: {"readSeq", "lastSeq", "lastMessage"}
-        (both items in one BatchGetItem). Rooms where the user is not a member are left out."""
+        (the member items in one BatchGetItem, then each room's newest stored message). Rooms
+        where the user is not a member are left out."""
         ids = list(dict.fromkeys(room_ids))
         if not ids:
             return {}
-        found = self.store.batch_get({
-            tables.MEMBERS: [{"roomId": r, "userId": user_id} for r in ids],
-            tables.ROOM_HEADS: [{"roomId": r} for r in ids],
-        })
-        heads = {h["roomId"]: h for h in found[tables.ROOM_HEADS]}
+        found = self.store.batch_get({tables.MEMBERS: [{"roomId": r, "userId": user_id} for r in ids]})
+        heads = self.store.heads([row["roomId"] for row in found[tables.MEMBERS]])
         out = {}
         for row in found[tables.MEMBERS]:
             head = heads.get(row["roomId"]) or {}

@@ -3,9 +3,10 @@
 Writes are batched (BatchWriteItem, 25 items a call) and reads are batched (BatchGetItem,
 100 keys a call), both retrying what DynamoDB leaves unprocessed, so the worker makes a
 handful of round trips per Kafka batch, not one per message. Message keys are deterministic
-(roomId + seq), so a retried batch rewrites the same items. A room's head (`room_heads`) is its
-commit point: history reads never return a message above the head's lastSeq, so a message a
-failed attempt wrote is invisible until an attempt that succeeds rewrites and covers it.
+(roomId + seq), so a retried batch rewrites the same items. A message is *stored* once its
+partition's commit covers its offset (functions/partition_commit.py): readers here never
+return anything else, so what a failed attempt wrote stays invisible until it is rewritten
+or deleted. A room's last seq and last message are its newest stored message (`latest`).
 
 Items cross this module as plain dicts (numbers as int, or float when fractional).
 """
@@ -19,18 +20,19 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from functions import aws, contracts, tables
+from functions.dynamo_wire import decode_item, encode_item
 from functions.settings import Settings
 from functions.tables import Table
 
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 PREVIEW_CHARS = 200
+LATEST_PAGE = 8           # newest items read per room to find its last stored one
 MAX_PAGE = 200
 DIGEST_CHARS = 16
 
@@ -88,9 +90,9 @@ def _key_tuple(table: Table, item: Mapping[str, Any]) -> tuple:
 # --- item shapes ----------------------------------------------------------------------------
 
 def dedup_digest(sender_id: str, client_msg_id: str) -> str:
-    """A message's entry in its room head's dedup window: 64 bits of blake2b over
-    senderId|clientMsgId (the ids' regexes exclude "|"). A false match within one room's
-    window of DEDUP_WINDOW digests is ~1e-17 likely; the entries keep head items small."""
+    """A message's entry in its room's dedup window: 64 bits of blake2b over
+    senderId|clientMsgId (the ids' patterns exclude "|"). A false match within one room's
+    window of DEDUP_WINDOW digests is ~1e-16 likely."""
     return hashlib.blake2b(f"{sender_id}|{client_msg_id}".encode(), digest_size=DIGEST_CHARS // 2).hexdigest()
 
 
@@ -106,13 +108,6 @@ def message_item(room_id: str, seq: int, rec: Mapping[str, Any], partition: str,
         "body": rec["body"], "sentAt": rec["sentAt"], "storedAt": stored_at_ms,
         "partition": partition, "offset": offset,
     }
-
-
-def head_item(room_id: str, last_seq: int, last_offset: int, last_partition: str,
-              last_message: dict | None, updated_at_ms: int, recent: list[str] | None = None) -> dict:
-    return {"roomId": room_id, "lastSeq": last_seq, "lastOffset": last_offset,
-            "lastPartition": last_partition, "lastMessage": last_message, "updatedAt": updated_at_ms,
-            "recent": "".join(recent or ()) or None}
 
 
 def last_message(item: Mapping[str, Any]) -> dict:
@@ -131,56 +126,6 @@ def message_event(item: Mapping[str, Any]) -> dict:
     }
 
 
-@dataclass
-class RoomHead:
-    """A room's head while a batch is decided: the next seq, the replay bound, the preview and
-    the dedup window. Replays are records at offsets <= head_offset of the same partition;
-    `recent` holds the dedup digests of seqs last_seq - len(recent) + 1 .. last_seq (stored
-    concatenated, one string attribute: a list of 100 costs the store far more per write)."""
-    partition: str
-    last_seq: int = 0
-    head_offset: int = -1
-    new_offset: int = -1
-    last_message: dict | None = None
-    recent: list[str] = field(default_factory=list)
-    dirty: bool = False
-
-    @classmethod
-    def of(cls, head: Mapping[str, Any] | None, partition: str) -> "RoomHead":
-        head = head or {}
-        same = head.get("lastPartition", partition) == partition
-        return cls(partition, int(head.get("lastSeq", 0)), int(head.get("lastOffset", -1)) if same else -1,
-                   last_message=head.get("lastMessage"), recent=_digests(head.get("recent") or ""))
-
-    def seq_of(self, digest: str) -> int | None:
-        """The seq stored under this dedup digest, if it is still in the window."""
-        for back, known in enumerate(reversed(self.recent)):
-            if known == digest:
-                return self.last_seq - back
-        return None
-
-    def advance(self, offset: int) -> None:
-        """A record at `offset` was handled (stored, answered or refused)."""
-        self.new_offset = max(self.new_offset, offset, self.head_offset)
-        self.dirty = True
-
-    def append(self, offset: int, item: Mapping[str, Any], digest: str) -> None:
-        """The record at `offset` is stored as `item`, which takes the next seq."""
-        self.advance(offset)
-        self.last_seq = item["seq"]
-        self.last_message = last_message(item)
-        self.recent = (self.recent + [digest])[-tables.DEDUP_WINDOW:]
-
-    def item(self, room_id: str, updated_at_ms: int) -> dict:
-        return head_item(room_id, self.last_seq, self.new_offset, self.partition, self.last_message,
-                         updated_at_ms, self.recent)
-
-
-def _digests(joined: str) -> list[str]:
-    size = DIGEST_CHARS
-    return [joined[i:i + size] for i in range(0, len(joined), size)]
-
-
 # --- batched access -------------------------------------------------------------------------
 
 class Store:
@@ -189,6 +134,7 @@ class Store:
     def __init__(self, settings: Settings, client=None, *, max_attempts: int = 10, sleep=time.sleep):
         self.settings = settings
         self.client = client or aws.dynamodb(settings)
+        self.wire = aws.dynamodb_wire(settings)   # the batched calls: no per-item botocore work
         self.max_attempts = max_attempts
         self._sleep = sleep
 
@@ -209,7 +155,7 @@ class Store:
                 kt = _key_tuple(table, key)
                 if kt not in seen:
                     seen.add(kt)
-                    wanted.append((self.name(table), to_item(key_of(table, key))))
+                    wanted.append((self.name(table), encode_item(key_of(table, key))))
         found: dict[Table, list[dict]] = {t: [] for t in keys}
 
         def fetch(chunk: list[tuple[str, dict]]) -> None:
@@ -218,14 +164,14 @@ class Store:
                 request.setdefault(name, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(key)
 
             def call(req: dict) -> dict:
-                response = self.client.batch_get_item(RequestItems=req)
+                response = self.wire.call("BatchGetItem", {"RequestItems": req})
                 for name, items in response.get("Responses", {}).items():
-                    found[by_name[name]].extend(from_item(i) for i in items)
+                    found[by_name[name]].extend(decode_item(i) for i in items)
                 return response.get("UnprocessedKeys") or {}
 
             self._until_processed(call, request, "BatchGetItem left keys unprocessed")
 
-        self._in_parallel(fetch, [wanted[i:i + BATCH_GET_MAX] for i in range(0, len(wanted), BATCH_GET_MAX)])
+        self.in_parallel(fetch, [wanted[i:i + BATCH_GET_MAX] for i in range(0, len(wanted), BATCH_GET_MAX)])
         return found
 
     def _until_processed(self, call, request: dict, failure: str) -> None:
@@ -239,7 +185,7 @@ class Store:
                     raise StoreError(f"{failure} after {attempt} attempts")
                 self._backoff(attempt)
 
-    def _in_parallel(self, fn, chunks: list) -> None:
+    def in_parallel(self, fn, chunks: list) -> None:
         """Run fn over the chunks concurrently: a batch's calls overlap their round trips."""
         if len(chunks) <= 1:
             for chunk in chunks:
@@ -255,35 +201,35 @@ class Store:
         ops: dict[tuple[str, tuple], dict] = {}
         for table, items in (puts or {}).items():
             for item in items:
-                ops[(self.name(table), _key_tuple(table, item))] = {"PutRequest": {"Item": to_item(item)}}
+                ops[(self.name(table), _key_tuple(table, item))] = {"PutRequest": {"Item": encode_item(item)}}
         for table, items in (deletes or {}).items():
             for item in items:
                 ops[(self.name(table), _key_tuple(table, item))] = {
-                    "DeleteRequest": {"Key": to_item(key_of(table, item))}}
+                    "DeleteRequest": {"Key": encode_item(key_of(table, item))}}
         pending = [(name, op) for (name, _k), op in ops.items()]
 
         def put(chunk: list[tuple[str, dict]]) -> None:
             request: dict[str, list] = {}
             for name, op in chunk:
                 request.setdefault(name, []).append(op)
-            self._until_processed(lambda req: self.client.batch_write_item(RequestItems=req).get("UnprocessedItems")
-                                  or {}, request, "BatchWriteItem left items unprocessed")
+            self._until_processed(lambda req: self.wire.call("BatchWriteItem", {"RequestItems": req})
+                                  .get("UnprocessedItems") or {}, request, "BatchWriteItem left items unprocessed")
 
-        self._in_parallel(put, [pending[i:i + BATCH_WRITE_MAX] for i in range(0, len(pending), BATCH_WRITE_MAX)])
+        self.in_parallel(put, [pending[i:i + BATCH_WRITE_MAX] for i in range(0, len(pending), BATCH_WRITE_MAX)])
         return len(pending)
 
     def query(self, table: Table, *, index: str | None = None, max_items: int | None = None,
               **kwargs: Any) -> Iterator[dict]:
         """Items of a Query, following LastEvaluatedKey; kwargs are Query's, values plain."""
         if "ExpressionAttributeValues" in kwargs:
-            kwargs["ExpressionAttributeValues"] = to_item(kwargs["ExpressionAttributeValues"])
+            kwargs["ExpressionAttributeValues"] = encode_item(kwargs["ExpressionAttributeValues"])
         if index:
             kwargs["IndexName"] = index
         yielded = 0
         while True:
-            response = self.client.query(TableName=self.name(table), **kwargs)
+            response = self.wire.call("Query", {"TableName": self.name(table), **kwargs})
             for item in response.get("Items", []):
-                yield from_item(item)
+                yield decode_item(item)
                 yielded += 1
                 if max_items is not None and yielded >= max_items:
                     return
@@ -291,10 +237,97 @@ class Store:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    # --- what is stored: partition commits -------------------------------------------------
+    def commits(self, partitions: Iterable[str]) -> dict[str, int]:
+        """Each partition's committed offset (-1: nothing committed yet)."""
+        wanted = set(partitions)
+        found = self.batch_get({tables.PARTITION_COMMITS: [{"partition": p} for p in wanted]})
+        out = dict.fromkeys(wanted, -1)
+        out.update({i["partition"]: int(i.get("offset", -1)) for i in found[tables.PARTITION_COMMITS]})
+        return out
+
+    def newest(self, room_id: str, limit: int, before_seq: int | None = None, keys_only: bool = False) -> list[dict]:
+        """Up to `limit` of the room's message items, newest first, stored or not; `keys_only`:
+        just what tells who sent which seq from where (no body)."""
+        condition, values = "roomId = :r", {":r": room_id}
+        if before_seq is not None:
+            condition, values[":b"] = "roomId = :r AND seq < :b", before_seq
+        extra = {"ProjectionExpression": "roomId, seq, senderId, clientMsgId, #p, #o",
+                 "ExpressionAttributeNames": {"#p": "partition", "#o": "offset"}} if keys_only else {}
+        return list(self.query(tables.MESSAGES, KeyConditionExpression=condition, ExpressionAttributeValues=values,
+                               ScanIndexForward=False, ConsistentRead=True, Limit=limit, max_items=limit, **extra))
+
+    def stored_newest(self, room_id: str, limit: int, commits: dict[str, int] | None = None,
+                      keys_only: bool = False) -> list[dict]:
+        """Up to `limit` of the room's stored messages, newest first (what a failed or running
+        attempt wrote above them is skipped)."""
+        commits = dict(commits or {})
+        out: list[dict] = []
+        before = None
+        while len(out) < limit:
+            page = self.newest(room_id, max(limit, LATEST_PAGE), before, keys_only)
+            if not page:
+                break
+            unknown = {i["partition"] for i in page if i.get("partition") not in commits}
+            if unknown:
+                commits.update(self.commits(unknown))
+            out.extend(i for i in page if _stored(i, commits))
+            if out or len(page) < max(limit, LATEST_PAGE):
+                break   # stored items are contiguous from the top once one is found
+            before = page[-1]["seq"]
+        return out[:limit]
+
+    def latest(self, room_ids: Iterable[str]) -> dict[str, dict | None]:
+        """Each room's newest stored message item (None: none yet), the rooms read in parallel."""
+        rooms = list(dict.fromkeys(room_ids))
+        pages: dict[str, list[dict]] = {}
+
+        def top(room: str) -> None:
+            pages[room] = self.newest(room, LATEST_PAGE)
+
+        self.in_parallel(top, rooms)
+        commits = self.commits({i["partition"] for page in pages.values() for i in page if i.get("partition")})
+        out: dict[str, dict | None] = {}
+        for room in rooms:
+            stored = [i for i in pages[room] if _stored(i, commits)]
+            if stored or len(pages[room]) < LATEST_PAGE:
+                out[room] = stored[0] if stored else None
+            else:   # more unstored items than a page on top (a big batch in flight): look deeper
+                deeper = self.stored_newest(room, 1, commits)
+                out[room] = deeper[0] if deeper else None
+        return out
+
+    def stored_at(self, room_id: str, partition: str, offsets: Iterable[int], page: int = 32) -> dict[int, dict]:
+        """The room's stored messages that the records at these offsets of `partition` became
+        (offset -> item); a record that stored nothing (refused, a resend) is absent. Reads
+        newest first and stops below the smallest offset asked for."""
+        wanted = set(offsets)
+        if not wanted:
+            return {}
+        committed = self.commits([partition])[partition]
+        found: dict[int, dict] = {}
+        before = None
+        while True:
+            items = self.newest(room_id, page, before)
+            for item in items:
+                if item.get("partition") == partition and item.get("offset") in wanted \
+                        and item["offset"] <= committed:
+                    found[item["offset"]] = item
+            if not items or len(items) < page or len(found) == len(wanted) or any(
+                    i.get("partition") == partition and i.get("offset", 0) < min(wanted) for i in items):
+                return found
+            before = items[-1]["seq"]
+
     def heads(self, room_ids: Iterable[str]) -> dict[str, dict]:
-        """room_heads items (lastSeq, lastOffset, lastMessage…) by room id, for those that exist."""
-        found = self.batch_get({tables.ROOM_HEADS: [{"roomId": r} for r in room_ids]})
-        return {item["roomId"]: item for item in found[tables.ROOM_HEADS]}
+        """{roomId: {"roomId", "lastSeq", "lastMessage"}} for the rooms with a stored message."""
+        return {room: {"roomId": room, "lastSeq": item["seq"], "lastMessage": last_message(item)}
+                for room, item in self.latest(room_ids).items() if item is not None}
+
+
+def _stored(item: Mapping[str, Any], commits: Mapping[str, int]) -> bool:
+    """A message item is stored once its partition's commit covers its offset."""
+    partition = item.get("partition")
+    return partition is None or int(item.get("offset", -1)) <= commits.get(partition, -1)
 
 
 # --- history --------------------------------------------------------------------------------
@@ -342,9 +375,9 @@ class Messages:
         self.store = Store(settings, client)
 
     def committed_seq(self, room_id: str) -> int:
-        """The room head's lastSeq: messages above it are not committed (yet) and never read."""
-        head = self.head(room_id)
-        return int(head["lastSeq"]) if head else 0
+        """The room's last stored seq: messages above it are not stored (yet) and never read."""
+        item = self.store.latest([room_id])[room_id]
+        return int(item["seq"]) if item else 0
 
     def page(self, room_id: str, after_seq: int | None = None, before_seq: int | None = None,
              limit: int = 50) -> Page:
@@ -393,5 +426,3 @@ class Messages:
         found = self.store.batch_get({tables.MESSAGES: [{"roomId": room_id, "seq": int(seq)}]})
         return found[tables.MESSAGES][0] if found[tables.MESSAGES] else None
 
-    def head(self, room_id: str) -> dict | None:
-        return self.store.heads([room_id]).get(room_id)

@@ -7,11 +7,12 @@ Design notes:
 - rooms.subs is a map connectionId -> {u: userId, r: role, e: edgeUrl, x: expiresAt}. Keeping
   a room's subscribers in the room item lets the worker fetch counters' neighbours and
   recipients for a whole Kafka batch with one BatchGetItem instead of a Query per room.
-- room_heads is written only by the worker that owns the room's partition (one writer per
-  room), so it is written with BatchWriteItem and needs no transaction (dynalite has none).
-  It is the room's commit point (lastSeq, lastOffset) and holds the dedup window: digests of
-  the room's last DEDUP_WINDOW messages' senderId|clientMsgId, so a client resend or a replayed
-  Kafka record finds its earlier seq without another item per message.
+- messages are written only by the worker that owns the room's partition (one writer per
+  room), with BatchWriteItem, unconditionally (keys are roomId + seq). partition_commits holds
+  one item per Kafka partition: its committed offset, the commit point of every message of
+  the partition (functions/partition_commit.py). A message item is stored when its `offset`
+  is at most its partition's committed offset; there is no per-room head to write. A room's
+  last seq and dedup window come from its newest stored messages.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class Table:
 
 
 ROOMS = Table("rooms", hash_key=("roomId", "S"))
-ROOM_HEADS = Table("room_heads", hash_key=("roomId", "S"))
+PARTITION_COMMITS = Table("partition_commits", hash_key=("partition", "S"))
 MEMBERS = Table(
     "members",
     hash_key=("roomId", "S"),
@@ -88,8 +89,9 @@ CONNECTIONS = Table(
     indexes=(Index("by_user", hash_key=("userId", "S"), range_key=("connectionId", "S"), projection="KEYS_ONLY"),),
 )
 
-ALL_TABLES: tuple[Table, ...] = (ROOMS, ROOM_HEADS, MEMBERS, MESSAGES, CONNECTIONS)
+ALL_TABLES: tuple[Table, ...] = (ROOMS, PARTITION_COMMITS, MEMBERS, MESSAGES, CONNECTIONS)
 
 # How many of a room's latest messages a resend is recognised against (a client resends the
-# few it has no ack for, within seconds or minutes of a reconnect).
-DEDUP_WINDOW = 100
+# few it has no ack for, within seconds or minutes of a reconnect). A worker that takes over a
+# partition reads this many of each room's newest messages once.
+DEDUP_WINDOW = 256

@@ -1,16 +1,19 @@
 """What a warm chat worker remembers between invocations, and why each is safe to trust.
 
-Every key this saves is a store read on the hot path (one per room and one per sender a
-batch), and the store is what bounds the pipeline's throughput.
+Every entry saves store reads on the hot path, and the store bounds the pipeline.
 
-- Memberships, positive only, for `member_cache_s`: members are added far more often than
+- Partitions: the commit this process last made, the last offset it handled and its rooms'
+  states (last seq, dedup window), trusted only while the partition's offsets continue exactly
+  where this process left them. Even then the next claim checks that the commit item is as it
+  was (functions/partition_commit.py): if another invocation moved it, the claim fails and the
+  partition is forgotten. Any failure forgets the batch's partitions.
+- Memberships, positive only, for `member_ttl_s`: members are added far more often than
   removed, and a removal reaches a warm worker within that time (0 turns this off).
-- Room heads, per partition, only while that partition's offsets continue exactly where this
-  process last wrote them. A room belongs to one partition, and one invocation at a time
-  handles a partition, so nobody can have moved those heads since: another invocation that
-  handled later offsets breaks the continuity, and one that handled the same offsets and failed
-  is retried from the same head, which decides the same seqs (writes are idempotent). Any
-  failure forgets the partitions of the batch, so the retry reads the store.
+- Subscribers (a room's `subs`), for `subs_ttl_s` after they were read, and not past a
+  presence record of the room: an edge produces one right after a subscription is added or
+  removed, so records behind it in the partition are fanned out to fresh subscribers. An
+  edge that adds a subscription also reads the room's stored seq again once `subs_ttl_s` has
+  passed (websocket_edge/session.py), for what a stale copy missed before its presence record.
 """
 
 from __future__ import annotations
@@ -19,18 +22,60 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from functions.partition_commit import CommitState
+from functions.room_state import RoomState
 
 MAX_MEMBERS = 200_000
 MAX_ROOMS_PER_PARTITION = 50_000
+MAX_SUBSCRIBER_ROOMS = 100_000
+
+
+@dataclass
+class PartitionMemory:
+    commit: CommitState                # as this process last left the commit item
+    handled: int                       # the last offset this process handled (>= commit.offset)
+    rooms: OrderedDict = field(default_factory=OrderedDict)   # roomId -> RoomState
+
+    def room(self, room_id: str) -> RoomState | None:
+        state = self.rooms.get(room_id)
+        if state is not None:
+            self.rooms.move_to_end(room_id)
+        return state
 
 
 class WorkerMemory:
-    def __init__(self, member_ttl_s: float, clock=time.monotonic):
+    def __init__(self, member_ttl_s: float, subs_ttl_s: float = 0.0, clock=time.monotonic):
         self.member_ttl_s = member_ttl_s
+        self.subs_ttl_s = subs_ttl_s
         self.clock = clock
         self._lock = threading.Lock()   # the local runner invokes partitions from several threads
         self._members: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self._heads: dict[str, tuple[int, OrderedDict[str, dict | None]]] = {}
+        self._partitions: dict[str, PartitionMemory] = {}
+        self._subs: OrderedDict[str, tuple[float, Mapping]] = OrderedDict()
+
+    # --- partitions -------------------------------------------------------------------------
+    def partition(self, partition: str, first_offset: int) -> PartitionMemory | None:
+        """What this process knows of `partition`, if a batch starting at `first_offset`
+        continues where it left off; else None (and it is forgotten)."""
+        with self._lock:
+            memory = self._partitions.get(partition)
+            if memory is None or memory.handled + 1 != first_offset:
+                self._partitions.pop(partition, None)
+                return None
+            return memory
+
+    def keep(self, partition: str, memory: PartitionMemory) -> None:
+        with self._lock:
+            while len(memory.rooms) > MAX_ROOMS_PER_PARTITION:
+                memory.rooms.popitem(last=False)
+            self._partitions[partition] = memory
+
+    def forget(self, partitions: Iterable[str]) -> None:
+        with self._lock:
+            for partition in partitions:
+                self._partitions.pop(partition, None)
 
     # --- memberships ------------------------------------------------------------------------
     def known_members(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -50,31 +95,40 @@ class WorkerMemory:
             while len(self._members) > MAX_MEMBERS:
                 self._members.popitem(last=False)
 
-    # --- room heads -------------------------------------------------------------------------
-    def heads(self, partition: str, first_offset: int, rooms: Iterable[str]) -> dict[str, dict | None]:
-        """The heads (None: no head yet) of those rooms this process knows to be current for a
-        batch of `partition` starting at `first_offset`; {} when the offsets do not continue."""
+    # --- subscribers ------------------------------------------------------------------------
+    def subscribers(self, rooms: Iterable[str]) -> dict[str, Mapping]:
+        """The room items (with `subs`) read less than subs_ttl_s ago."""
+        now = self.clock()
         with self._lock:
-            entry = self._heads.get(partition)
-            if entry is None or entry[0] != first_offset:
-                self._heads.pop(partition, None)
-                return {}
-            known = entry[1]
-            return {room: known[room] for room in rooms if room in known}
+            out = {}
+            for room in rooms:
+                entry = self._subs.get(room)
+                if entry is not None and now - entry[0] < self.subs_ttl_s:
+                    out[room] = entry[1]
+            return out
 
-    def remember_heads(self, partition: str, next_offset: int, heads: Mapping[str, dict | None]) -> None:
-        """After a batch of `partition` is stored: its rooms' heads, valid from `next_offset`."""
+    def remember_subscribers(self, items: Mapping[str, Mapping], read_at: float) -> None:
+        """Room items read at `read_at` (this memory's clock, taken before the read)."""
+        if self.subs_ttl_s <= 0:
+            return
         with self._lock:
-            entry = self._heads.get(partition)
-            known = entry[1] if entry is not None else OrderedDict()
-            for room, head in heads.items():
-                known[room] = head
-                known.move_to_end(room)
-            while len(known) > MAX_ROOMS_PER_PARTITION:
-                known.popitem(last=False)
-            self._heads[partition] = (next_offset, known)
+            for room, item in items.items():
+                self._subs[room] = (read_at, item)
+                self._subs.move_to_end(room)
+            while len(self._subs) > MAX_SUBSCRIBER_ROOMS:
+                self._subs.popitem(last=False)
 
-    def forget(self, partitions: Iterable[str]) -> None:
+    def forget_subscribers(self, rooms: Iterable[str]) -> None:
         with self._lock:
-            for partition in partitions:
-                self._heads.pop(partition, None)
+            for room in rooms:
+                self._subs.pop(room, None)
+
+    def drop_connections(self, gone: set[str]) -> None:
+        """Connections an edge answered 410 for: out of every remembered room."""
+        if not gone:
+            return
+        with self._lock:
+            for room, (read_at, item) in list(self._subs.items()):
+                subs = item.get("subs") or {}
+                if any(c in subs for c in gone):
+                    self._subs[room] = (read_at, {**item, "subs": {c: e for c, e in subs.items() if c not in gone}})

@@ -14,25 +14,25 @@ locals {
   # Who may do what on which table (DynamoDB actions by level are in modules/iam).
   table_access = {
     worker = {
-      rooms       = "readwrite"
-      room_heads  = "readwrite"
-      members     = "read"
-      messages    = "readwrite"
-      connections = "readwrite"
+      rooms             = "readwrite"
+      partition_commits = "readwrite" # the commit point of each partition
+      members           = "read"
+      messages          = "readwrite"
+      connections       = "readwrite"
     }
     http = {
-      rooms       = "readwrite"
-      room_heads  = "read"
-      members     = "readwrite"
-      messages    = "read"
-      connections = "read" # presence
+      rooms             = "readwrite"
+      partition_commits = "read" # what is stored
+      members           = "readwrite"
+      messages          = "read"
+      connections       = "read" # presence
     }
     edge = {
-      rooms       = "readwrite" # subscriptions live in rooms.subs
-      room_heads  = "read"      # catch-up after a reconnect
-      members     = "read"
-      messages    = "read"
-      connections = "readwrite"
+      rooms             = "readwrite" # subscriptions live in rooms.subs
+      partition_commits = "read"      # what is stored: catch-up after a reconnect
+      members           = "read"
+      messages          = "read"
+      connections       = "readwrite"
     }
   }
 

@@ -68,8 +68,10 @@ class KafkaEvents:
 
 
 @pytest.fixture
-def kafka():
-    return KafkaEvents()
+def kafka(uid):
+    """Events of a topic of this test's own: partitions are committed in the shared store, so
+    tests must not share a partition (functions/partition_commit.py)."""
+    return KafkaEvents(uid("tidings.chat"))
 
 
 # --- a stand-in for an edge's delivery API ------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from dataclasses import replace
 
 import pytest
 from botocore.exceptions import ClientError
@@ -11,8 +12,9 @@ from botocore.exceptions import ClientError
 from functions import chat_worker, contracts, tables
 from functions.connections import Connections
 from functions.delivery import Deliverer
+from functions.partition_commit import Fenced, PartitionCommits
 from functions.rooms import Rooms
-from functions.store import Messages, Store, dedup_digest
+from functions.store import Messages, Store
 
 
 class World:
@@ -56,7 +58,18 @@ class World:
         return list(self.messages.messages_after(room or self.room, 0))
 
     def head(self, room=None):
+        """The room's last stored message as the room list sees it: {roomId, lastSeq, lastMessage}."""
         return Store(self.settings, self.ddb).heads([room or self.room]).get(room or self.room)
+
+    def commit(self, partition=0):
+        """The partition's commit item: (committed offset, pending attempt or None)."""
+        state = PartitionCommits(Store(self.settings, self.ddb)).read(f"{self.kafka.topic}-{partition}")
+        return state.offset, state.pending
+
+    def all_items(self, room=None):
+        """Every message item of the room, stored or not (what a reader must never return)."""
+        return list(Store(self.settings, self.ddb).query(
+            tables.MESSAGES, KeyConditionExpression="roomId = :r", ExpressionAttributeValues={":r": room or self.room}))
 
     def got(self, conn, type_=None):
         events = self.edge_of[conn].events_for(conn)
@@ -81,7 +94,7 @@ def test_stores_once_in_order_and_fans_out_one_post_per_edge(world):
     assert [(m["seq"], m["body"]) for m in stored] == [(n + 1, f"m{n}") for n in range(5)]
     assert [m["offset"] for m in stored] == [r["offset"] for r in records]
     head = world.head()
-    assert head["lastSeq"] == 5 and head["lastOffset"] == records[-1]["offset"]
+    assert head["lastSeq"] == 5 and world.commit() == (records[-1]["offset"], None)
     assert head["lastMessage"] == {"seq": 5, "senderId": "alice", "senderRole": "customer", "body": "m4",
                                    "sentAt": stored[-1]["sentAt"]}
     for conn in (world.a1, world.b1, world.b2):
@@ -105,7 +118,8 @@ def test_msk_event_shape_and_per_room_seq_across_partitions(world, settings, uid
     assert world.run(event=event) == {"batchItemFailures": []}
     assert [m["seq"] for m in world.stored()] == [1, 2, 3]
     assert [m["seq"] for m in world.stored(other)] == [1, 2]
-    assert world.head(other)["lastPartition"] == "tidings.chat-1"
+    assert {m["partition"] for m in world.stored(other)} == {f"{k.topic}-1"}
+    assert world.commit(1)[0] == records[3]["offset"] and world.commit(0)[0] == records[4]["offset"]
     # a later batch continues each room's sequence
     world.run(k.record(world.value(world.a1, room=other), partition=1))
     assert [m["seq"] for m in world.stored(other)] == [1, 2, 3]
@@ -143,45 +157,59 @@ def test_client_resend_is_stored_once(world):
 
 
 class FailingStore(Store):
-    def __init__(self, settings, client, fail_on):
-        super().__init__(settings, client)
-        self.fail_on = fail_on
+    """Writes the first chunk of a message write, then fails: chunks of one call run in
+    parallel, so a failed call may leave any part of it written."""
 
     def batch_write(self, puts=None, deletes=None):
-        """Writes the other tables' items, then fails: chunks of one call run in parallel,
-        so a failed call may leave any part of it written."""
-        if self.fail_on in (puts or {}):
-            super().batch_write({t: items for t, items in puts.items() if t != self.fail_on}, deletes)
+        messages = list((puts or {}).get(tables.MESSAGES, ()))
+        if messages:
+            super().batch_write({tables.MESSAGES: messages[:1]})
             raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "BatchWriteItem")
         return super().batch_write(puts, deletes)
 
 
-@pytest.mark.parametrize("fail_on", [tables.ROOM_HEADS, tables.MESSAGES])
-def test_half_finished_attempt_gives_the_same_seqs(world, settings, ddb, fail_on):
+class CommitFails(PartitionCommits):
+    """Claims and lets the messages be written, then the commit fails: everything written,
+    nothing visible."""
+
+    def commit(self, *args, **kwargs):
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "UpdateItem")
+
+
+def broken_worker(settings, ddb, world, how):
+    if how == "write":
+        return chat_worker.ChatWorker(settings, store=FailingStore(settings, ddb), deliverer=world.deliverer)
+    worker = chat_worker.make_handler(settings, client=ddb, deliverer=world.deliverer)
+    worker.commits = CommitFails(worker.store)
+    return worker
+
+
+@pytest.mark.parametrize("how", ["write", "commit"])
+def test_half_finished_attempt_gives_the_same_seqs(world, settings, ddb, how):
     k = world.kafka
     world.run(k.record(world.value(world.a1)))  # seq 1, committed
+    committed = world.commit()
     records = [k.record(world.value(world.a1, body=f"b{n}")) for n in range(3)]
-    broken = chat_worker.ChatWorker(settings, store=FailingStore(settings, ddb, fail_on), deliverer=world.deliverer)
     with pytest.raises(ClientError):
-        broken(k.event(*records), None)
-    assert world.head()["lastSeq"] == 1  # the head was not moved
+        broken_worker(settings, ddb, world, how)(k.event(*records), None)
+    assert world.head()["lastSeq"] == 1 and world.commit()[0] == committed[0]   # nothing more is stored
+    assert len(world.all_items()) > 1   # ... though the attempt wrote some
     world.clear()
     late = k.record(world.value(world.a1, body="late"))  # the retried batch may be longer
     assert world.run(*records, late) == {"batchItemFailures": []}
     assert [(m["seq"], m["body"]) for m in world.stored()][1:] == [(2, "b0"), (3, "b1"), (4, "b2"), (5, "late")]
     assert [e["seq"] for e in world.got(world.b1)] == [2, 3, 4, 5]
-    assert world.head()["lastSeq"] == 5 and world.head()["lastOffset"] == late["offset"]
+    assert world.head()["lastSeq"] == 5 and world.commit() == (late["offset"], None)
 
 
 def test_an_uncommitted_attempt_is_invisible_and_its_retry_decides_afresh(world, settings, ddb):
     k = world.kafka
     refused = k.record(world.value(world.c1, user="carol", body="carol's"))
     accepted = k.record(world.value(world.a1, body="alice's"))
-    broken = chat_worker.ChatWorker(settings, store=FailingStore(settings, ddb, tables.ROOM_HEADS),
-                                    deliverer=world.deliverer)
     with pytest.raises(ClientError):
-        broken(k.event(refused, accepted), None)  # alice's message written at seq 1, not committed
+        broken_worker(settings, ddb, world, "commit")(k.event(refused, accepted), None)  # alice's at seq 1
     assert world.stored() == [] and world.messages.get(world.room, 1) is None
+    assert [m["body"] for m in world.all_items()] == ["alice's"]
     assert [e["type"] for e in world.got(world.b1)] == []
     world.rooms.add_member(world.room, "carol", "customer")  # membership changed in between
     world.run(refused, accepted)
@@ -190,8 +218,85 @@ def test_an_uncommitted_attempt_is_invisible_and_its_retry_decides_afresh(world,
     assert world.head()["lastSeq"] == 2
 
 
-def test_a_warm_worker_reads_heads_again_when_another_handled_the_partition(world, settings, ddb):
-    """Heads are remembered per partition only while its offsets continue where this worker
+def test_what_a_failed_attempt_wrote_beyond_its_retry_is_deleted_before_the_commit(world, settings, ddb):
+    """The failed attempt stored bob's two messages and alice's; bob is removed before the
+    retry, which stores alice's alone at seq 1. Seqs 2 and 3 must not become visible."""
+    k = world.kafka
+    batch = [k.record(world.value(world.b1, user="bob", role="groomer", body=f"bob {n}")) for n in range(2)]
+    batch.append(k.record(world.value(world.a1, body="alice")))
+    with pytest.raises(ClientError):
+        broken_worker(settings, ddb, world, "commit")(k.event(*batch), None)
+    assert [m["seq"] for m in world.all_items()] == [1, 2, 3]
+    offset, pending = world.commit()
+    assert offset == -1 and pending.rooms == {world.room: (0, 3)}
+    world.rooms.remove_member(world.room, "bob")
+    worker = chat_worker.make_handler(replace(settings, member_cache_s=0), client=ddb, deliverer=world.deliverer)
+    worker(k.event(*batch), None)
+    assert [(m["seq"], m["body"]) for m in world.all_items()] == [(1, "alice")]
+    assert world.commit() == (batch[-1]["offset"], None)
+
+
+def test_a_dead_lettered_record_leaves_no_phantom(world, settings, ddb):
+    """A batch [r1, r2] fails after writing seqs 1, 2; r1 is then dead-lettered (bisect) and
+    [r2] succeeds as seq 1: the failed attempt's seq 2 (r2 as it was) must go."""
+    k = world.kafka
+    r1, r2 = (k.record(world.value(world.a1, body=b)) for b in ("r1", "r2"))
+    with pytest.raises(ClientError):
+        broken_worker(settings, ddb, world, "commit")(k.event(r1, r2), None)
+    world.run(r2)
+    assert [(m["seq"], m["body"]) for m in world.all_items()] == [(1, "r2")]
+    assert [(m["seq"], m["body"]) for m in world.stored()] == [(1, "r2")]
+
+
+def test_failed_attempts_accumulate_until_a_commit_cleans_up_after_all(world, settings, ddb, uid):
+    k = world.kafka
+    other = uid("room")
+    world.rooms.create(other, "Other", "alice")
+    first = [k.record(world.value(world.a1, body="a")), k.record(world.value(world.a1, room=other, body="b"))]
+    with pytest.raises(ClientError):
+        broken_worker(settings, ddb, world, "commit")(k.event(*first), None)
+    with pytest.raises(ClientError):   # the retry, bisected: only the first record
+        broken_worker(settings, ddb, world, "commit")(k.event(first[0]), None)
+    assert world.commit()[1].rooms == {world.room: (0, 1), other: (0, 1)}
+    world.run(first[0])   # succeeds with the first record only
+    assert world.all_items(other) == [] and world.commit() == (first[0]["offset"], None)
+    world.run(first[1])
+    assert [m["body"] for m in world.stored(other)] == ["b"]
+
+
+def test_a_worker_whose_partition_moved_on_is_fenced_and_reads_the_store(world, settings, ddb):
+    """Memory says the partition continues, but another worker committed meanwhile: the claim
+    fails, and the worker decides the batch again from the store (here: a replay)."""
+    k = world.kafka
+    world.run(k.record(world.value(world.a1, body="one")))
+    nxt = next(world.kafka.offsets)
+    two = k.record(world.value(world.a1, body="two"), offset=nxt)
+    other = chat_worker.make_handler(settings, client=ddb, deliverer=world.deliverer)
+    other(k.event(two), None)            # another worker handles the offset this one expects next
+    world.clear()
+    world.run(two)                       # this worker: fenced, then from the store: a replay
+    assert [(e["seq"], e["body"]) for e in world.got(world.b1)] == [(2, "two")]
+    world.run(k.record(world.value(world.a1, body="three")))
+    assert [(m["seq"], m["body"]) for m in world.stored()] == [(1, "one"), (2, "two"), (3, "three")]
+
+
+def test_a_stale_claim_is_refused(world, settings, ddb):
+    from functions.partition_commit import CommitState, Pending
+
+    commits = PartitionCommits(Store(settings, ddb))
+    key = f"{world.kafka.topic}-5"
+    commits.claim(key, CommitState(), Pending("a1", {"r": (0, 1)}))
+    with pytest.raises(Fenced):
+        commits.claim(key, CommitState(), Pending("a2"))            # not as seen: a1 is pending
+    commits.claim(key, CommitState(-1, Pending("a1")), Pending("a2", {"r": (0, 2)}))
+    with pytest.raises(Fenced):
+        commits.commit(key, CommitState(), 7, Pending("a1"))        # a1's claim was taken over
+    commits.commit(key, CommitState(), 7, Pending("a2"))
+    assert commits.read(key).offset == 7 and commits.read(key).pending is None
+
+
+def test_a_warm_worker_reads_rooms_again_when_another_handled_the_partition(world, settings, ddb):
+    """Rooms are remembered per partition only while its offsets continue where this worker
     left them: after another worker handled later offsets, they are read from the store."""
     k = world.kafka
     other = chat_worker.make_handler(settings, client=ddb, deliverer=world.deliverer)
@@ -203,11 +308,11 @@ def test_a_warm_worker_reads_heads_again_when_another_handled_the_partition(worl
     assert [m["seq"] for m in world.stored()] == [1, 2, 3, 4] and world.head()["lastSeq"] == 4
 
 
-def test_a_failed_batch_makes_the_worker_forget_its_heads(world, settings, ddb):
+def test_a_failed_batch_makes_the_worker_forget_its_rooms(world, settings, ddb):
     k = world.kafka
     world.run(k.record(world.value(world.a1, body="one")))
-    failing = FailingStore(settings, ddb, tables.ROOM_HEADS)
-    world.worker.store, healthy = failing, world.worker.store
+    healthy = world.worker.store
+    world.worker.store = FailingStore(settings, ddb)
     batch = [k.record(world.value(world.a1, body="two"))]
     with pytest.raises(ClientError):
         world.run(*batch)
@@ -228,13 +333,14 @@ def test_a_resend_beyond_the_dedup_window_is_stored_again(world, monkeypatch):
     world.run(k.record(first), *[k.record(world.value(world.a1)) for _ in range(2)])
     world.run(k.record(dict(first, sentAt=first["sentAt"] + 1)))
     assert [m["clientMsgId"] for m in world.stored()].count("early") == 2
-    assert world.head()["recent"] == dedup_digest("alice", world.stored()[2]["clientMsgId"]) + dedup_digest(
-        "alice", "early")
+    # a worker that reads the room fresh keeps the same window: the resend of the newest is caught
+    fresh = chat_worker.make_handler(world.settings, client=world.ddb, deliverer=world.deliverer)
+    fresh(k.event(k.record(dict(first, sentAt=first["sentAt"] + 2))), None)
+    assert [m["clientMsgId"] for m in world.stored()].count("early") == 2
 
 
 @pytest.mark.parametrize("ttl", [0.0, 30.0])
 def test_membership_is_remembered_for_member_cache_s(world, settings, ddb, ttl):
-    from dataclasses import replace
     worker = chat_worker.make_handler(replace(settings, member_cache_s=ttl), client=ddb, deliverer=world.deliverer)
     k = world.kafka
     worker(k.event(k.record(world.value(world.b1, user="bob", role="groomer", body="before"))), None)
@@ -293,7 +399,7 @@ def test_malformed_records_are_reported_and_invalid_ones_answered(world):
     response = world.run(good1, not_json, not_object, bad_base64, too_long, bad_id, no_sent_at, wrong_key,
                          no_sender, good2)
     assert response == {"batchItemFailures": [
-        {"itemIdentifier": {"partition": "tidings.chat-0", "offset": r["offset"]}}
+        {"itemIdentifier": {"partition": f"{k.topic}-0", "offset": r["offset"]}}
         for r in (not_json, not_object, bad_base64)]}
     assert [m["body"] for m in world.stored()] == ["one", "two"]
     errors = world.got(world.a1, "error")
@@ -318,7 +424,7 @@ def test_typing_is_fanned_out_not_stored(world):
     typing = world.value(world.b1, user="bob", role="groomer", kind=contracts.RECORD_TYPING)
     intruder = world.value(world.c1, user="carol", kind=contracts.RECORD_TYPING)
     world.run(k.record(typing), k.record(intruder))
-    assert world.stored() == [] and world.head() is None
+    assert world.stored() == [] and world.head() is None and world.commit() == (-1, None)
     assert world.got(world.a1) == [{"type": "typing", "room": world.room, "userId": "bob", "role": "groomer",
                                     "at": typing["sentAt"]}]
     assert world.got(world.b1) == [] and world.got(world.b2) == []  # not to the typist's own connections
@@ -358,12 +464,10 @@ def test_an_unreachable_edge_does_not_fail_the_batch(world, edge_factory):
 
 
 def test_store_errors_raise(world, settings, ddb):
-    broken = chat_worker.ChatWorker(settings, store=FailingStore(settings, ddb, tables.MESSAGES),
-                                    deliverer=world.deliverer)
     with pytest.raises(ClientError):
-        broken(world.kafka.event(world.kafka.record(world.value(world.a1))), None)
-    # nothing delivered and the head not moved: the retry decides (and rewrites) the same seq
-    assert world.got(world.b1) == [] and world.head() is None
+        broken_worker(settings, ddb, world, "write")(world.kafka.event(world.kafka.record(world.value(world.a1))), None)
+    # nothing delivered and nothing stored: the retry decides (and rewrites) the same seq
+    assert world.got(world.b1) == [] and world.head() is None and world.commit()[0] == -1
 
 
 def test_not_a_kafka_event_raises(world):
@@ -380,6 +484,32 @@ def test_module_handler_builds_itself_from_the_environment(world, settings, monk
     first = chat_worker._default
     chat_worker.handler(event, None)
     assert chat_worker._default is first  # reused while warm
-    assert [m["clientMsgId"] for m in world.stored()] == ["env-1"]
-    assert world.head()["recent"] == dedup_digest("alice", "env-1")
+    assert [m["clientMsgId"] for m in world.stored()] == ["env-1"]   # the second call was a replay
     first.deliverer.close()
+
+
+def test_a_replayed_batch_never_moves_the_commit_back(world):
+    k = world.kafka
+    old = [k.record(world.value(world.a1, body=f"old {n}")) for n in range(3)]
+    world.run(*old)
+    later = k.record(world.value(world.a1, body="later"))
+    world.run(later)
+    committed = world.commit()[0]
+    fresh = chat_worker.make_handler(world.settings, client=world.ddb, deliverer=world.deliverer)
+    fresh(k.event(*old), None)          # the group rewound: the first batch again
+    assert world.commit()[0] == committed
+    fresh(k.event(later), None)         # and the next: still a replay, not a resend
+    assert [m["body"] for m in world.stored()] == ["old 0", "old 1", "old 2", "later"]
+
+
+def test_a_join_makes_the_worker_read_the_subscribers_again(world, uid):
+    """Subscribers are remembered for a moment, but not past a presence record of the room:
+    a member who subscribes (its edge reports the join) gets the next message live at once."""
+    k = world.kafka
+    world.run(k.record(world.value(world.a1, body="one")))          # subscribers read and remembered
+    late = uid("late")
+    world.edge_of[late] = world.b
+    world.conns.subscribe(world.room, late, "bob", "groomer", world.b.url)
+    join = world.value(late, user="bob", role="groomer", kind=contracts.RECORD_PRESENCE, state="join")
+    world.run(k.record(join), k.record(world.value(world.a1, body="two")))
+    assert [e["body"] for e in world.got(late, "message")] == ["two"]

@@ -1,49 +1,55 @@
 import pytest
 
 from functions import contracts, tables
-from functions.store import (Messages, Page, RoomHead, Store, StoreError, dedup_digest, from_item, message_event,
+from functions.store import (Messages, Page, Store, StoreError, dedup_digest, from_item, message_event,
                              message_item, to_item)
 
 
-class FlakyClient:
-    """The real client, but the first `flaky` batch calls leave their last request unprocessed."""
+class FlakyWire:
+    """The real wire client, but the first `flaky` batch calls leave their last request unprocessed."""
 
-    def __init__(self, client, flaky: int = 1, always: bool = False):
-        self.client, self.flaky, self.always = client, flaky, always
-        self.calls = {"batch_write_item": 0, "batch_get_item": 0}
+    def __init__(self, wire, flaky: int = 1, always: bool = False):
+        self.wire, self.flaky, self.always = wire, flaky, always
+        self.calls = {"BatchWriteItem": 0, "BatchGetItem": 0}
 
-    def __getattr__(self, name):
-        return getattr(self.client, name)
-
-    def batch_write_item(self, RequestItems):
-        self.calls["batch_write_item"] += 1
-        name, ops = next(iter(RequestItems.items()))
-        assert sum(len(v) for v in RequestItems.values()) <= 25
-        if self.always or (self.flaky > 0 and len(ops) > 1):
-            self.flaky -= 1
-            kept = {**RequestItems, name: ops[:-1]}
-            if not self.always:
-                self.client.batch_write_item(RequestItems=kept)
-            return {"UnprocessedItems": {name: ops[-1:]}} if not self.always else {"UnprocessedItems": RequestItems}
-        return self.client.batch_write_item(RequestItems=RequestItems)
-
-    def batch_get_item(self, RequestItems):
-        self.calls["batch_get_item"] += 1
-        assert sum(len(v["Keys"]) for v in RequestItems.values()) <= 100
-        name, req = next(iter(RequestItems.items()))
+    def call(self, operation, params):
+        if operation not in self.calls:
+            return self.wire.call(operation, params)
+        self.calls[operation] += 1
+        items = params["RequestItems"]
+        name, req = next(iter(items.items()))
+        if operation == "BatchWriteItem":
+            assert sum(len(v) for v in items.values()) <= 25
+            if self.always:
+                return {"UnprocessedItems": items}
+            if self.flaky > 0 and len(req) > 1:
+                self.flaky -= 1
+                self.wire.call(operation, {"RequestItems": {**items, name: req[:-1]}})
+                return {"UnprocessedItems": {name: req[-1:]}}
+            return self.wire.call(operation, params)
+        assert sum(len(v["Keys"]) for v in items.values()) <= 100
         if self.flaky > 0 and len(req["Keys"]) > 1:
             self.flaky -= 1
-            kept = {**RequestItems, name: {**req, "Keys": req["Keys"][:-1]}}
-            response = self.client.batch_get_item(RequestItems=kept)
+            response = self.wire.call(operation, {"RequestItems": {**items, name: {**req, "Keys": req["Keys"][:-1]}}})
             response["UnprocessedKeys"] = {name: {**req, "Keys": req["Keys"][-1:]}}
             return response
-        return self.client.batch_get_item(RequestItems=RequestItems)
+        return self.wire.call(operation, params)
+
+
+def flaky_store(settings, ddb, **kwargs):
+    store = Store(settings, ddb, sleep=lambda s: None, max_attempts=kwargs.pop("max_attempts", 10))
+    store.wire = FlakyWire(store.wire, **kwargs)
+    return store
+
+
+def _partition(room):
+    return f"test-{room}-0"   # a partition of this room's own: commits live in the shared store
 
 
 def _msg(room, seq, body=None):
     rec = {"clientMsgId": f"c{seq}", "senderId": "alice", "senderRole": "customer",
            "body": body or f"message {seq}", "sentAt": 1000 + seq}
-    return message_item(room, seq, rec, "tidings.chat-0", 10 + seq, 5)
+    return message_item(room, seq, rec, _partition(room), 10 + seq, 5)
 
 
 def test_item_round_trip():
@@ -64,12 +70,12 @@ def test_dedup_digest_and_message_event():
 
 
 def test_batch_write_and_get_many(settings, ddb, uid):
-    flaky = FlakyClient(ddb, flaky=3)
-    store = Store(settings, flaky, sleep=lambda s: None)
+    store = flaky_store(settings, ddb, flaky=3)
+    flaky = store.wire
     rooms = [uid("room") for _ in range(3)]
     items = [_msg(room, seq) for room in rooms for seq in range(1, 41)]  # 120 items
     assert store.batch_write({tables.MESSAGES: items}) == 120
-    assert flaky.calls["batch_write_item"] == 5 + 3  # 120 / 25 -> 5 calls, + 3 retries
+    assert flaky.calls["BatchWriteItem"] == 5 + 3  # 120 / 25 -> 5 calls, + 3 retries
     keys = [{"roomId": i["roomId"], "seq": i["seq"]} for i in items]
     missing = [{"roomId": rooms[0], "seq": 999}]
     found = store.batch_get({tables.MESSAGES: keys + keys[:10] + missing})
@@ -89,33 +95,40 @@ def test_batch_write_keeps_the_last_op_for_a_key_and_deletes(settings, ddb, uid)
 
 
 def test_batch_write_gives_up_with_a_transient_error(settings, ddb, uid):
-    store = Store(settings, FlakyClient(ddb, always=True), max_attempts=3, sleep=lambda s: None)
+    store = flaky_store(settings, ddb, always=True, max_attempts=3)
     with pytest.raises(StoreError) as info:
         store.batch_write({tables.MESSAGES: [_msg(uid("room"), 1)]})
     assert info.value.transient
 
 
-def test_heads(settings, ddb, uid):
+def test_heads_are_the_newest_stored_messages(settings, ddb, uid):
     store = Store(settings, ddb)
     room = uid("room")
-    assert store.heads([room]) == {}
-    store.batch_write({tables.ROOM_HEADS: [{"roomId": room, "lastSeq": 3, "lastOffset": 9}]})
-    assert store.heads([room, uid("room")])[room]["lastSeq"] == 3
+    assert store.heads([room]) == {} and store.latest([room]) == {room: None}
+    store.batch_write({tables.MESSAGES: [_msg(room, s) for s in range(1, 4)]})
+    assert store.heads([room]) == {}   # written, not committed
+    _commit(settings, ddb, room, 3)
+    head = store.heads([room, uid("room")])[room]
+    assert head["lastSeq"] == 3 and head["lastMessage"]["body"] == "message 3"
 
 
-def test_room_head_keeps_a_bounded_dedup_window(monkeypatch):
-    monkeypatch.setattr(tables, "DEDUP_WINDOW", 3)
-    d = {seq: dedup_digest("alice", f"m{seq}") for seq in range(7, 12)}
-    head = RoomHead.of({"lastSeq": 10, "lastOffset": 40, "lastPartition": "p", "recent": d[8] + d[9] + d[10]}, "p")
-    assert (head.seq_of(d[9]), head.seq_of(d[10]), head.seq_of(d[7])) == (9, 10, None)
-    head.append(41, _msg("r1", 11), d[11])
-    assert head.recent == [d[9], d[10], d[11]] and head.seq_of(d[11]) == 11 and head.seq_of(d[8]) is None
-    assert head.item("r1", 0)["recent"] == d[9] + d[10] + d[11] and head.new_offset == 41
-    assert RoomHead.of({"lastSeq": 10, "lastOffset": 40, "lastPartition": "q"}, "p").head_offset == -1
+def test_a_big_uncommitted_batch_on_top_is_looked_through(settings, ddb, uid):
+    """More unstored items above the last stored one than a first read takes (a batch of one
+    room in flight): the reader pages down to the stored ones."""
+    from functions.store import LATEST_PAGE
+
+    store = Store(settings, ddb)
+    room = uid("room")
+    store.batch_write({tables.MESSAGES: [_msg(room, s) for s in range(1, 4 + 3 * LATEST_PAGE)]})
+    _commit(settings, ddb, room, 3)
+    assert store.latest([room])[room]["seq"] == 3
+    assert Messages(settings, ddb).committed_seq(room) == 3
 
 
 def _commit(settings, ddb, room, last_seq):
-    Store(settings, ddb).batch_write({tables.ROOM_HEADS: [{"roomId": room, "lastSeq": last_seq, "lastOffset": 0}]})
+    """Commit the room's partition up to its message `last_seq` (see _msg's offsets)."""
+    Store(settings, ddb).batch_write({tables.PARTITION_COMMITS: [{"partition": _partition(room),
+                                                                  "offset": 10 + last_seq}]})
 
 
 @pytest.fixture
@@ -126,8 +139,8 @@ def history(settings, ddb, uid):
     return room, Messages(settings, ddb)
 
 
-def test_messages_above_the_head_are_never_read(settings, ddb, uid):
-    """A failed attempt can leave messages above the head: no reader sees them."""
+def test_messages_above_the_commit_are_never_read(settings, ddb, uid):
+    """A failed attempt can leave messages its partition never committed: no reader sees them."""
     room = uid("room")
     messages = Messages(settings, ddb)
     Store(settings, ddb).batch_write({tables.MESSAGES: [_msg(room, s) for s in range(1, 6)]})
@@ -189,3 +202,13 @@ def test_messages_after_pages_through_everything(history):
     assert [m["seq"] for m in messages.messages_after(room, 3, page_size=4)] == list(range(4, 26))
     assert [m["seq"] for m in messages.messages_after(room, 3, limit=5, page_size=2)] == [4, 5, 6, 7, 8]
     assert list(messages.messages_after(room, 25)) == []
+
+
+def test_stored_at_finds_what_records_became(settings, ddb, uid):
+    store = Store(settings, ddb)
+    room = uid("room")
+    store.batch_write({tables.MESSAGES: [_msg(room, s) for s in range(1, 41)]})   # offsets 11..50
+    _commit(settings, ddb, room, 38)                                              # up to offset 48
+    found = store.stored_at(room, _partition(room), {12, 47, 49, 999}, page=8)
+    assert {o: i["seq"] for o, i in found.items()} == {12: 2, 47: 37}   # 49: not committed; 999: none
+    assert store.stored_at(room, "another-partition", {12}) == {}

@@ -1,6 +1,6 @@
 """Helpers for the HTTP API tests (import as `from http_harness import ...`): v2 events in
 the recorded shape, a client calling the handler, and a stand-in for the worker that
-stores messages the way it does (messages first, then room_heads).
+stores messages the way it does (the messages, then the partition's commit).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import orjson
 
 from functions import tables
 from functions.http_api import HttpApi, match_route
-from functions.store import Store, head_item, last_message, message_item, now_ms
+from functions.store import Store, message_item, now_ms
 from local.context import LambdaContext
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
@@ -96,7 +96,8 @@ def path(*parts: str) -> str:
 
 
 class Sender:
-    """Stores messages like the worker (messages, then room_heads), one writer per room."""
+    """Stores messages like the worker (the messages, then their partition's commit), one
+    writer per room: each room on a partition of its own, so tests never share one."""
 
     def __init__(self, settings, ddb):
         self.store = Store(settings, ddb)
@@ -104,10 +105,11 @@ class Sender:
 
     def send(self, room_id: str, sender: str, count: int = 1, role: str = "customer", batch: int = 25) -> int:
         """Append `count` messages; returns the room's lastSeq after."""
+        partition = f"http-tests-{room_id}-0"
         with self.lock:
             head = self.store.heads([room_id]).get(room_id) or {}
             seq = int(head.get("lastSeq") or 0)
-            offset = int(head.get("lastOffset") or -1)
+            offset = self.store.commits([partition])[partition]
             left = count
             while left:
                 n = min(batch, left)
@@ -117,10 +119,9 @@ class Sender:
                     offset += 1
                     rec = {"clientMsgId": f"c{seq}", "senderId": sender, "senderRole": role,
                            "body": f"message {seq}", "sentAt": now_ms()}
-                    items.append(message_item(room_id, seq, rec, "tidings.chat-0", offset, now_ms()))
+                    items.append(message_item(room_id, seq, rec, partition, offset, now_ms()))
                 self.store.batch_write({tables.MESSAGES: items})
-                self.store.batch_write({tables.ROOM_HEADS: [head_item(
-                    room_id, seq, offset, "tidings.chat-0", last_message(items[-1]), now_ms())]})
+                self.store.batch_write({tables.PARTITION_COMMITS: [{"partition": partition, "offset": offset}]})
                 left -= n
             return seq
 

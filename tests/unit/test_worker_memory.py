@@ -1,7 +1,10 @@
-"""What a warm worker may reuse: memberships for a while, heads only while offsets continue."""
+"""What a warm worker may reuse: memberships and subscribers for a while, a partition's rooms
+only while its offsets continue."""
 
 from functions import worker_memory
-from functions.worker_memory import WorkerMemory
+from functions.partition_commit import CommitState
+from functions.room_state import RoomState
+from functions.worker_memory import PartitionMemory, WorkerMemory
 
 
 class Clock:
@@ -29,19 +32,41 @@ def test_a_ttl_of_zero_remembers_nothing():
     assert memory.known_members({("r1", "alice")}) == set()
 
 
-def test_heads_are_reused_only_where_the_partitions_offsets_continue():
+def _partition(handled: int, *rooms: str) -> PartitionMemory:
+    memory = PartitionMemory(CommitState(handled), handled)
+    memory.rooms.update({room: RoomState(last_seq=4) for room in rooms})
+    return memory
+
+
+def test_a_partition_is_reused_only_where_its_offsets_continue():
     memory = WorkerMemory(30)
-    assert memory.heads("p0", 0, {"r1"}) == {}
-    memory.remember_heads("p0", 10, {"r1": {"lastSeq": 4}, "r2": None})
-    assert memory.heads("p0", 10, {"r1", "r2", "r3"}) == {"r1": {"lastSeq": 4}, "r2": None}
-    assert memory.heads("p1", 10, {"r1"}) == {}          # another partition: nothing known
-    assert memory.heads("p0", 12, {"r1"}) == {}          # someone else handled 10 and 11
-    assert memory.heads("p0", 10, {"r1"}) == {}          # ...and that forgot the partition
-    memory.remember_heads("p0", 20, {"r1": {"lastSeq": 5}})
-    memory.remember_heads("p0", 25, {"r2": {"lastSeq": 1}})   # continuing keeps the others
-    assert memory.heads("p0", 25, {"r1", "r2"}) == {"r1": {"lastSeq": 5}, "r2": {"lastSeq": 1}}
+    assert memory.partition("p0", 0) is None
+    memory.keep("p0", _partition(9, "r1", "r2"))
+    kept = memory.partition("p0", 10)
+    assert kept is not None and kept.room("r1").last_seq == 4 and kept.room("r3") is None
+    assert memory.partition("p1", 10) is None          # another partition: nothing known
+    assert memory.partition("p0", 12) is None          # someone else handled 10 and 11
+    assert memory.partition("p0", 10) is None          # ...and that forgot the partition
+    memory.keep("p0", _partition(24, "r1"))
     memory.forget(["p0"])
-    assert memory.heads("p0", 25, {"r1"}) == {}
+    assert memory.partition("p0", 25) is None
+
+
+def test_subscribers_are_reused_for_their_ttl_from_the_read():
+    clock = Clock()
+    memory = WorkerMemory(30, subs_ttl_s=2, clock=clock)
+    read_at = clock.now
+    clock.now += 0.5   # the read took a while: the TTL counts from before it
+    memory.remember_subscribers({"r1": {"roomId": "r1", "subs": {"c1": {"e": "http://e"}, "c2": {"e": "http://e"}}}},
+                                read_at)
+    assert set(memory.subscribers({"r1", "r2"})) == {"r1"}
+    memory.drop_connections({"c2"})
+    assert set(memory.subscribers({"r1"})["r1"]["subs"]) == {"c1"}
+    clock.now += 1.6
+    assert memory.subscribers({"r1"}) == {}
+    off = WorkerMemory(30, subs_ttl_s=0)
+    off.remember_subscribers({"r1": {"roomId": "r1"}}, 0)
+    assert off.subscribers({"r1"}) == {}
 
 
 def test_memory_is_bounded(monkeypatch):
@@ -50,5 +75,5 @@ def test_memory_is_bounded(monkeypatch):
     memory = WorkerMemory(30)
     memory.remember_members([("r1", "a"), ("r2", "a"), ("r3", "a")])
     assert memory.known_members({("r1", "a"), ("r2", "a"), ("r3", "a")}) == {("r2", "a"), ("r3", "a")}
-    memory.remember_heads("p0", 5, {"r1": None, "r2": None, "r3": None})
-    assert set(memory.heads("p0", 5, {"r1", "r2", "r3"})) == {"r2", "r3"}
+    memory.keep("p0", _partition(4, "r1", "r2", "r3"))
+    assert set(memory.partition("p0", 5).rooms) == {"r2", "r3"}

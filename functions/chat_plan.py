@@ -1,0 +1,135 @@
+"""Deciding one partition's batch, without I/O: which records become which messages, and
+what goes to whom.
+
+Per record, in offset order:
+- offset <= the partition's committed offset: handled before (the batch is retried after
+  its commit, e.g. the fan-out did not finish): the stored message is delivered again if the
+  room's window still knows it; anything else is dropped (a typing from back then is stale);
+- a `chat.send` whose senderId|clientMsgId is in the room's dedup window: a client resend,
+  not stored again; the sender gets the stored message back, to match its clientMsgId;
+- a `chat.send` from a member of an existing room: seq = last seq + 1, stored, delivered;
+- typing / presence: fanned out in room order, never stored;
+- anything refused (contract broken, unknown room, not a member): an error to the sender.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from functions import contracts as c
+from functions.chat_records import ChatRecord, Delivery, ToConnection, ToRoom
+from functions.room_state import RoomState
+from functions.store import message_event, message_item
+
+
+@dataclass
+class Plan:
+    messages: list[dict] = field(default_factory=list)          # items to write, in order
+    deliveries: list[Delivery] = field(default_factory=list)    # in room order
+    # deliveries of a message stored before (a replay, a resend): index -> (room, seq); the
+    # event is replaced by the stored item's before anything is sent
+    earlier: dict[int, tuple[str, int]] = field(default_factory=dict)
+    touched: dict[str, tuple[int, int]] = field(default_factory=dict)   # room -> (last seq before, after)
+    has_sends: bool = False                 # chat records past the committed offset
+    # rooms whose subscribers changed (an edge reports a join or a leave right after the
+    # subscription changed): the fan-out reads them again instead of a remembered copy
+    resubscribed: set[str] = field(default_factory=set)
+    stats: Counter = field(default_factory=Counter)
+
+
+class Planner:
+    def __init__(self, committed_offset: int, rooms: Mapping[str, RoomState], members: set[tuple[str, str]],
+                 existing: set[str], stored_at_ms: int):
+        self.committed = committed_offset
+        self.rooms = rooms
+        self.members = members
+        self.existing = existing
+        self.stored_at_ms = stored_at_ms
+        self.plan = Plan()
+
+    def decide(self, records: list[ChatRecord]) -> Plan:
+        for rec in records:
+            if rec.type == c.RECORD_SEND and rec.offset > self.committed:
+                self.plan.has_sends = True   # a record to commit as handled, stored or not
+            if rec.error is not None:
+                self.plan.stats["rejected"] += 1
+                self._error(rec, *rec.error)
+            elif rec.offset <= self.committed:
+                self._replayed(rec)
+            elif rec.type == c.RECORD_SEND:
+                self._send(rec)
+            else:
+                self._signal(rec)
+        return self.plan
+
+    def _replayed(self, rec: ChatRecord) -> None:
+        state = self.rooms.get(rec.room_id)
+        seq = state.seq_at(rec.offset) if state is not None and rec.type == c.RECORD_SEND else None
+        if seq is None:
+            self.plan.stats["replay_skipped"] += 1
+            return
+        self.plan.stats["replayed"] += 1
+        self._earlier(ToRoom(rec.room_id, {}), rec.room_id, seq)
+
+    def _send(self, rec: ChatRecord) -> None:
+        state = self.rooms[rec.room_id]
+        seq = state.seq_of(rec.digest)
+        if seq is not None:   # a client resend: the sender hears the stored message again
+            self.plan.stats["resent"] += 1
+            if rec.sender_known:
+                self._earlier(ToConnection(rec.edge_url, rec.connection_id, {}), rec.room_id, seq)
+            return
+        if not self._admit(rec):
+            return
+        base = self.plan.touched.get(rec.room_id, (state.last_seq, 0))[0]
+        item = message_item(rec.room_id, state.last_seq + 1, rec.value, rec.partition, rec.offset, self.stored_at_ms)
+        state.append(item["seq"], rec.digest, rec.offset)
+        self.plan.touched[rec.room_id] = (base, item["seq"])
+        self.plan.messages.append(item)
+        self.plan.deliveries.append(ToRoom(rec.room_id, message_event(item)))
+        self.plan.stats["stored"] += 1
+
+    def _signal(self, rec: ChatRecord) -> None:
+        """Typing and presence: presence is the edge's own report, so only typing is answered."""
+        typing = rec.type == c.RECORD_TYPING
+        if not typing:
+            self.plan.resubscribed.add(rec.room_id)
+        if not self._admit(rec, quiet=not typing, leaving=rec.state == "leave"):
+            return
+        self.plan.stats[rec.type] += 1
+        if typing:
+            event = {"type": c.EVENT_TYPING, "room": rec.room_id, "userId": rec.sender_id,
+                     "role": rec.sender_role, "at": rec.sent_at}
+            self.plan.deliveries.append(ToRoom(rec.room_id, event, exclude_user=rec.sender_id))
+        else:
+            event = {"type": c.EVENT_PRESENCE, "room": rec.room_id, "userId": rec.sender_id,
+                     "state": rec.state, "at": rec.sent_at}
+            self.plan.deliveries.append(ToRoom(rec.room_id, event, exclude_connection=rec.connection_id))
+
+    def _admit(self, rec: ChatRecord, quiet: bool = False, leaving: bool = False) -> bool:
+        """The room exists and the sender is a member (a leave needs no membership)."""
+        if rec.room_id not in self.existing:
+            code, message = c.ERR_UNKNOWN_ROOM, f"room {rec.room_id} does not exist"
+        elif (rec.room_id, rec.sender_id) not in self.members and not leaving:
+            code, message = c.ERR_FORBIDDEN, f"not a member of room {rec.room_id}"
+        else:
+            return True
+        self.plan.stats["rejected"] += 1
+        if not quiet:
+            self._error(rec, code, message)
+        return False
+
+    def _earlier(self, delivery: Delivery, room_id: str, seq: int) -> None:
+        self.plan.earlier[len(self.plan.deliveries)] = (room_id, seq)
+        self.plan.deliveries.append(delivery)
+
+    def _error(self, rec: ChatRecord, code: str, message: str) -> None:
+        if not rec.sender_known:
+            self.plan.stats["refused_no_sender"] += 1
+            return
+        ref = rec.client_msg_id if isinstance(rec.client_msg_id, str) else None
+        extra = {"room": rec.room_id} if isinstance(rec.room_id, str) else {}
+        self.plan.deliveries.append(ToConnection(rec.edge_url, rec.connection_id,
+                                                 c.error_event(code, message, ref, **extra)))
