@@ -35,3 +35,15 @@ class EdgeMetrics:
             "reaching this edge: Kafka, the worker, the store and the fan-out", registry=r,
             buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0))
         self.gap_fills = Counter("tidings_edge_gap_fills", "Live seq jumps filled from the store", registry=r)
+        self.rechecks_filled = Counter("tidings_edge_rechecks_filled",
+                                       "New subscriptions whose re-read found messages that had not come live",
+                                       registry=r)
+        self.pipeline_lag = Gauge("tidings_edge_pipeline_lag", "Records in Kafka the chat worker has not handled",
+                                  registry=r)
+        self.pipeline_drain = Gauge("tidings_edge_pipeline_drain_per_second",
+                                    "Records the chat worker handles per second", registry=r)
+        self.admission_rate = Gauge("tidings_edge_admission_rate",
+                                    "Sends a second this edge admits under backpressure (0: no limit)", registry=r)
+        self.send_hold = Histogram(
+            "tidings_edge_send_hold_seconds", "How long a send waited for admission (backpressure)", registry=r,
+            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))

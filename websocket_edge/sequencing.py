@@ -17,10 +17,11 @@ from websocket_edge.protocol import ServerEvent
 
 
 class RoomStream:
-    __slots__ = ("last_seq", "catching_up", "buffer", "needs_fill")
+    __slots__ = ("last_seq", "catching_up", "buffer", "needs_fill", "floor")
 
     def __init__(self, last_seq: int | None = None):
         self.last_seq = last_seq
+        self.floor = 0   # the room's stored seq when a subscription without afterSeq began
         self.catching_up = False
         self.buffer: list[ServerEvent] = []
         self.needs_fill = False
@@ -50,6 +51,11 @@ class RoomStream:
         """Buffer live events until `finish_catch_up` (a subscription not yet confirmed)."""
         self.catching_up = True
         self.buffer = []
+
+    def stored_up_to(self) -> int:
+        """What this stream has, as far as the store is concerned: the last seq delivered, or
+        for a subscription that has seen nothing yet, the stored seq when it began (`floor`)."""
+        return self.last_seq if self.last_seq is not None else self.floor
 
     def begin_catch_up(self, after_seq: int) -> None:
         self.catching_up = True

@@ -49,6 +49,7 @@ log = logging.getLogger("tidings.edge.session")
 RATE_ABUSE_FRAMES = 20   # refused frames in a row before the connection is closed (1008)
 CLOSE_WAIT_S = 3.0       # after our close frame, how long the peer has to answer
 CATCH_UP_ROUNDS = 3      # store reads to close a gap between stored and buffered live messages
+RECHECK_MARGIN_S = 1.0   # after TIDINGS_SUBS_CACHE_S, how much later a new subscription re-reads
 _CLOSE = object()
 _PING = object()
 
@@ -73,6 +74,8 @@ class Session:
         name = environ[handshake.ENV_SUBPROTOCOL]
         self.protocol = deps.protocols[name](self.identity, self.settings)
         self.protocol.awaiting_auth = self.identity is None
+        if deps.admission is not None:
+            self.protocol.flow_window = deps.admission.window
         self.protocol_name = name
         self.source_ip = environ.get("REMOTE_ADDR", "")
         self.user_agent = environ.get("HTTP_USER_AGENT", "")
@@ -123,6 +126,10 @@ class Session:
         result = self._enqueue(self.protocol.render_event(event))
         self._close_if_failed()   # a worker refusal rendered as STOMP ERROR ends the connection now
         return result
+
+    def flow(self, window: int) -> None:
+        """Tell the client how many unacknowledged sends it may have out (backpressure)."""
+        self._enqueue(self.protocol.render_flow(window))
 
     def deliver_raw(self, data: bytes) -> int:
         if self._closing is not None:
@@ -210,17 +217,24 @@ class Session:
         self._admitted = True
         self._user_bucket = d.hub.user_bucket(
             self.user_id, lambda: TokenBucket(s.user_rate_per_second, s.user_rate_burst))
+        # The connection row is for presence and cleanup, not for delivery (subscriptions
+        # carry the edge): the client's first frames need not wait for it.
+        self._spawn(self._register)
+        self._spawn(self._heartbeat)
+        if d.admission is not None and d.admission.window != d.admission.open_window:
+            self.flow(d.admission.window)   # joining while the edge holds sends back
+        self._spawn(self._refresh)
+        self._greenlets.append(gevent.spawn_later(
+            max(0.0, self.identity.expires_at - d.clock()), self._token_expired))
+
+    def _register(self) -> None:
+        d, s = self.deps, self.settings
         try:
             d.connections.register(self.id, self.user_id, self.identity.role, s.edge_delivery_url,
                                    self.source_ip, self.user_agent, int(self.connected_at * 1000))
         except Exception:
             log.exception("register failed for %s", self.id)
             self.close(bounded.CLOSE_TRY_AGAIN, "try again later")
-            return
-        self._spawn(self._heartbeat)
-        self._spawn(self._refresh)
-        self._greenlets.append(gevent.spawn_later(
-            max(0.0, self.identity.expires_at - d.clock()), self._token_expired))
 
     def _authenticate(self, auth: Authenticate) -> None:
         """The token from the first frame of a pending socket."""
@@ -405,6 +419,13 @@ class Session:
         if not self.deps.state.accepting_sends:
             self._error(contracts.ERR_UNAVAILABLE, "edge restarting: send again", send.client_msg_id, send)
             return
+        admission = self.deps.admission
+        if admission is not None:   # backpressure: wait here while the worker lags
+            held = admission.admit()
+            if held:
+                self.deps.metrics.send_hold.observe(held)
+            if self._closing is not None:
+                return
         record = self._record(contracts.RECORD_SEND, send.room,
                               clientMsgId=send.client_msg_id, body=send.body)
         result = self.deps.producer.publish(record, send.room)
@@ -445,9 +466,7 @@ class Session:
         try:
             d.connections.subscribe(room, self.id, self.user_id, self.identity.role,
                                     self.settings.edge_delivery_url)
-            high = self._verified_high(room) if sub.after_seq is not None else None
-            if high is None and not d.rooms.is_member(room, self.user_id):
-                raise Revoked(room)
+            high = self._verified_high(room)
         except Revoked:
             self._revoke(room, contracts.REASON_REMOVED, quiet=fresh)
             self._error(contracts.ERR_FORBIDDEN, "not a member of this room", room, sub)
@@ -468,13 +487,15 @@ class Session:
             return
         if self.rooms.get(room) is not stream:
             return   # removed while we were reading: the client was told
-        if high is not None:
+        if sub.after_seq is not None:
             self._fill(room, stream, high)
-        elif stream.catching_up:
+        elif stream.catching_up:   # without afterSeq: live from now on (older live ones pass too)
+            stream.floor = high
             self._enqueue_events(stream.finish_catch_up(force=True)[0])   # release the hold
         self._enqueue(self.protocol.render_subscribed(sub, stream.last_seq if sub.after_seq is not None else None))
         if fresh:
             self._presence(room, "join")
+            self._recheck_later(room, stream)
 
     def _verified_high(self, room: str) -> int:
         """The room's committed seq, read BEFORE membership is checked: when the user is still a
@@ -502,6 +523,27 @@ class Session:
                 return
             high = None
 
+    def _recheck_later(self, room: str, stream: RoomStream) -> None:
+        """A worker may deliver from a copy of the room's subscribers read before ours was
+        added, for up to TIDINGS_SUBS_CACHE_S: once that has passed, read the room's stored seq
+        again and fill what did not come live."""
+        self._greenlets.append(gevent.spawn_later(self.settings.subs_cache_s + RECHECK_MARGIN_S,
+                                                  self._recheck, room, stream))
+
+    def _recheck(self, room: str, stream: RoomStream) -> None:
+        if self._closing is not None or self.rooms.get(room) is not stream or stream.catching_up:
+            return
+        try:
+            high = self.deps.messages.committed_seq(room)
+        except Exception:
+            log.warning("recheck of %s failed", room, exc_info=True)
+            return
+        have = stream.stored_up_to()
+        if high > have and self.rooms.get(room) is stream and not stream.catching_up:
+            self.deps.metrics.rechecks_filled.inc()
+            stream.begin_catch_up(have)
+            self._fill_gap(room, stream)
+
     def _fill_gap(self, room: str, stream: RoomStream) -> None:
         self.deps.metrics.gap_fills.inc()
         try:
@@ -525,6 +567,7 @@ class Session:
                 return
             stream.begin_catch_up(stream.last_seq)
             self._fill(room, stream)
+            self._recheck_later(room, stream)
         except (Revoked, UnknownRoom):
             self._revoke(room, contracts.REASON_REMOVED)
         except Exception:

@@ -7,6 +7,7 @@ a duplicate; acks wait for the delivery report; a blocked client is closed 1013.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from types import SimpleNamespace
 
@@ -339,3 +340,15 @@ def test_a_pending_socket_that_never_authenticates_is_closed():
     w.runner.join(timeout=5)
     assert w.ws.close_code == 1008 and w.ws.frames()[-1]["code"] == contracts.ERR_UNAUTHORIZED
     assert len(w.deps.pending) == 0 and w.store.registered == {}
+
+
+def test_a_new_subscription_reads_the_room_again_after_the_workers_copies_expired(world):
+    """A worker may deliver from a copy of the room's subscribers read before this one was
+    added (up to TIDINGS_SUBS_CACHE_S): what it stored meanwhile comes from the store."""
+    world.session.settings = world.deps.settings = dataclasses.replace(world.deps.settings, subs_cache_s=0.05)
+    world.store.store(1)
+    client(world, type="subscribe", room=ROOM)   # no afterSeq: live from here (stored seq 1)
+    world.store.store(2, 3)                      # stored, but not delivered live to this one
+    gevent.sleep(1.3)                            # the recheck after subs_cache_s + 1 s
+    assert [f.get("seq") for f in world.ws.frames() if f["type"] == "message"] == [2, 3]
+    assert world.deps.metrics.rechecks_filled._value.get() == 1
