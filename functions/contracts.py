@@ -101,6 +101,9 @@ EVENT_ACK = "ack"             # edge only: {type, clientMsgId, room, partition, 
 # member's connections (reason REASON_REMOVED) by the membership change; the edge drops the
 # room and tells the client (JSON as is, STOMP as an ERROR for that subscription).
 EVENT_UNSUBSCRIBED = "unsubscribed"
+# edge only: {type, window}: how many unacknowledged sends the client may have out now; the
+# edge lowers it to 1 while the chat worker lags (websocket_edge/admission.py)
+EVENT_FLOW = "flow"
 REASON_REMOVED = "removed"
 
 # --- Error codes (JSON "error.code", STOMP ERROR "message" header, HTTP error "code") ---

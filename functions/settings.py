@@ -85,19 +85,30 @@ class Settings:
     max_unauthenticated_per_address: int = field(default=50, metadata={"env": "TIDINGS_MAX_UNAUTHENTICATED_PER_ADDRESS"})
     max_unauthenticated: int = field(default=2000, metadata={"env": "TIDINGS_MAX_UNAUTHENTICATED"})
     produce_timeout_s: float = field(default=10.0, metadata={"env": "TIDINGS_PRODUCE_TIMEOUT_S"})
+    # Backpressure (websocket_edge/admission.py): past this backlog delay (lag / drain rate) an
+    # edge admits sends only as fast as the chat worker drains (0 turns it off), holding a send
+    # at most max_hold; clients are told a send window of flow_window (1 while it holds).
+    backpressure_delay_s: float = field(default=2.0, metadata={"env": "TIDINGS_BACKPRESSURE_DELAY_S"})
+    backpressure_max_hold_s: float = field(default=5.0, metadata={"env": "TIDINGS_BACKPRESSURE_MAX_HOLD_S"})
+    flow_window: int = field(default=16, metadata={"env": "TIDINGS_FLOW_WINDOW"})
     # Frames queued for one client; a full queue closes it with 1013 (it reconnects, catches up).
     outbound_queue_size: int = field(default=1024, metadata={"env": "TIDINGS_OUTBOUND_QUEUE_SIZE"})
     # One frame write to a client taking longer than this: the client is not reading, drop it.
     send_timeout_s: float = field(default=15.0, metadata={"env": "TIDINGS_SEND_TIMEOUT_S"})
 
-    # Event source mapping (AWS defaults: 100 records, 500 ms)
+    # Event source mapping: AWS's default batch size (100); a window of 0 (AWS's default is
+    # 500 ms) invokes as soon as a partition is free, so batches are small when traffic is light
+    # (low latency) and grow by themselves under load (what iac/ deploys too).
     batch_size: int = field(default=100, metadata={"env": "TIDINGS_BATCH_SIZE"})
-    batch_window_ms: int = field(default=500, metadata={"env": "TIDINGS_BATCH_WINDOW_MS"})
+    batch_window_ms: int = field(default=0, metadata={"env": "TIDINGS_BATCH_WINDOW_MS"})
     max_retry_attempts: int = field(default=3, metadata={"env": "TIDINGS_MAX_RETRY_ATTEMPTS"})
     max_record_age_s: int = field(default=-1, metadata={"env": "TIDINGS_MAX_RECORD_AGE_S"})
     bisect_on_error: bool = field(default=True, metadata={"env": "TIDINGS_BISECT_ON_ERROR"})
     # How long a warm chat worker trusts a membership it read (functions/worker_memory.py).
     member_cache_s: float = field(default=30.0, metadata={"env": "TIDINGS_MEMBER_CACHE_S"})
+    # How long a warm chat worker reuses a room's subscribers it read; an edge re-reads a room it
+    # subscribes to once this has passed, so nothing is missed (functions/worker_memory.py).
+    subs_cache_s: float = field(default=2.0, metadata={"env": "TIDINGS_SUBS_CACHE_S"})
 
     # The edges the web client connects to (its /config.json; the page never takes them from
     # its URL). Empty: the page's own host name, port 8001.
@@ -113,6 +124,8 @@ class Settings:
             raise SettingsError(f"TIDINGS_BATCH_SIZE must be 1..10000, got {self.batch_size}")
         if self.batch_window_ms < 0 or self.batch_window_ms > 300_000:
             raise SettingsError(f"TIDINGS_BATCH_WINDOW_MS must be 0..300000, got {self.batch_window_ms}")
+        if self.flow_window < 1:
+            raise SettingsError(f"TIDINGS_FLOW_WINDOW must be at least 1, got {self.flow_window}")
         if self.max_message_bytes < 1024:
             raise SettingsError(f"TIDINGS_MAX_MESSAGE_BYTES must be at least 1024, got {self.max_message_bytes}")
         if self.kafka_security not in ("plaintext", "iam"):

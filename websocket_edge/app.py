@@ -98,7 +98,9 @@ def get_app() -> EdgeServer:
     from functions.connections import Connections
     from functions.rooms import Rooms
     from functions.store import Messages
+    from websocket_edge.admission import Admission
     from websocket_edge.metrics import EdgeMetrics
+    from websocket_edge.pipeline_lag import PipelineLag
     from websocket_edge.producer import Producer
 
     _configure_logging()
@@ -108,4 +110,22 @@ def get_app() -> EdgeServer:
     producer = Producer(settings, metrics=metrics).start()
     deps = EdgeDeps(settings=settings, producer=producer, connections=Connections(settings),
                     rooms=Rooms(settings), messages=Messages(settings), metrics=metrics)
+    if settings.backpressure_delay_s > 0:
+        deps.admission = Admission(settings, on_window=lambda window: _announce_window(deps, window))
+        lag = PipelineLag(settings)
+        lag.subscribe(deps.admission.on_reading)
+        lag.subscribe(lambda reading: _observe_lag(deps, reading))
+        lag.start()
     return create_app(deps)
+
+
+def _announce_window(deps: EdgeDeps, window: int) -> None:
+    for session in deps.hub.sessions():
+        session.flow(window)
+
+
+def _observe_lag(deps: EdgeDeps, reading) -> None:
+    m = deps.metrics
+    m.pipeline_lag.set(reading.lag)
+    m.pipeline_drain.set(reading.drain_per_s)
+    m.admission_rate.set(deps.admission.rate or 0)

@@ -42,6 +42,7 @@ class EdgeDeps:
     clock: Callable[[], float] = time.time
     state: EdgeState = field(default_factory=EdgeState)
     pending: PendingAuth | None = None   # sockets without a token yet; made from settings
+    admission: Any = None                # websocket_edge.admission.Admission; None: no backpressure
 
     def __post_init__(self) -> None:
         if self.pending is None:

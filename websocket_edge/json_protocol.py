@@ -142,6 +142,9 @@ class JsonProtocol(Protocol):
     def render_unsubscribed(self, unsubscribe: Unsubscribe) -> list[Frame]:
         return [_dumps({"type": contracts.EVENT_UNSUBSCRIBED, "room": unsubscribe.room})]
 
+    def render_flow(self, window: int) -> list[Frame]:
+        return [_dumps({"type": contracts.EVENT_FLOW, "window": window})]
+
     def render_revoked(self, room: str, reason: str) -> list[Frame]:
         return [_dumps({"type": contracts.EVENT_UNSUBSCRIBED, "room": room, "reason": reason})]
 

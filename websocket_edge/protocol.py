@@ -29,6 +29,8 @@ Rendering (session → client). Every method returns a list of frames (maybe emp
     render_error(code, message, ref, action)  error event (STOMP: ERROR, then the session closes
                                               when `error_is_fatal`)
     render_authenticated(auth, identity)      first-frame token accepted (STOMP: CONNECTED)
+    render_flow(window)                       the send window granted now (JSON: a `flow` event;
+                                              STOMP: only in CONNECTED, `tidings-flow-window`)
     render_revoked(room, reason)              the subscription ended: no longer a member (STOMP:
                                               ERROR naming the subscription, then close)
     render_subscribed(subscribe, last_seq)    after the catch-up (STOMP: RECEIPT if asked)
@@ -174,6 +176,9 @@ class Protocol(ABC):
     # Set by the session for a socket opened without a token: the first frame must carry
     # one (`Authenticate`); anything else is refused. `render_authenticated` clears it.
     awaiting_auth: bool = False
+    # The send window the edge grants now (backpressure), for protocols that announce it at
+    # connect (STOMP's CONNECTED); None: not announced.
+    flow_window: int | None = None
 
     @abstractmethod
     def decode(self, message: str | bytes) -> list[Action]:
@@ -205,6 +210,10 @@ class Protocol(ABC):
     @abstractmethod
     def render_revoked(self, room: str, reason: str) -> list[Frame]:
         """The connection's subscription to `room` ended (e.g. the user was removed)."""
+
+    def render_flow(self, window: int) -> list[Frame]:
+        """The client may have `window` unacknowledged sends out (backpressure)."""
+        return []
 
     def render_disconnect(self, disconnect: Disconnect) -> list[Frame]:
         return []

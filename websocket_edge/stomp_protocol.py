@@ -33,6 +33,7 @@ SERVER = "tidings/0.1"
 EVENT_HEADER = "tidings-event"        # MESSAGE frames that are not chat messages: typing|presence|error
 REF_HEADER = "tidings-ref"            # on ERROR: the client message id / room the error is about
 REASON_HEADER = "tidings-reason"      # on the ERROR that ends a subscription: why ("removed")
+FLOW_WINDOW_HEADER = "tidings-flow-window"   # on CONNECTED: unacknowledged sends allowed (backpressure)
 CLIENT_MSG_ID_HEADER = "client-msg-id"
 AFTER_SEQ_HEADER = "after-seq"
 ACK_MODES = ("auto", "client", "client-individual")
@@ -188,8 +189,10 @@ class StompProtocol(Protocol):
         self.heartbeat_out_ms, self.heartbeat_in_ms = send_ms, expect_ms
 
     def _connected(self) -> Frame:
-        return self._out(stomp.connected(self.version, (self.heartbeat_out_ms, self.heartbeat_in_ms),
-                                         SERVER, self.session_id))
+        frame = stomp.connected(self.version, (self.heartbeat_out_ms, self.heartbeat_in_ms), SERVER, self.session_id)
+        if self.flow_window is not None:
+            frame.headers.append((FLOW_WINDOW_HEADER, str(self.flow_window)))
+        return self._out(frame)
 
     def render_authenticated(self, auth: Authenticate, identity: tokens.Identity) -> list[Frame]:
         self.identity, self.awaiting_auth = identity, False

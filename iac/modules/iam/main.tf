@@ -277,6 +277,14 @@ data "aws_iam_policy_document" "edge_task" {
     actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
     resources = [local.chat_topic_arn]
   }
+
+  # Backpressure: the edge reads how far the worker's consumer group is (committed offsets)
+  # and never changes it (websocket_edge/pipeline_lag.py).
+  statement {
+    sid       = "MskDescribeWorkerGroup"
+    actions   = ["kafka-cluster:DescribeGroup"]
+    resources = [local.group_arn]
+  }
 }
 
 resource "aws_iam_role" "edge_task" {

@@ -1,0 +1,96 @@
+"""Backpressure, unit level: the lag arithmetic and the admission control (no Kafka, no sockets).
+End to end it is measured by `invoke loadtest` (BENCHMARKS.md), never timed here."""
+
+from __future__ import annotations
+
+import gevent
+import pytest
+
+from functions.settings import Settings
+from websocket_edge.admission import ADMIT_FRACTION, MIN_RATE, Admission
+from websocket_edge.pipeline_lag import LagReading, PipelineLag
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_lag_drain_and_ingest_come_from_two_readings():
+    lag = PipelineLag(Settings(), admin_factory=lambda s: None)
+    seen = []
+    lag.subscribe(seen.append)
+    first = lag.update(10.0, ends=1000, committed=400)
+    assert (first.lag, first.drain_per_s, first.ingest_per_s) == (600, 0.0, 0.0)
+    second = lag.update(11.0, ends=1600, committed=700)   # +600 produced, +300 handled in 1 s
+    assert second.lag == 900
+    assert second.ingest_per_s == pytest.approx(300.0) and second.drain_per_s == pytest.approx(150.0)
+    assert second.delay_s == pytest.approx(6.0)
+    assert seen == [first, second]
+    assert LagReading(lag=5, drain_per_s=0).delay_s == float("inf") and LagReading().delay_s == 0.0
+
+
+def _admission(**changes):
+    windows = []
+    settings = Settings(**{"backpressure_delay_s": 2.0, "backpressure_max_hold_s": 0.5, "flow_window": 16,
+                           **changes})
+    return Admission(settings, clock=Clock(), on_window=windows.append), windows
+
+
+def test_sends_go_straight_through_while_the_pipeline_keeps_up():
+    admission, windows = _admission()
+    admission.on_reading(LagReading(lag=100, drain_per_s=1000, ingest_per_s=1000, at=1.0))
+    assert admission.rate is None and admission.window == 16 and windows == []
+    assert admission.admit() == 0.0
+
+
+def test_a_long_backlog_limits_this_edge_to_its_share_of_the_drain():
+    admission, windows = _admission()
+    admission.on_reading(LagReading(at=1.0))
+    for _ in range(300):   # this edge produced 300 of the 1,000 records in the last second
+        admission._produced += 1
+    admission.on_reading(LagReading(lag=5000, drain_per_s=1000, ingest_per_s=1000, at=2.0))
+    assert admission.rate == pytest.approx(ADMIT_FRACTION * 1000 * 0.3)
+    assert admission.window == 1 and windows == [1]
+    # caught up to under half the delay: open again, and clients are told
+    admission.on_reading(LagReading(lag=500, drain_per_s=1000, ingest_per_s=1000, at=3.0))
+    assert admission.rate is None and windows == [1, 16]
+
+
+def test_a_stalled_worker_still_gets_the_minimum_and_holds_are_bounded():
+    admission, _ = _admission()
+    admission.on_reading(LagReading(lag=5000, drain_per_s=0, ingest_per_s=500, at=1.0))
+    assert admission.rate == MIN_RATE
+    admission._tokens = 0.0
+    waited = [gevent.spawn(admission.admit) for _ in range(50)]
+    gevent.joinall(waited, timeout=5)
+    assert all(g.successful() for g in waited)   # nobody waits past max_hold
+    assert admission.held > 0
+
+
+def test_held_sends_are_released_in_order_when_the_backlog_clears():
+    admission, _ = _admission(backpressure_max_hold_s=10.0)
+    admission.on_reading(LagReading(lag=5000, drain_per_s=1, ingest_per_s=1, at=1.0))
+    admission._tokens, admission.rate = 0.0, 1e-9   # nothing would be admitted on its own
+    order = []
+
+    def send(n):
+        admission.admit()
+        order.append(n)
+
+    waiting = [gevent.spawn(send, n) for n in range(5)]
+    gevent.sleep(0.05)
+    assert order == []
+    admission.on_reading(LagReading(lag=0, drain_per_s=100, ingest_per_s=0, at=2.0))
+    gevent.joinall(waiting, timeout=5)
+    assert order == [0, 1, 2, 3, 4]
+
+
+def test_backpressure_can_be_turned_off():
+    admission, windows = _admission()
+    admission.delay_s = 0
+    admission.on_reading(LagReading(lag=10**6, drain_per_s=1, ingest_per_s=1, at=1.0))
+    assert admission.rate is None and windows == []
