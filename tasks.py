@@ -10,7 +10,8 @@
     invoke room-create ROOM --member U:ROLE   a room with members
     invoke demo               a customer on edge A and a groomer on edge B chat both ways
     invoke dlq [--replay]     dead letters of the event source mapping
-    invoke loadtest -- v4     the load test (presets v1, v2, v4, soak; see docs/loadtest.md)
+    invoke loadtest -- v4     the load test (presets v1, v2, v4, burst, soak; see docs/loadtest.md)
+    invoke bench -- v4        the load test 3 times on a wiped stack: median (min-max) figures
     invoke package            the Lambda zip;  invoke deploy --var-file F   terraform to AWS
     invoke iac-check          offline checks of iac/ (fmt, checkov)
 """
@@ -166,6 +167,16 @@ def dlq(c, replay=False):
 def loadtest(c, args=""):
     """Drive real WebSocket clients against the running stack (presets v1, v2, v4, soak)."""
     from local.loadtest.run import main
+
+    code = main(shlex.split(args) + shlex.split(c.remainder or ""))
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"args": "the preset and load test options, then --runs N (default 3), e.g. -- v4 --runs 3"})
+def bench(c, args=""):
+    """A benchmark figure: the load test N times on a wiped stack each, median (min–max)."""
+    from local.loadtest.series import main
 
     code = main(shlex.split(args) + shlex.split(c.remainder or ""))
     if code:

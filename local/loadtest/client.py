@@ -49,7 +49,7 @@ class User:
     __slots__ = ("gen", "idx", "user_id", "role", "room", "host", "port", "path", "token", "tag",
                  "state", "ws", "planned", "n_sent", "inflight", "next_due", "interval", "timer",
                  "seen", "max_seq", "received", "deadline_handle", "stopping", "done_at", "opened",
-                 "subscribed_ok", "dropped", "start_offset", "sub_attempts")
+                 "subscribed_ok", "dropped", "start_offset", "sub_attempts", "connect_at", "flow_window")
 
     def __init__(self, gen: "Generator", idx: int, user_id: str, role: str, room: Room,
                  edge: tuple[str, int, str], token: str, planned: int, interval: float | None):
@@ -80,6 +80,8 @@ class User:
         self.dropped = False              # the connection broke before the run ended
         self.start_offset = 0.0           # seconds after the run's start to connect
         self.sub_attempts = 0
+        self.connect_at = 0.0
+        self.flow_window = gen.settings.flow_window   # what the edge grants until it says otherwise
 
     # ------------------------------------------------------------------ connecting
     def start(self) -> None:
@@ -87,6 +89,7 @@ class User:
             self._fail("not_started")
             return
         self.state = CONNECTING
+        self.connect_at = time.time()
         self.gen.count("connections.attempted")
         loop = self.gen.loop
         self.deadline_handle = loop.call_later(self.gen.opts.connect_timeout, self._setup_timeout)
@@ -163,7 +166,10 @@ class User:
             elif kind == "subscribed":
                 self._on_subscribed()
             elif kind == "connected":
+                self._on_flow(event)
                 self.ws.send_text(self.gen.codec.subscribe(self.room.id))
+            elif kind == "flow":
+                self._on_flow(event)
             else:
                 self.gen.count(f"frames.other.{kind}")
 
@@ -219,7 +225,10 @@ class User:
             self.deadline_handle = None
         self.state = READY
         self.subscribed_ok = True
-        self.gen.count("subscriptions.ok")
+        now = time.time()
+        second = self.gen.sec(now)
+        second.counts.add("subscriptions.ok")
+        second.subscribe.record(now - self.connect_at)
         self._room_member_settled(True)
 
     def _room_member_settled(self, subscribed: bool) -> None:
@@ -242,11 +251,19 @@ class User:
         self.pump()
 
     # ------------------------------------------------------------------ sending
+    def _on_flow(self, event: dict) -> None:
+        """The edge's send window (backpressure): never more unacked sends than it grants."""
+        window = event.get("window")
+        if isinstance(window, int) and not isinstance(window, bool) and window >= 1:
+            self.flow_window = window
+            self.gen.count("flow.changes")
+            self.pump()
+
     def pump(self) -> None:
         if self.state != SENDING:
             return
         gen = self.gen
-        window = gen.opts.window
+        window = min(gen.opts.window, self.flow_window)
         while len(self.inflight) < window:
             if self.stopping or gen.stop_sending or (self.planned and self.n_sent >= self.planned):
                 break

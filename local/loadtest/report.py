@@ -170,8 +170,12 @@ def build(opts, settings, agg, sampler, readies: dict, finals: dict, problems: l
             "acked_per_s_peak": max((p["acked"] for p in series), default=0),
             "delivered_per_s_mean": round(c.get("delivered", 0) / dwindow, 1) if dwindow else 0.0,
             "delivered_per_s_peak": max((p["delivered"] for p in series), default=0),
+            # the pipeline's drain: messages stored and delivered to every member, per second,
+            # from the first send to the last delivery
+            "drain_msgs_per_s": round(c.get("delivered_unique", 0) / opts.room_size / dwindow, 1) if dwindow else 0.0,
         },
-        "latency_ms": {"ack": agg.ack.summary(), "delivery": agg.delivery.summary()},
+        "latency_ms": {"ack": agg.ack.summary(), "delivery": agg.delivery.summary(),
+                       "connect_subscribe": agg.subscribe.summary()},
         "resources": {"source": sampler.sources, "cpu_unit": f"% of one core ({os.cpu_count()} cores)",
                       "components": sampler.summary()},
         "generator": {
@@ -198,8 +202,18 @@ def build(opts, settings, agg, sampler, readies: dict, finals: dict, problems: l
         "timeseries": series,
         "problems": problems,
     }
+    report["yardstick"] = yardstick_figures(timing.pop("yardstick", None), report["throughput"]["drain_msgs_per_s"])
     report["verdict"] = verdict(report, opts)
     return report
+
+
+def yardstick_figures(measured: dict | None, drain: float) -> dict | None:
+    """The raw rates measured before the load, and the drain as a fraction of the smaller."""
+    if not measured:
+        return None
+    smaller = measured["smaller_per_s"]
+    return {**measured, "drain_msgs_per_s": drain,
+            "drain_fraction": round(drain / smaller, 3) if smaller else None}
 
 
 def timeseries(agg) -> list[dict]:
@@ -371,6 +385,13 @@ def print_table(console: Console, report: dict) -> None:
     t.add_row("acked/s mean / peak", f"{tp['acked_per_s_mean']:,.0f} / {tp['acked_per_s_peak']:,}",
               f"over {tp['window_s']} s")
     t.add_row("delivered/s mean / peak", f"{tp['delivered_per_s_mean']:,.0f} / {tp['delivered_per_s_peak']:,}", "")
+    t.add_row("drain (msgs stored + delivered/s)", f"{tp['drain_msgs_per_s']:,.0f}", "first send to last delivery")
+    ys = report.get("yardstick")
+    if ys:
+        t.add_row("yardstick: store / Kafka raw /s", f"{ys['store']['per_s']:,.0f} / {ys['kafka']['per_s']:,.0f}",
+                  f"BatchWriteItem {ys['store']['item_bytes']} B items x{ys['store']['threads']} threads; "
+                  f"produce+consume {ys['kafka']['record_bytes']} B records")
+        t.add_row("drain / smaller raw rate", f"{(ys['drain_fraction'] or 0) * 100:.0f} %", f"of the {ys['smaller']}'s")
     st = report["store"]
     if st.get("checked") or st.get("errors"):
         t.add_row("store: missing / duplicated", f"{st.get('missing', 0):,} / {st.get('duplicated', 0):,}",
@@ -380,6 +401,7 @@ def print_table(console: Console, report: dict) -> None:
     lt = Table(title="latency (ms, one clock: time.time())", header_style="bold")
     for col in ("", "count", "p50", "p90", "p99", "p99.9", "max"):
         lt.add_column(col, justify="right" if col else "left")
+    _lat_row(lt, "connect → subscribed", report["latency_ms"]["connect_subscribe"])
     _lat_row(lt, "send → ack", report["latency_ms"]["ack"])
     _lat_row(lt, "send → delivery", report["latency_ms"]["delivery"])
     console.print(lt)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from functions.settings import Settings
 from local.loadtest import report as reporting
-from local.loadtest import scenario, worker
+from local.loadtest import scenario, worker, yardstick
 from local.loadtest.resources import Sampler
 from local.loadtest.scenario import Options
 from local.loadtest.stats import Counters, LogHistogram, Second
@@ -44,6 +44,7 @@ class Aggregate:
         self.counts = Counters()
         self.ack = LogHistogram()
         self.delivery = LogHistogram()
+        self.subscribe = LogHistogram()
         self.open = [0] * procs
         self.finished = [0] * procs
         self.cpu = [0.0] * procs
@@ -63,6 +64,7 @@ class Aggregate:
             self.counts.merge(data.get("counts", {}))
             self.ack.merge(data.get("ack", {}))
             self.delivery.merge(data.get("delivery", {}))
+            self.subscribe.merge(data.get("subscribe", {}))
         self.open[i] = snap["open"]
         self.finished[i] = snap["finished"]
         self.cpu[i] = snap["cpu"]
@@ -98,6 +100,10 @@ def run(opts: Options, settings: Settings | None = None, *, console=None) -> dic
                   + (f", hold {opts.hold:g}s" if opts.hold else "")
                   + f", {opts.protocol}, {len(opts.edges)} edge(s), {procs} generator process(es) → {out_dir}",
                   highlight=False)
+    timing: dict = {}
+    if opts.yardstick > 0:   # on the idle stack, before the generators set up or connect anything
+        with console.status(f"yardstick: the store's and Kafka's raw rates ({opts.yardstick:g} s each)…"):
+            timing["yardstick"] = yardstick.measure(settings, opts.yardstick)
     previous_sigint = signal.getsignal(signal.SIGINT)
     for i, rooms in enumerate(plan):
         parent_end, child_end = ctx.Pipe()
@@ -115,7 +121,6 @@ def run(opts: Options, settings: Settings | None = None, *, console=None) -> dic
     problems: list[str] = []
     interrupted = False
     t0 = 0.0
-    timing: dict = {}
     try:
         # -- setup ---------------------------------------------------------------------------
         setup_started = time.time()

@@ -25,6 +25,8 @@ PRESETS: dict[str, dict] = {
     "v1": {"users": 500, "ramp": 10.0, "messages": 50},
     "v2": {"users": 1000, "ramp": 30.0, "messages": 50},
     "v4": {"users": 3000, "ramp": 30.0, "messages": 100},
+    # V4, but each user sends its 100 without waiting for acks (as far as the edge's flow window lets it)
+    "burst": {"users": 3000, "ramp": 30.0, "messages": 100, "window": 100},
     "soak": {"users": 10000, "ramp": 60.0, "messages": 0, "hold": 600.0, "rate": 0.05},
     "smoke": {"users": 6, "ramp": 1.0, "messages": 5},
     "custom": {},
@@ -63,6 +65,7 @@ class Options:
     store_check: bool = True          # read every room back from the store after the run
     progress: bool = True
     fail_on_duplicates: bool = False  # duplicates are allowed by the guarantees (at least once)
+    yardstick: float = 5.0            # seconds for each raw rate (store, Kafka) before the load; 0: skip
     run_id: str = ""                  # prefix of this run's user and room ids
 
     def __post_init__(self) -> None:
@@ -220,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no progress bar (CI logs)")
     p.add_argument("--fail-on-duplicates", action="store_true", default=None,
                    help="exit non-zero on duplicate deliveries too")
+    p.add_argument("--yardstick", type=float, metavar="S",
+                   help="measure the store's and Kafka's raw rates for S seconds each before the load "
+                        "(default 5; 0 skips it)")
     return p
 
 
@@ -228,7 +234,7 @@ def options_from_args(argv: list[str] | None = None) -> Options:
     values = dict(PRESETS[args.scenario])
     for name in ("users", "ramp", "messages", "rate", "total_rate", "window", "room_size", "protocol",
                  "procs", "hold", "drain_timeout", "drain_max", "ack_timeout", "connect_timeout", "body_bytes",
-                 "origin", "out", "home", "store_check", "progress", "fail_on_duplicates"):
+                 "origin", "out", "home", "store_check", "progress", "fail_on_duplicates", "yardstick"):
         value = getattr(args, name)
         if value is not None:
             values[name] = value

@@ -125,17 +125,20 @@ class Counters(dict):
 class Second:
     """What happened during one second of the run (relative to the common start time)."""
 
-    __slots__ = ("counts", "ack", "delivery")
+    __slots__ = ("counts", "ack", "delivery", "subscribe")
 
     def __init__(self) -> None:
         self.counts = Counters()
         self.ack = LogHistogram()
         self.delivery = LogHistogram()
+        self.subscribe = LogHistogram()   # connect started -> subscription confirmed
 
     def to_dict(self) -> dict:
-        return {"counts": dict(self.counts), "ack": self.ack.to_dict(), "delivery": self.delivery.to_dict()}
+        return {"counts": dict(self.counts), "ack": self.ack.to_dict(), "delivery": self.delivery.to_dict(),
+                "subscribe": self.subscribe.to_dict()}
 
     def merge(self, data: Mapping) -> None:
         self.counts.merge(data.get("counts", {}))
         self.ack.merge(data.get("ack", {}))
         self.delivery.merge(data.get("delivery", {}))
+        self.subscribe.merge(data.get("subscribe", {}))

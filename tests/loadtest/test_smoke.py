@@ -57,10 +57,18 @@ def test_cli_json(local_stack, tmp_path):
     """The command line `invoke loadtest` runs: edges and settings found from the stack's home."""
     out = tmp_path / "json"
     status = main(["smoke", "--users", str(USERS), "--room-size", str(ROOM_SIZE), "--messages", str(MESSAGES),
-                   "--ramp", "1", "--home", str(local_stack.home), "--out", str(out), "--no-progress"])
+                   "--ramp", "1", "--home", str(local_stack.home), "--out", str(out), "--no-progress",
+                   "--yardstick", "0.5"])
     report = json.loads((out / "report.json").read_text())
     assert report["target"]["edges"] == edge_urls(local_stack)
     check_report(report, "json")
+    # the yardstick: both raw rates measured before the load, the drain set against the smaller
+    ys = report["yardstick"]
+    assert ys["store"]["items"] > 0 and ys["store"]["per_s"] > 0, ys
+    assert ys["kafka"]["records"] > 0 and ys["kafka"]["per_s"] > 0, ys
+    assert ys["smaller_per_s"] == min(ys["store"]["per_s"], ys["kafka"]["per_s"])
+    assert ys["drain_fraction"] == round(report["throughput"]["drain_msgs_per_s"] / ys["smaller_per_s"], 3)
+    assert report["latency_ms"]["connect_subscribe"]["count"] == USERS
     assert status == 0
     assert (out / "chart.png").stat().st_size > 10_000
 
@@ -68,7 +76,7 @@ def test_cli_json(local_stack, tmp_path):
 def test_stomp(local_stack, tmp_path):
     opts = Options(scenario="smoke", users=USERS, room_size=ROOM_SIZE, messages=MESSAGES, ramp=1.0,
                    protocol="stomp", edges=tuple(edge_urls(local_stack)), home=str(local_stack.home),
-                   out=str(tmp_path / "stomp"), progress=False, run_id=f"lt{uuid.uuid4().hex[:8]}")
+                   out=str(tmp_path / "stomp"), progress=False, run_id=f"lt{uuid.uuid4().hex[:8]}", yardstick=0)
     report = run(opts, local_stack.settings)
     check_report(report, "stomp")
-    assert (tmp_path / "stomp" / "report.json").exists()
+    assert (tmp_path / "stomp" / "report.json").exists() and report["yardstick"] is None
