@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from local import kafka
+from local import kafka, kafka_cds
 from local import process as proc
 from local.stack_model import Component, ComponentSpec
 
@@ -73,10 +73,14 @@ def node_builder(node_id: int, brokers: int) -> Callable[["Stack"], Component]:
         client, controller = nodes[node_id]
         settings = stack.settings
         properties = stack.layout.run / f"{name}.properties"
+        classes = stack.layout.run / f"{name}.jsa"
         address = f"127.0.0.1:{client}"
+        single = brokers == 1
 
         def prepare() -> None:
             properties.parent.mkdir(parents=True, exist_ok=True)
+            if not single:
+                kafka_cds.keep(classes)   # what the node's last JVM wrote as it exited
             properties.write_text(kafka.render_properties(
                 settings=settings, nodes=nodes, home_data=stack.layout.data, node_id=node_id))
             kafka.format_storage(properties=properties, home_data=stack.layout.data,
@@ -90,11 +94,11 @@ def node_builder(node_id: int, brokers: int) -> Callable[["Stack"], Component]:
             running = sum(1 for other in map(node_name, nodes) if stack.is_running(other))
             return running <= brokers // 2 and proc.is_listening(controller)
 
-        single = brokers == 1
         return Component(
             name=name,
             argv=lambda: (kafka.java_argv("kafka.Kafka", str(properties)) if single else kafka.java_argv(
-                "kafka.Kafka", str(properties), heap=kafka.CLUSTER_NODE_HEAP, jvm=kafka.CLUSTER_NODE_JVM)),
+                "kafka.Kafka", str(properties), heap=kafka.CLUSTER_NODE_HEAP,
+                jvm=kafka.CLUSTER_NODE_JVM + kafka_cds.jvm_flags(classes))),
             ports={"client": client, "controller": controller},
             ready=ready,
             ready_timeout=180.0,
