@@ -12,7 +12,7 @@ import pytest
 from harness import free_port, run_invoke, wait_for
 
 from functions.settings import Settings, SettingsError
-from local import kafka, kafka_status
+from local import kafka, kafka_cds, kafka_status
 from local.kafka_quorum import QuorumUnavailable, describe
 from local.stack import Component, Stack
 
@@ -70,6 +70,18 @@ def test_down_sends_sigterm_to_quorum_peers_together(tmp_path):
     started = time.monotonic()
     assert stack.down() == {"node-b": "stopped", "node-a": "stopped"}   # one by one, node-b would need SIGKILL
     assert time.monotonic() - started < 5.0
+
+
+def test_a_broken_class_archive_is_never_used(tmp_path, monkeypatch):
+    if not kafka.is_installed():
+        pytest.skip("the Kafka jars are not resolved (no test that starts a stack was selected)")
+    monkeypatch.setattr(kafka_cds, "archive", lambda: tmp_path / "shared.jsa")
+    dump = tmp_path / "kafka-2.jsa"
+    dump.write_bytes(b"\0" * 1_000_000)   # what a JVM killed while dumping could leave
+    assert kafka_cds.jvm_flags(dump) == (f"-XX:ArchiveClassesAtExit={dump}",)
+    kafka_cds.keep(dump)
+    assert not dump.exists() and not (tmp_path / "shared.jsa").exists()
+    assert kafka_cds.jvm_flags(dump) == (f"-XX:ArchiveClassesAtExit={dump}",)
 
 
 def test_status_shows_the_brokers_the_quorum_and_under_replicated_partitions(cluster_stack):
