@@ -1,6 +1,7 @@
 """invoke tasks of tidings. Thin on purpose: the logic lives in local/.
 
     invoke up                 install what is missing (Kafka jars, dynalite), start the stack
+    invoke up --brokers 3     the same with a 3-node Kafka cluster (replicated like MSK)
     invoke status             each component: state, pid, ports, health
     invoke logs kafka [-f]    tail a component's log (-f follows)
     invoke down [--wipe]      stop everything (data kept; --wipe deletes it)
@@ -39,12 +40,13 @@ def _run(fn, *args, **kwargs):
 # --------------------------------------------------------------------------- the local stack
 
 
-@task(help={"only": "comma-separated components to start (with their dependencies), e.g. kafka"})
-def up(c, only=""):
+@task(help={"only": "comma-separated components to start (with their dependencies), e.g. kafka",
+            "brokers": "Kafka brokers: 1 (default) or a cluster of 3 (TIDINGS_BROKERS); kept with the data"})
+def up(c, only="", brokers=0):
     """Install what is missing, start the local stack, print its endpoints (idempotent)."""
     from local import stackctl
 
-    _run(stackctl.up, [n.strip() for n in only.split(",") if n.strip()] or None)
+    _run(stackctl.up, [n.strip() for n in only.split(",") if n.strip()] or None, brokers=int(brokers) or None)
 
 
 @task(help={"wipe": "also delete the data (broker log, store tables)"})

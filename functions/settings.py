@@ -44,6 +44,9 @@ class Settings:
     dead_letter_topic: str = field(default="tidings.chat.dlq", metadata={"env": "TIDINGS_DLQ_TOPIC"})
     partitions: int = field(default=3, metadata={"env": "TIDINGS_PARTITIONS"})
     consumer_group: str = field(default="tidings-chat-worker", metadata={"env": "TIDINGS_CONSUMER_GROUP"})
+    # Brokers of the local cluster (`invoke up --brokers 3`). Unset: as many as the stack's
+    # data was formatted for, else 1. Replication follows functions/kafka_cluster.py.
+    brokers: int | None = field(default=None, metadata={"env": "TIDINGS_BROKERS"})
 
     # DynamoDB: endpoint None means real AWS; locally it points at dynalite.
     dynamodb_endpoint: str | None = field(default=None, metadata={"env": "TIDINGS_DYNAMODB_ENDPOINT"})
@@ -120,6 +123,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.partitions < 1:
             raise SettingsError(f"TIDINGS_PARTITIONS must be at least 1, got {self.partitions}")
+        if self.brokers is not None and not 1 <= self.brokers <= 5:
+            raise SettingsError(f"TIDINGS_BROKERS must be 1..5, got {self.brokers}")
         if self.batch_size < 1 or self.batch_size > 10000:
             raise SettingsError(f"TIDINGS_BATCH_SIZE must be 1..10000, got {self.batch_size}")
         if self.batch_window_ms < 0 or self.batch_window_ms > 300_000:
@@ -200,6 +205,8 @@ def _convert(name: str, type_: str, raw: str):
     try:
         if type_ == "int":
             return int(raw)
+        if type_ == "int | None":
+            return int(raw) if raw.strip() else None
         if type_ == "float":
             return float(raw)
         if type_ == "bool":

@@ -178,6 +178,8 @@ module "msk" {
   dlq_topic                = var.dlq_topic
   partitions               = var.partitions
   topic_replication_factor = var.topic_replication_factor
+  min_insync_replicas      = var.topic_min_insync_replicas
+  unclean_leader_election  = var.topic_unclean_leader_election
 }
 
 module "dynamodb" {

@@ -63,9 +63,8 @@ variable "vpc_cidr" {
 }
 
 variable "az_count" {
-  description = "Availability zones to spread subnets over when create_vpc is true (MSK provisioned needs broker count to be a multiple of it)."
+  description = "Availability zones to spread subnets over when create_vpc is true, one MSK broker in each. Set by kafka.auto.tfvars.json (generated from functions/kafka_cluster.py)."
   type        = number
-  default     = 3
 
   validation {
     condition     = var.az_count >= 2 && var.az_count <= 3
@@ -161,9 +160,8 @@ variable "msk_broker_instance_type" {
 }
 
 variable "msk_broker_count" {
-  description = "Number of brokers (provisioned mode); a multiple of the number of private subnets."
+  description = "Number of brokers (provisioned mode); a multiple of the number of private subnets. Set by kafka.auto.tfvars.json (generated from functions/kafka_cluster.py)."
   type        = number
-  default     = 3
 
   validation {
     condition     = var.msk_broker_count >= 2 && var.msk_broker_count <= 30
@@ -183,14 +181,28 @@ variable "msk_broker_volume_gb" {
 }
 
 variable "topic_replication_factor" {
-  description = "Replication factor of the chat and dead-letter topics. 3 with min.insync.replicas=2 keeps acknowledged messages through the loss of a broker."
+  description = "Replication factor of the chat and dead-letter topics (and the brokers' default). Set by kafka.auto.tfvars.json (generated from functions/kafka_cluster.py)."
   type        = number
-  default     = 3
 
   validation {
     condition     = var.topic_replication_factor >= 2 && var.topic_replication_factor <= 3
     error_message = "topic_replication_factor must be 2 or 3."
   }
+}
+
+variable "topic_min_insync_replicas" {
+  description = "Copies that must have a record before an acks=all produce is answered; one less than the replication factor keeps acknowledged messages through the loss of a broker. Set by kafka.auto.tfvars.json (generated from functions/kafka_cluster.py)."
+  type        = number
+
+  validation {
+    condition     = var.topic_min_insync_replicas >= 1 && var.topic_min_insync_replicas <= 2
+    error_message = "topic_min_insync_replicas must be 1 or 2."
+  }
+}
+
+variable "topic_unclean_leader_election" {
+  description = "Whether a replica that missed acknowledged records may become leader (never, for tidings). Set by kafka.auto.tfvars.json (generated from functions/kafka_cluster.py)."
+  type        = bool
 }
 
 variable "chat_topic" {

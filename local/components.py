@@ -32,7 +32,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from functions.settings import Settings
-from local import dynalite, kafka, tables_setup
+from local import dynalite, kafka, kafka_cluster, tables_setup
 from local.stack import Component, ComponentSpec
 
 if TYPE_CHECKING:
@@ -43,8 +43,9 @@ def stack_settings(base: Settings, stack: "Stack") -> Settings:
     """The settings every process of the stack uses: base settings aimed at the stack."""
     changes: dict = {"local_mode": True}
     if "kafka" in stack.ports:
-        changes["kafka_bootstrap"] = f"127.0.0.1:{stack.port('kafka')}"
+        changes["kafka_bootstrap"] = kafka_cluster.bootstrap(stack)
         changes["kafka_security"] = "plaintext"
+        changes["brokers"] = len(kafka_cluster.node_names(stack))
     if "dynalite" in stack.ports:
         changes["dynamodb_endpoint"] = f"http://127.0.0.1:{stack.port('dynalite')}"
     return dataclasses.replace(base, **changes)
@@ -66,33 +67,6 @@ def dynalite_component(stack: "Stack") -> Component:
         stop_timeout=10.0,
         endpoints={"dynamodb": endpoint},
         description=f"dynalite {dynalite.DYNALITE_VERSION} (DynamoDB API), data in data/dynalite",
-    )
-
-
-def kafka_component(stack: "Stack") -> Component:
-    client, controller = stack.port("kafka", "client"), stack.port("kafka", "controller")
-    settings = stack.settings
-    properties = stack.layout.run / "kafka.properties"
-
-    def prepare() -> None:
-        properties.parent.mkdir(parents=True, exist_ok=True)
-        properties.write_text(kafka.render_properties(
-            settings=settings, client_port=client, controller_port=controller, home_data=stack.layout.data))
-        kafka.format_storage(properties=properties, home_data=stack.layout.data,
-                             log_path=stack.log_path("kafka"))
-
-    return Component(
-        name="kafka",
-        argv=lambda: kafka.java_argv("kafka.Kafka", str(properties)),
-        ports={"client": client, "controller": controller},
-        ready=lambda: kafka.ready(settings.kafka_bootstrap),
-        ready_timeout=180.0,
-        install=kafka.install,
-        prepare=prepare,
-        after_ready=lambda: kafka.ensure_topics(settings),
-        stop_timeout=60.0,
-        endpoints={"bootstrap": settings.kafka_bootstrap},
-        description=f"Apache Kafka {kafka.KAFKA_VERSION}, KRaft combined node, data in data/kafka",
     )
 
 
@@ -180,9 +154,23 @@ def gateway_component(stack: "Stack") -> Component:
 
 COMPONENTS: list[ComponentSpec] = [
     ComponentSpec("dynalite", {"http": 8000}, dynalite_component),
-    ComponentSpec("kafka", {"client": 9092, "controller": 9093}, kafka_component),
+    *kafka_cluster.node_specs(1),   # `kafka`, one broker (ports 9092 client, 9093 controller)
     ComponentSpec("esm", {"metrics": 9400}, esm_component),
     ComponentSpec("edge-a", {"public": 8001, "internal": 8101}, edge_component("edge-a")),
     ComponentSpec("edge-b", {"public": 8002, "internal": 8102}, edge_component("edge-b")),
     ComponentSpec("gateway", {"http": 8080}, gateway_component),
 ]
+
+
+def broker_count(base: Settings, home_data) -> int:
+    """TIDINGS_BROKERS, else as many as the home's Kafka data was formatted for, else 1."""
+    return base.brokers or kafka.formatted_brokers(home_data) or 1
+
+
+def specs(brokers: int = 1) -> list[ComponentSpec]:
+    """COMPONENTS with ``brokers`` Kafka nodes (local/kafka_cluster.py) in place of one."""
+    if brokers == 1:
+        return COMPONENTS
+    single = [spec.name for spec in kafka_cluster.node_specs(1)]
+    at = next(i for i, spec in enumerate(COMPONENTS) if spec.name in single)
+    return COMPONENTS[:at] + kafka_cluster.node_specs(brokers) + COMPONENTS[at + len(single):]

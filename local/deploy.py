@@ -92,9 +92,11 @@ def preflight(var_file: Path | str, iac_dir: Path = IAC_DIR) -> Path:
     var_file = Path(var_file).resolve()
     if not var_file.is_file():
         raise DeployError(f"{var_file} does not exist: copy iac/terraform.tfvars.example and fill it in")
-    tables = iac_dir / "tables.auto.tfvars.json"
-    if not tables.exists() or tables.read_text() != package.render_tables_tfvars():
-        raise DeployError(f"{tables} does not match functions/tables.py: run `python -m local.package tables`")
+    for name, (target, render) in package.GENERATED.items():   # tables.py, kafka_cluster.py -> iac/
+        generated = iac_dir / target.name
+        if not generated.exists() or generated.read_text() != render():
+            raise DeployError(f"{generated} does not match what it is generated from: "
+                              f"run `python -m local.package {name}`")
     zip_path = _zip_path(var_file, iac_dir)
     if not zip_path.is_file():
         raise DeployError(f"the Lambda package {zip_path} is missing: run `invoke package` "

@@ -8,8 +8,12 @@ No tarball and no Docker: the jars come from Maven Central through a small pom
 Per stack home:
 - ``data/kafka/cluster.id``   the cluster id, made once, so a restart reuses the data
 - ``data/kafka/log/``         log.dirs (formatted once with ``kafka.tools.StorageTool``)
+- ``data/kafka/brokers``      how many nodes the data was formatted for (1 if absent)
 - ``run/kafka.properties``    rendered from the stack's settings and ports on every start
 - ``logs/kafka.log``          the broker's log (log4j2 to stdout, see kafka/log4j2.xml)
+
+A cluster (``TIDINGS_BROKERS=3``, local/kafka_cluster.py) has node 1 as above and node N in
+``data/kafka/log-N``, ``run/kafka-N.properties``, ``logs/kafka-N.log``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from functions.kafka_cluster import replication_for
 from functions.settings import Settings
 from local import paths
 from local.process import tail
@@ -36,6 +41,10 @@ SCALA_VERSION = "2.13"
 # binding is log4j-slf4j-impl because Kafka 4.4 logs through slf4j-api 1.7.36.
 LOG4J_VERSION = "2.25.5"
 JVM_HEAP = os.environ.get("TIDINGS_KAFKA_HEAP", "512m")
+# Three JVMs share two cores: each node of a cluster gets a smaller heap, and only the
+# quick JIT (C2's compilations cost a restarted node tens of CPU seconds, under load).
+CLUSTER_NODE_HEAP = os.environ.get("TIDINGS_KAFKA_HEAP", "256m")
+CLUSTER_NODE_JVM = ("-XX:TieredStopAtLevel=1",)
 
 TEMPLATE_DIR = paths.LOCAL_DIR / "kafka"
 MAVEN_TIMEOUT_S = 45 * 60
@@ -146,10 +155,10 @@ def classpath_argfile() -> Path:
     return path
 
 
-def java_argv(main_class: str, *args: str, heap: str = JVM_HEAP) -> list[str]:
+def java_argv(main_class: str, *args: str, heap: str = JVM_HEAP, jvm: tuple[str, ...] = ()) -> list[str]:
     return [
         shutil.which("java") or "java",
-        f"-Xmx{heap}", "-Xms64m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        f"-Xmx{heap}", "-Xms64m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", *jvm,
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={TEMPLATE_DIR / 'log4j2.xml'}",
         f"@{classpath_argfile()}", main_class, *args,
@@ -163,8 +172,16 @@ def data_dir(home_data: Path) -> Path:
     return home_data / "kafka"
 
 
-def log_dir(home_data: Path) -> Path:
-    return data_dir(home_data) / "log"
+def log_dir(home_data: Path, node_id: int = 1) -> Path:
+    return data_dir(home_data) / ("log" if node_id == 1 else f"log-{node_id}")
+
+
+def formatted_brokers(home_data: Path) -> int | None:
+    """How many nodes this home's Kafka data belongs to (None: not formatted yet)."""
+    try:
+        return int((data_dir(home_data) / "brokers").read_text())
+    except (OSError, ValueError):  # none yet (or an unusable home: Stack.check reports that)
+        return 1 if is_formatted(home_data) else None
 
 
 def cluster_id(home_data: Path) -> str:
@@ -185,29 +202,48 @@ def cluster_id(home_data: Path) -> str:
     return value
 
 
-def render_properties(*, settings: Settings, client_port: int, controller_port: int,
-                      home_data: Path, node_id: int = 1) -> str:
-    """server.properties for a single combined broker+controller node on 127.0.0.1."""
+def render_properties(*, settings: Settings, nodes: dict[int, tuple[int, int]], home_data: Path,
+                      node_id: int = 1) -> str:
+    """server.properties of one combined broker+controller node on 127.0.0.1.
+
+    nodes: node id -> (client port, controller port) of every node of the cluster. One
+    node: a dynamic quorum of itself (formatted with --standalone). More: a static quorum
+    of all of them, and the replication of functions/kafka_cluster.py.
+    """
+    client_port, controller_port = nodes[node_id]
     small = max(1, min(4, settings.partitions))
+    rep = replication_for(len(nodes))
+    if len(nodes) == 1:
+        quorum: dict[str, object] = {"controller.quorum.bootstrap.servers": f"127.0.0.1:{controller_port}"}
+    else:
+        quorum = {
+            "controller.quorum.voters": ",".join(f"{n}@127.0.0.1:{c}" for n, (_, c) in sorted(nodes.items())),
+            # A dead node's leaderships move once the controller fences it, after this long
+            # without a heartbeat. Kafka's (and MSK's) defaults are 9 s / 2 s; 6 s keeps a
+            # failover inside the edge's 10 s produce timeout (docs/guarantees.md).
+            "broker.session.timeout.ms": 6000,
+            "broker.heartbeat.interval.ms": 1000,
+        }
     props = {
-        # KRaft combined mode, one node, dynamic quorum (formatted with --standalone)
+        # KRaft combined mode
         "process.roles": "broker,controller",
         "node.id": node_id,
-        "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller_port}",
+        **quorum,
         "listeners": f"PLAINTEXT://127.0.0.1:{client_port},CONTROLLER://127.0.0.1:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://127.0.0.1:{client_port},CONTROLLER://127.0.0.1:{controller_port}",
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "log.dirs": str(log_dir(home_data)),
-        # one replica of everything, including Kafka's internal topics
-        "offsets.topic.replication.factor": 1,
-        "transaction.state.log.replication.factor": 1,
-        "transaction.state.log.min.isr": 1,
-        "share.coordinator.state.topic.replication.factor": 1,
-        "share.coordinator.state.topic.min.isr": 1,
-        "default.replication.factor": 1,
-        "min.insync.replicas": 1,
+        "log.dirs": str(log_dir(home_data, node_id)),
+        # the same replication for Kafka's internal topics (offsets: the runner's commits)
+        "offsets.topic.replication.factor": rep.factor,
+        "transaction.state.log.replication.factor": rep.factor,
+        "transaction.state.log.min.isr": rep.min_insync,
+        "share.coordinator.state.topic.replication.factor": rep.factor,
+        "share.coordinator.state.topic.min.isr": rep.min_insync,
+        "default.replication.factor": rep.factor,
+        "min.insync.replicas": rep.min_insync,
+        "unclean.leader.election.enable": str(rep.unclean_leader_election).lower(),
         # fast on a laptop: no rebalance delay, few internal partitions, small buffers
         "group.initial.rebalance.delay.ms": 0,
         "group.min.session.timeout.ms": 500,
@@ -232,16 +268,26 @@ def render_properties(*, settings: Settings, client_port: int, controller_port: 
     return "\n".join(lines) + "\n"
 
 
-def is_formatted(home_data: Path) -> bool:
-    return (log_dir(home_data) / "meta.properties").exists()
+def is_formatted(home_data: Path, node_id: int = 1) -> bool:
+    return (log_dir(home_data, node_id) / "meta.properties").exists()
 
 
-def format_storage(*, properties: Path, home_data: Path, log_path: Path) -> None:
-    """Format log.dirs once (a later start reuses the data)."""
-    if is_formatted(home_data):
+def format_storage(*, properties: Path, home_data: Path, log_path: Path, node_id: int = 1,
+                   brokers: int = 1) -> None:
+    """Format a node's log.dirs once (a later start reuses the data). Refuses data that
+    belongs to a cluster of another size: its quorum would never form."""
+    formatted = formatted_brokers(home_data)
+    if formatted is not None and formatted != brokers:
+        raise KafkaSetupError(
+            f"the Kafka data in {data_dir(home_data)} belongs to a {formatted}-broker cluster, not "
+            f"{brokers}: use --brokers {formatted} (TIDINGS_BROKERS={formatted}) or delete it "
+            f"(`invoke down --wipe`)")
+    if is_formatted(home_data, node_id):
         return
-    log_dir(home_data).mkdir(parents=True, exist_ok=True)
-    argv = java_argv("kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
+    log_dir(home_data, node_id).mkdir(parents=True, exist_ok=True)
+    # One node: a dynamic quorum of itself. More: the static voters in the properties.
+    alone = ("--standalone",) if brokers == 1 else ()
+    argv = java_argv("kafka.tools.StorageTool", "format", *alone, "--ignore-formatted",
                      "-t", cluster_id(home_data), "-c", str(properties), heap="256m")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as out:
@@ -249,9 +295,10 @@ def format_storage(*, properties: Path, home_data: Path, log_path: Path) -> None
         out.flush()
         proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                               timeout=180)
-    if proc.returncode != 0 or not is_formatted(home_data):
-        raise KafkaSetupError(f"formatting Kafka storage in {log_dir(home_data)} failed "
+    if proc.returncode != 0 or not is_formatted(home_data, node_id):
+        raise KafkaSetupError(f"formatting Kafka storage in {log_dir(home_data, node_id)} failed "
                               f"(exit {proc.returncode}); last lines of {log_path}:\n{tail(log_path, 30)}")
+    (data_dir(home_data) / "brokers").write_text(f"{brokers}\n")
 
 
 # --------------------------------------------------------------------------- clients
@@ -289,31 +336,28 @@ def ensure_topics(settings: Settings, bootstrap: str | None = None, timeout: flo
 
     The chat topic gets settings.partitions partitions (one room = one partition = one
     order); the dead-letter topic gets one (failures in the order they were given up on).
-    A chat topic with fewer partitions than configured is grown; with more, that is an
-    error (Kafka cannot shrink a topic).
+    Both are replicated as functions/kafka_cluster.py says for settings.brokers brokers
+    (they are created once that many brokers are up). A chat topic with fewer partitions
+    than configured is grown; with more, that is an error (Kafka cannot shrink a topic).
     """
-    from confluent_kafka import KafkaException
     from confluent_kafka.admin import NewPartitions, NewTopic
 
     bootstrap = bootstrap or settings.kafka_bootstrap
     client = admin(bootstrap)
     wanted = {settings.chat_topic: settings.partitions, settings.dead_letter_topic: 1}
+    rep = replication_for(settings.brokers or 1)
     deadline = time.monotonic() + timeout
     while True:
         md = client.list_topics(timeout=10)
         existing = {name: len(t.partitions) for name, t in md.topics.items() if t.error is None}
-        missing = [NewTopic(name, num_partitions=n, replication_factor=1)
+        missing = [NewTopic(name, num_partitions=n, replication_factor=rep.factor, config=rep.topic_config())
                    for name, n in wanted.items() if name not in existing]
         if not missing:
             break
-        errors = []
-        for name, fut in client.create_topics(missing, operation_timeout=10, request_timeout=15).items():
-            try:
-                fut.result()
-            except KafkaException as exc:
-                err = exc.args[0]
-                if err.name() != "TOPIC_ALREADY_EXISTS":
-                    errors.append(f"{name}: {err.str()}")
+        if len(md.brokers) < rep.factor:   # e.g. the last node of a cluster still registering
+            errors = [f"only {len(md.brokers)} of the {rep.factor} brokers their replicas need are up"]
+        else:
+            errors = _create_topics(client, missing)
         if time.monotonic() > deadline:
             raise KafkaSetupError("could not create topics " + ", ".join(t.topic for t in missing)
                                   + (": " + "; ".join(errors) if errors else ""))
@@ -329,3 +373,18 @@ def ensure_topics(settings: Settings, bootstrap: str | None = None, timeout: flo
             fut.result()
         existing[settings.chat_topic] = settings.partitions
     return {name: existing[name] for name in wanted}
+
+
+def _create_topics(client, topics: list) -> list[str]:
+    """Create topics; returns the errors (one that exists already is not one)."""
+    from confluent_kafka import KafkaException
+
+    errors = []
+    for name, fut in client.create_topics(topics, operation_timeout=10, request_timeout=15).items():
+        try:
+            fut.result()
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.name() != "TOPIC_ALREADY_EXISTS":
+                errors.append(f"{name}: {err.str()}")
+    return errors

@@ -2,6 +2,7 @@
 
     python -m local.package build [OUT_DIR]     # -> OUT_DIR/tidings-functions.zip (default dist/)
     python -m local.package tables [--check]    # -> iac/tables.auto.tfvars.json
+    python -m local.package kafka [--check]     # -> iac/kafka.auto.tfvars.json
 
 The zip holds ``functions/`` and its runtime dependencies, downloaded as wheels for the
 Lambda runtime (python3.12 on arm64, see LAMBDA_ARCH; iac/ uses the same architecture and a
@@ -39,6 +40,7 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
 TABLES_TFVARS = ROOT / "iac" / "tables.auto.tfvars.json"
+KAFKA_TFVARS = ROOT / "iac" / "kafka.auto.tfvars.json"
 ZIP_NAME = "tidings-functions.zip"
 
 # The Lambda runtime the zip targets. iac/ declares the same (runtime, architectures).
@@ -95,9 +97,27 @@ def render_tables_tfvars() -> str:
     return json.dumps(tables_tfvars(), indent=2, sort_keys=False) + "\n"
 
 
-def write_tables_tfvars(path: Path = TABLES_TFVARS) -> Path:
-    path.write_text(render_tables_tfvars())
-    return path
+# --- the Kafka cluster's shape ----------------------------------------------------------------
+
+def kafka_tfvars() -> dict:
+    """Terraform input for iac/'s MSK cluster and network, from functions/kafka_cluster.py."""
+    from functions import kafka_cluster as k
+
+    return {
+        "msk_broker_count": k.BROKERS,
+        "az_count": k.AVAILABILITY_ZONES,
+        "topic_replication_factor": k.CONTRACT.factor,
+        "topic_min_insync_replicas": k.CONTRACT.min_insync,
+        "topic_unclean_leader_election": k.CONTRACT.unclean_leader_election,
+    }
+
+
+def render_kafka_tfvars() -> str:
+    return json.dumps(kafka_tfvars(), indent=2) + "\n"
+
+
+# What `python -m local.package NAME` writes (and --check compares): iac/'s generated inputs.
+GENERATED = {"tables": (TABLES_TFVARS, render_tables_tfvars), "kafka": (KAFKA_TFVARS, render_kafka_tfvars)}
 
 
 # --- requirements -------------------------------------------------------------------------
@@ -329,21 +349,25 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("build", help="build the Lambda zip")
     b.add_argument("out_dir", nargs="?", default=str(ROOT / "dist"))
     b.add_argument("--arch", default=LAMBDA_ARCH, choices=sorted(_PIP_PLATFORMS))
-    t = sub.add_parser("tables", help="write iac/tables.auto.tfvars.json from functions/tables.py")
-    t.add_argument("--check", action="store_true", help="only check that the committed file is current")
+    for name, source in (("tables", "functions/tables.py"), ("kafka", "functions/kafka_cluster.py")):
+        t = sub.add_parser(name, help=f"write {GENERATED[name][0].relative_to(ROOT)} from {source}")
+        t.add_argument("--check", action="store_true", help="only check that the committed file is current")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":
             path = build(args.out_dir, arch=args.arch)
             print(f"{path} ({path.stat().st_size // 1024} KiB, sha256 {sha256_b64(path)})")
         elif args.check:
-            current = TABLES_TFVARS.read_text() if TABLES_TFVARS.exists() else ""
-            if current != render_tables_tfvars():
-                print(f"{TABLES_TFVARS} is stale: run python -m local.package tables", file=sys.stderr)
+            target, render = GENERATED[args.cmd]
+            current = target.read_text() if target.exists() else ""
+            if current != render():
+                print(f"{target} is stale: run python -m local.package {args.cmd}", file=sys.stderr)
                 return 1
-            print(f"{TABLES_TFVARS} is current")
+            print(f"{target} is current")
         else:
-            print(write_tables_tfvars())
+            target, render = GENERATED[args.cmd]
+            target.write_text(render())
+            print(target)
     except PackageError as exc:
         print(f"package: {exc}", file=sys.stderr)
         return 1

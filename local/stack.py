@@ -58,13 +58,15 @@ class Stack:
         self._env = dict(os.environ if env is None else env)
         self.layout = paths.HomeLayout(home if home is not None else paths.default_home())
         self.home = self.layout.home
+        base = settings if settings is not None else Settings.from_env(self._env)
+        if specs is None:  # one Kafka node, or a cluster (TIDINGS_BROKERS / what the data holds)
+            specs = components.specs(components.broker_count(base, self.layout.data))
         self.specs: dict[str, ComponentSpec] = {}
-        for spec in (components.COMPONENTS if specs is None else specs):
+        for spec in specs:
             if spec.name in self.specs:
                 raise StackError(f"component {spec.name!r} declared twice")
             self.specs[spec.name] = spec
         self.ports: dict[str, dict[str, int]] = self._resolve_ports(ports)
-        base = settings if settings is not None else Settings.from_env(self._env)
         self.settings: Settings = components.stack_settings(base, self)
         self.components: dict[str, Component] = {}
         for spec in self.specs.values():
@@ -457,9 +459,14 @@ class Stack:
             names = list(reversed(self.order(list(self.components))))
             names += sorted(p.stem for p in self.layout.run.glob("*.pid") if p.stem not in names)
             failures = []
+            peers = [n for n in names if n in self.components and self.components[n].stops_with_peers]
+            signalled: set[str] = set()
             for name in names:
                 try:
-                    outcomes[name] = self.stop(name, timeout=timeout)
+                    if name in peers and not signalled:  # the first of them: SIGTERM to all, then wait for each
+                        signalled = {p for p in peers if self.kill(p, signal.SIGTERM) != "not running"}
+                    outcome = self.stop(name, timeout=timeout)
+                    outcomes[name] = "stopped" if name in signalled and outcome == "not running" else outcome
                 except Exception as exc:  # noqa: BLE001 - stop the others, then report
                     failures.append(f"{name}: {exc}")
             # Anything this process started whose pid file went missing is stopped too.

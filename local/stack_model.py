@@ -53,6 +53,9 @@ class Component:
     prepare: Callable[[], None] | None = None
     after_ready: Callable[[], object] | None = None
     stop_timeout: float = 30.0
+    # `down` sends SIGTERM to all such components at once (the nodes of one Kafka quorum:
+    # stopped one by one, the last would wait for a quorum that is gone).
+    stops_with_peers: bool = False
     cwd: Path | None = None
     endpoints: Mapping[str, str] = field(default_factory=dict)  # shown by `invoke up/status`
     description: str = ""

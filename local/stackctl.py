@@ -8,6 +8,7 @@ component that will not start) print one clear message and exit 1, without a tra
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -36,9 +37,11 @@ class CommandFailed(SystemExit):
         self.message = message
 
 
-def _stack() -> Stack:
+def _stack(brokers: int | None = None) -> Stack:
     try:
-        return Stack()
+        if brokers is None:
+            return Stack()
+        return Stack(env={**os.environ, "TIDINGS_BROKERS": str(brokers)})   # as if set by the user
     except USER_ERRORS as exc:
         raise CommandFailed(f"refusing to start: {exc}") from exc
 
@@ -47,8 +50,8 @@ def _fail(what: str, exc: Exception) -> CommandFailed:
     return CommandFailed(f"{what}: {exc}")
 
 
-def up(only: list[str] | None = None) -> Stack:
-    stack = _stack()
+def up(only: list[str] | None = None, brokers: int | None = None) -> Stack:
+    stack = _stack(brokers)
     started = time.monotonic()
     console.print(f"[bold]tidings local stack[/] in {stack.home}")
     names = only or None
@@ -140,7 +143,41 @@ def status() -> list:
         table.add_row(row.name, f"[{colour}]{row.state}[/]", str(row.pid or ""), ports, health,
                       _uptime(row.uptime_s), _short(row.log, stack))
     console.print(table)
+    _print_kafka_cluster(stack)
     return rows
+
+
+def _print_kafka_cluster(stack: Stack) -> None:
+    """A cluster's brokers, controller quorum and under-replicated partitions."""
+    from local import kafka_cluster, kafka_status
+
+    nodes = kafka_cluster.node_names(stack)
+    if len(nodes) < 2 or not any(stack.is_running(n) for n in nodes):
+        return
+    view = kafka_status.view(stack.settings.kafka_bootstrap)
+    quorum, leads, now_ms = view.quorum, view.leaders(), time.time() * 1000
+    voters = {r.node_id: r for r in quorum.voters} if quorum else {}
+    head = (f"controller quorum leader: node {quorum.leader_id} (epoch {quorum.leader_epoch}, "
+            f"metadata offset {quorum.high_watermark})" if quorum else "controller quorum: no leader")
+    table = Table(title=f"kafka cluster: {len(view.brokers)} of {len(nodes)} brokers alive; {head}",
+                  title_justify="left")
+    for col in ("node", "component", "broker", "quorum", "lag", "last fetch", "leads"):
+        table.add_column(col)
+    for node_id, name in enumerate(nodes, start=1):
+        replica = voters.get(node_id)
+        role = ("leader" if quorum and node_id == quorum.leader_id else "follower") if replica else "-"
+        fetched = replica.last_fetch_ms if replica else -1
+        table.add_row(str(node_id), name, view.brokers.get(node_id, "[red]not alive[/]"), role,
+                      str(quorum.lag(replica)) if replica and replica.log_end_offset >= 0 else "-",
+                      f"{(now_ms - fetched) / 1000:.1f}s ago" if fetched > 0 and role == "follower" else "-",
+                      f"{leads.get(node_id, 0)} partitions")
+    console.print(table)
+    for label, parts in (("under-replicated", view.under_replicated), ("offline", view.offline)):
+        shown = ", ".join(str(p) for p in parts[:8]) + (f" and {len(parts) - 8} more" if len(parts) > 8 else "")
+        console.print(f"{label} partitions: {len(parts)}" + (f": {shown}" if parts else ""),
+                      style="yellow" if parts else None, soft_wrap=True)
+    for error in view.errors:
+        console.print(f"[red]{escape(error)}[/]", soft_wrap=True)
 
 
 def logs(name: str, follow: bool = False, lines: int = 50) -> None:
@@ -164,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up")
     p_up.add_argument("--only", help="comma-separated components (with their dependencies)")
+    p_up.add_argument("--brokers", type=int, help="Kafka brokers: 1 or a cluster of 3 (TIDINGS_BROKERS)")
     p_down = sub.add_parser("down")
     p_down.add_argument("--wipe", action="store_true")
     sub.add_parser("status")
@@ -174,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.cmd == "up":
-            up(args.only.split(",") if args.only else None)
+            up(args.only.split(",") if args.only else None, brokers=args.brokers)
         elif args.cmd == "down":
             down(args.wipe)
         elif args.cmd == "status":

@@ -9,6 +9,11 @@
 - ``settings``: its ``functions.settings.Settings`` (point your code at the stack with it).
 - ``ddb``: a boto3 DynamoDB client for it (``functions.aws.dynamodb(settings)``).
 
+- ``cluster_stack``: a second stack of the session, with a 3-broker Kafka cluster
+  (``TIDINGS_BROKERS=3``: nodes ``kafka``, ``kafka-2``, ``kafka-3``), dynalite, the runner and
+  both edges (no gateway). Started on first use, shared by every cluster test, healed after
+  each (what is down is started again, then every partition has all its replicas in sync).
+
 Tests that request none of these never start anything. Tests that do are marked
 ``stack`` automatically (``-m "not stack"`` skips them). Helpers: tests/harness.py.
 """
@@ -20,6 +25,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,11 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import harness` fro
 
 import harness  # noqa: E402
 
-_STATE: dict = {"stack": None}
+_STATE: dict = {"stack": None, "cluster": None}
+CLUSTER_COMPONENTS = ("esm", "edge-a", "edge-b")   # and what they depend on: dynalite, 3 Kafka nodes
+CLUSTER_HEAL_S = 180.0
 
 
 def _needs_stack(item: pytest.Item) -> bool:
-    return "local_stack" in getattr(item, "fixturenames", ())
+    return bool({"local_stack", "cluster_stack"} & set(getattr(item, "fixturenames", ())))
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
@@ -83,12 +91,9 @@ def _interrupt(signum, frame):  # SIGTERM / SIGHUP: unwind like Ctrl-C so teardo
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-@pytest.fixture(scope="session")
-def _session_stack(tmp_path_factory):
-    home = tmp_path_factory.mktemp("stack")
-    stack = harness.make_stack(home)
-    _STATE["stack"] = stack
-
+@contextmanager
+def _running(stack, names=None, stop_timeout: float = 30.0):
+    """The stack up for the block; down after it, also after failures, Ctrl-C or SIGTERM."""
     def guard() -> None:  # last resort if the teardown below never ran
         try:
             stack.down(timeout=10)
@@ -101,18 +106,34 @@ def _session_stack(tmp_path_factory):
         for sig in (signal.SIGTERM, signal.SIGHUP):
             previous[sig] = signal.signal(sig, _interrupt)
     try:
-        stack.up()
+        stack.up(names)
         yield stack
     finally:
         for sig in previous:  # a second SIGTERM must not cut the teardown short
             signal.signal(sig, signal.SIG_IGN)
         try:
-            stack.down(timeout=30)
+            stack.down(timeout=stop_timeout)
             atexit.unregister(guard)  # (if down was interrupted, the guard tries again at exit)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             stack.close()
+
+
+@pytest.fixture(scope="session")
+def _session_stack(tmp_path_factory):
+    stack = harness.make_stack(tmp_path_factory.mktemp("stack"))
+    _STATE["stack"] = stack
+    with _running(stack):
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def _session_cluster(tmp_path_factory):
+    stack = harness.make_stack(tmp_path_factory.mktemp("cluster"), settings=harness.settings_for_tests(brokers=3))
+    _STATE["cluster"] = stack
+    with _running(stack, CLUSTER_COMPONENTS, stop_timeout=10.0):   # a throw-away stack: no need to wait long
+        yield stack
 
 
 @pytest.fixture
@@ -130,6 +151,17 @@ def local_stack(_session_stack):
 
 
 @pytest.fixture
+def cluster_stack(_session_cluster):
+    """The session's 3-broker stack; healed after the test (all up, all replicas in sync)."""
+    from local import kafka_status
+
+    yield _session_cluster
+    if not all(_session_cluster.is_running(n) for n in _session_cluster.order(CLUSTER_COMPONENTS)):
+        _session_cluster.up(CLUSTER_COMPONENTS)
+    kafka_status.wait_fully_replicated(_session_cluster.settings.kafka_bootstrap, 3, CLUSTER_HEAL_S)
+
+
+@pytest.fixture
 def settings(local_stack):
     """The Settings the stack's processes use (kafka_bootstrap, dynamodb_endpoint, ...)."""
     return local_stack.settings
@@ -144,6 +176,7 @@ def ddb(settings):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    stack = _STATE.get("stack")
-    if stack is not None and exitstatus not in (0, 5):
-        terminalreporter.write_line(f"tidings: the test stack's logs are in {stack.layout.logs}")
+    for key, what in (("stack", "test stack"), ("cluster", "3-broker test stack")):
+        stack = _STATE.get(key)
+        if stack is not None and exitstatus not in (0, 5):
+            terminalreporter.write_line(f"tidings: the {what}'s logs are in {stack.layout.logs}")

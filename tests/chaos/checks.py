@@ -87,7 +87,8 @@ def acked_missing(traffic, messages) -> int:
     return missing
 
 
-def check(traffic, messages, scenario: str) -> Report:
+def check(traffic, messages, scenario: str, stored: dict[str, list[dict]] | None = None) -> Report:
+    """stored: the rooms as ``stored_by_room`` read them, if the caller has them already."""
     report = Report(scenario, timeline=list(traffic.timeline))
     n = report.numbers
     n.update(senders=len(traffic.participants), rooms=len(traffic.rooms), errors=Counter(),
@@ -113,7 +114,7 @@ def check(traffic, messages, scenario: str) -> Report:
         n["latency_ms"] = (statistics.median(latencies), latencies[int(0.99 * (len(latencies) - 1))],
                            latencies[-1])
     delays = []
-    for room, items in stored_by_room(traffic, messages).items():
+    for room, items in (stored if stored is not None else stored_by_room(traffic, messages)).items():
         _check_room(report, traffic, room, items)
         delays += sorted(int(m["storedAt"]) - int(m["sentAt"]) for m in items if m.get("storedAt"))
     if delays:

@@ -170,3 +170,73 @@ def test_dockerfile_installs_the_project_dependencies():
     args = json.loads(cmd.replace("\\\n", ""))
     assert _binds(args) == [8001, 8101]
     assert shlex.join(args).count("websocket_edge.app:get_app()") == 1
+
+
+# --- the 3-broker profile: local/compose.cluster.yaml on top of compose.yaml -------------------
+
+CLUSTER = u.ROOT / "local" / "compose.cluster.yaml"
+KAFKA_NODES = ("kafka", "kafka-2", "kafka-3")
+
+
+def _merge(base, override):
+    """Compose's merge of an override file: mappings merged key by key, sequences (ports,
+    volumes) appended, anything else replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {**base, **{k: _merge(base[k], v) if k in base else v for k, v in override.items()}}
+    if isinstance(base, list) and isinstance(override, list):
+        return base + [v for v in override if v not in base]
+    return override
+
+
+@pytest.fixture(scope="module")
+def cluster(compose) -> dict:
+    return _merge(compose, yaml.safe_load(CLUSTER.read_text()))
+
+
+def test_cluster_profile_and_the_merged_file_are_valid():
+    schema = json.loads(SCHEMA.read_text())
+    override = yaml.safe_load(CLUSTER.read_text())
+    merged = _merge(yaml.safe_load(COMPOSE.read_text()), override)
+    for what, doc in (("compose.cluster.yaml", override), ("merged", merged)):
+        errors = list(jsonschema.Draft201909Validator(schema).iter_errors(doc))
+        assert not errors, f"{what}: " + "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+    assert set(merged["services"]) == ALL_SERVICES | {"kafka-2", "kafka-3"}
+
+
+def test_cluster_profile_is_one_quorum_of_three_nodes(cluster):
+    envs = {name: cluster["services"][name]["environment"] for name in KAFKA_NODES}
+    assert sorted(int(env["KAFKA_NODE_ID"]) for env in envs.values()) == [1, 2, 3]
+    voters = {f"{env['KAFKA_NODE_ID']}@{name}:9093" for name, env in envs.items()}
+    for name, env in envs.items():
+        assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+        assert set(env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == voters
+        assert "KAFKA_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS" not in env
+        assert f"INTERNAL://{name}:19092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert len({env["CLUSTER_ID"] for env in envs.values()}) == 1, "one cluster id for every node"
+    data = {v for name in KAFKA_NODES for v in cluster["services"][name]["volumes"]}
+    assert len(data) == 3, "each node has its own data volume"
+
+
+def test_cluster_profile_replicates_as_the_contract_says(cluster):
+    from functions.kafka_cluster import CONTRACT
+
+    for name in KAFKA_NODES:
+        env = cluster["services"][name]["environment"]
+        assert int(env["KAFKA_DEFAULT_REPLICATION_FACTOR"]) == CONTRACT.factor
+        assert int(env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]) == CONTRACT.factor
+        assert int(env["KAFKA_MIN_INSYNC_REPLICAS"]) == CONTRACT.min_insync
+        assert int(env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"]) == CONTRACT.min_insync
+        assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == str(CONTRACT.unclean_leader_election).lower()
+
+
+def test_cluster_profile_gives_every_client_every_broker(cluster):
+    from local.kafka_cluster import node_ports
+
+    for name in PYTHON_SERVICES:
+        settings = Settings.from_env(_env(cluster["services"][name]))
+        assert set(settings.kafka_bootstrap.split(",")) == {f"{n}:19092" for n in KAFKA_NODES}, name
+        assert settings.brokers == 3, name
+    for node_id, name in enumerate(KAFKA_NODES, start=1):
+        assert node_ports(node_id)["client"] in _host_ports(cluster["services"][name])
+    init = cluster["services"]["init"]["depends_on"]
+    assert all(init[n]["condition"] == "service_healthy" for n in KAFKA_NODES), "topics need all three brokers"

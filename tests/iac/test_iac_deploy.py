@@ -46,7 +46,8 @@ def env(tmp_path, monkeypatch):
     tf.chmod(0o755)
     iac = tmp_path / "iac"
     iac.mkdir()
-    shutil.copy(u.IAC / "tables.auto.tfvars.json", iac / "tables.auto.tfvars.json")
+    for generated in ("tables.auto.tfvars.json", "kafka.auto.tfvars.json"):
+        shutil.copy(u.IAC / generated, iac / generated)
     (tmp_path / "dist").mkdir()
     (tmp_path / "dist" / "tidings-functions.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
     var_file = iac / "test.tfvars"
@@ -107,4 +108,8 @@ def test_missing_zip_and_stale_tables(env, capsys):
     (env["iac"] / "tables.auto.tfvars.json").write_text("{}")
     assert deploy.deploy(env["var_file"], plan_only=True, iac_dir=env["iac"]) != 0
     assert "python -m local.package tables" in capsys.readouterr().err
+    shutil.copy(u.IAC / "tables.auto.tfvars.json", env["iac"] / "tables.auto.tfvars.json")
+    (env["iac"] / "kafka.auto.tfvars.json").write_text('{"msk_broker_count": 1}')
+    assert deploy.deploy(env["var_file"], plan_only=True, iac_dir=env["iac"]) != 0
+    assert "python -m local.package kafka" in capsys.readouterr().err
     assert not env["log"].exists(), "terraform must not run when a precondition fails"

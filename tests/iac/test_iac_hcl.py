@@ -150,7 +150,9 @@ def test_tfvars_example_sets_declared_variables():
         example = hcl2.load(f, serialization_options=u._OPTS)
     declared = u.variables(u.IAC)
     assert set(example) <= set(declared), f"undeclared in the example: {set(example) - set(declared)}"
-    required = {n for n, v in declared.items() if "default" not in v} - {"tables"}
+    generated = set(package.tables_tfvars()) | set(package.kafka_tfvars())
+    required = {n for n, v in declared.items() if "default" not in v} - generated
     assert required <= set(example), f"the example misses required variables {required - set(example)}"
+    assert not set(example) & generated, f"the example sets generated variables {set(example) & generated}"
     tfvars = json.loads((u.IAC / "tables.auto.tfvars.json").read_text())
     assert set(tfvars) == {"tables"}, "tables.auto.tfvars.json may only set `tables`"

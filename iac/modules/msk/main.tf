@@ -3,17 +3,16 @@
 locals {
   provisioned = var.mode == "provisioned"
 
-  # Brokers never create topics on first use; acks=all needs two in-sync copies, so an
-  # acknowledged message survives the loss of one broker.
+  # Brokers never create topics on first use; acks=all needs min_insync_replicas in-sync
+  # copies, so an acknowledged message survives the loss of one broker. The numbers come
+  # from functions/kafka_cluster.py (the local 3-broker cluster uses the same).
   server_properties = <<-EOT
     auto.create.topics.enable=false
     default.replication.factor=${var.topic_replication_factor}
-    min.insync.replicas=${local.min_insync}
-    unclean.leader.election.enable=false
+    min.insync.replicas=${var.min_insync_replicas}
+    unclean.leader.election.enable=${var.unclean_leader_election}
     num.partitions=${var.partitions}
   EOT
-
-  min_insync = var.topic_replication_factor >= 3 ? 2 : 1
 }
 
 resource "aws_msk_configuration" "this" {
@@ -95,6 +94,10 @@ resource "aws_msk_cluster" "this" {
       condition     = var.topic_replication_factor <= var.broker_count
       error_message = "topic_replication_factor cannot exceed msk_broker_count."
     }
+    precondition {
+      condition     = var.min_insync_replicas < var.topic_replication_factor
+      error_message = "topic_min_insync_replicas must be below topic_replication_factor (or one broker down stops every write)."
+    }
   }
 }
 
@@ -134,7 +137,7 @@ resource "aws_msk_topic" "chat" {
   replication_factor = var.topic_replication_factor
 
   configs = jsonencode({
-    "min.insync.replicas" = tostring(local.min_insync)
+    "min.insync.replicas" = tostring(var.min_insync_replicas)
     "retention.ms"        = tostring(7 * 24 * 3600 * 1000)
     "cleanup.policy"      = "delete"
   })
@@ -149,7 +152,7 @@ resource "aws_msk_topic" "dlq" {
   replication_factor = var.topic_replication_factor
 
   configs = jsonencode({
-    "min.insync.replicas" = tostring(local.min_insync)
+    "min.insync.replicas" = tostring(var.min_insync_replicas)
     "retention.ms"        = tostring(14 * 24 * 3600 * 1000)
     "cleanup.policy"      = "delete"
   })

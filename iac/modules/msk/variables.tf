@@ -67,3 +67,13 @@ variable "topic_replication_factor" {
   description = "Replication factor of both topics."
   type        = number
 }
+
+variable "min_insync_replicas" {
+  description = "min.insync.replicas of both topics and the brokers' default."
+  type        = number
+}
+
+variable "unclean_leader_election" {
+  description = "unclean.leader.election.enable of the brokers."
+  type        = bool
+}
