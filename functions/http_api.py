@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions import contracts, logs
 from functions import http_routes_messages as messages
+from functions import http_routes_push as push
 from functions import http_routes_reads as reads
 from functions import http_routes_rooms as rooms
 from functions.events import HttpApiEvent
@@ -87,6 +88,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/rooms/{roomId}/read", reads.get_reads),
     Route("GET", "/rooms/{roomId}/presence", reads.presence),
     Route("GET", "/me", reads.me),
+    # push notifications (issue 15)
+    Route("PUT", "/devices", push.put_device),
+    Route("GET", "/devices", push.list_devices),
+    Route("DELETE", "/devices/{deviceId}", push.delete_device),
+    Route("PUT", "/rooms/{roomId}/mute", push.put_mute),
+    Route("GET", "/push/config", push.push_config),
 )
 BY_KEY: dict[str, Route] = {r.key: r for r in ROUTES}
 
