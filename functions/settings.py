@@ -136,9 +136,6 @@ class Settings:
             raise SettingsError("TIDINGS_JWT_ALGORITHM=RS256 needs TIDINGS_JWT_PUBLIC_KEY")
         if self.push_max_attempts < 1:
             raise SettingsError(f"TIDINGS_PUSH_MAX_ATTEMPTS must be at least 1, got {self.push_max_attempts}")
-        if self.push_consumer_group == self.consumer_group:
-            raise SettingsError("TIDINGS_PUSH_CONSUMER_GROUP must differ from TIDINGS_CONSUMER_GROUP "
-                                "(the notifier's lag must be its own)")
         if not self.chat_topic or self.chat_topic == self.dead_letter_topic:
             raise SettingsError("the chat topic and the dead-letter topic must be set and differ")
 

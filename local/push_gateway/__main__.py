@@ -1,4 +1,4 @@
-"""python -m local.push_gateway --port 8090 --config HOME/push/gateway.json --state HOME/push
+"""python -m local.push_gateway --port 8091 --config HOME/push/gateway.json --state HOME/push
 
 Serves the gateway with hypercorn on 127.0.0.1: HTTP/1.1, and HTTP/2 with prior knowledge
 (h2c), which is how the notifier's httpx client reaches the local APNs without TLS.
@@ -21,7 +21,7 @@ from local.push_gateway.app import Gateway
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="local push gateway (FCM, APNs, Web Push)")
-    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--port", type=int, default=8091)
     parser.add_argument("--config", type=Path, required=True, help="gateway.json (public keys) from local.push_keys")
     parser.add_argument("--state", type=Path, required=True, help="directory for installs and the delivery log")
     args = parser.parse_args(argv)

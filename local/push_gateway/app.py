@@ -122,7 +122,7 @@ class Gateway:
         if method == "POST" and path == "/token":
             return self.fcm_token(dict(parse_qsl(body.decode("utf-8", "replace"))))
         if method == "POST" and len(parts) == 4 and parts[:2] == ["v1", "projects"] and parts[3] == "messages:send":
-            return self.service("fcm", parts[2], lambda: self.fcm_send(parts[2], headers, body))
+            return self.service("fcm", _fcm_token(body), lambda: self.fcm_send(parts[2], headers, body))
         if method == "POST" and len(parts) == 3 and parts[:2] == ["3", "device"]:
             return self.service("apns", parts[2], lambda: self.apns_send(parts[2], headers, body, http_version))
         if method == "POST" and len(parts) == 2 and parts[0] == "wp":
@@ -276,6 +276,14 @@ def _json(body: bytes) -> Any:
         return json.loads(body or b"null")
     except ValueError:
         raise Reject(400, {"error": "body is not JSON"}) from None
+
+
+def _fcm_token(body: bytes) -> str:
+    """The target token of an FCM request, for the log (also of a refused one)."""
+    try:
+        return str(json.loads(body)["message"]["token"])
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def _b64(data: bytes) -> str:
