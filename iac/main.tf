@@ -25,7 +25,8 @@ locals {
       room_heads  = "read"
       members     = "readwrite"
       messages    = "read"
-      connections = "read" # presence
+      connections = "read"      # presence
+      devices     = "readwrite" # push devices (PUT/GET/DELETE /devices)
     }
     edge = {
       rooms       = "readwrite" # subscriptions live in rooms.subs
@@ -61,7 +62,14 @@ locals {
 
   http_extra_environment = {
     TIDINGS_ALLOWED_ORIGINS = join(",", var.allowed_origins)
+    # Public: what browsers subscribe with (the private half is in the push secret).
+    TIDINGS_PUSH_VAPID_PUBLIC_KEY = var.push_vapid_public_key
   }
+
+  # The notifier (modules/push): the real push services; credentials from Secrets Manager.
+  push_environment = merge(local.common_environment, {
+    TIDINGS_PUSH_PREVIEW = tostring(var.push_preview)
+  })
 
   # ECS: TIDINGS_EDGE_DELIVERY_URL and TIDINGS_EDGE_ID are per task, so the image's
   # entrypoint (local/docker/edge-entrypoint.sh) derives them from the task metadata.
@@ -289,4 +297,25 @@ module "ecs" {
   execution_role_arn     = module.iam.edge_execution_role_arn
   log_group_name         = module.observability.edge_log_group_name
   deletion_protection    = var.deletion_protection
+}
+
+# Push notifications to offline members (issue 15): the notifier's own mapping and secret.
+module "push" {
+  source = "./modules/push"
+
+  name              = local.prefix
+  region            = var.region
+  account_id        = data.aws_caller_identity.current.account_id
+  partition         = data.aws_partition.current.partition
+  zip_path          = var.lambda_zip_path
+  architecture      = var.lambda_architecture
+  kms_key_arn       = module.kms.key_arn
+  subnet_ids        = module.network.private_subnet_ids
+  security_group_id = module.network.functions_security_group_id
+  table_arns        = module.dynamodb.table_arns
+  msk_cluster_arn   = module.msk.cluster_arn
+  msk_ready         = module.msk.topics_ready
+  chat_topic        = var.chat_topic
+  consumer_group    = var.push_consumer_group
+  environment       = local.push_environment
 }
