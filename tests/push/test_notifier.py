@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
-from conftest import webpush_key
+from push_harness import webpush_key
 from confluent_kafka import Consumer, TopicPartition
 from harness import wait_for
 
@@ -189,3 +189,17 @@ def test_push_outage_leaves_chat_unaffected_and_pushes_resume(world):
     world.notifier_done(ack, timeout=60)
     pushes = world.gateway.log(phone)
     assert len(pushes) == 2 and 11 <= int(pushes[1]["payload"]["seq"]) <= 20
+
+
+def test_invoke_push_log_shows_the_deliveries(world):
+    from harness import run_invoke
+
+    ann, gus = world.user(), world.user("groomer")
+    room = world.room(ann, gus)
+    phone = world.phone(gus, "webpush")
+    send(world.connect("edge-b", ann, room), room, "bring the leash")
+    world.gateway.wait_log(phone, 1)
+    result = run_invoke("push-log", "--device", phone, env={"TIDINGS_HOME": str(world.stack.home)}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"{ann.id}: bring the leash" in result.stdout and "webpush 201" in result.stdout
+    assert result.stdout.strip().endswith("1 push(es)")

@@ -68,6 +68,11 @@ def test_timeline_logic():
     run_node([str(WEB_TESTS / "timeline.test.mjs")], timeout=120)
 
 
+def test_push_registration_logic():
+    """Web Push registration (service worker, subscription, PUT /devices) and the worker, no browser."""
+    run_node([str(WEB_TESTS / "push.test.mjs")], timeout=120)
+
+
 def test_chat_in_chromium(local_stack, browser_env):
     """Customer on edge-a and groomer on edge-b chat in two browser contexts: both ways with pending →
     sent, typing, presence, read by, unread badges, reload and older pages, offline/online and a dropped

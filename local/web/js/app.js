@@ -3,6 +3,7 @@
 // messages in timeline.js. See docs/web-client.md.
 
 import { Api, ApiError, devLogin } from './api.js';
+import { registerPush } from './push.js';  // push notifications (issue 15)
 import { Live, loadStomp } from './live.js';
 import { Timeline, TypingSet, backoff, resumeSeq, typingText } from './timeline.js';
 
@@ -190,6 +191,7 @@ class App {
       onUnauthorized: () => this.expired(),
       debug: this.config.debug ? (t) => console.debug('[stomp]', t) : null,
     });
+    registerPush({ token: session.token }).catch((e) => console.warn('push:', e.message));  // issue 15
     for (const roomId of this.rooms.keys()) this.live.watch(roomId);
     this.live.start();
     this.timers.push(setInterval(() => this.loadRooms().catch((e) => this.handleAuth(e)), ROOMS_POLL_MS));
