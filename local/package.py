@@ -52,9 +52,7 @@ _PIP_PLATFORMS = {
 _MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
 
 # Top-level distributions functions/ needs at run time (versions come from pyproject.toml).
-LAMBDA_REQUIREMENTS = ("boto3", "orjson", "PyJWT[crypto]", "structlog",
-                       # functions/push (the notifier's senders)
-                       "google-auth", "httpx[http2]", "pywebpush", "http-ece", "py-vapid")
+LAMBDA_REQUIREMENTS = ("boto3", "orjson", "PyJWT[crypto]", "structlog")
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 

@@ -8,10 +8,6 @@ locals {
   group_arn      = "${replace(var.msk_cluster_arn, ":cluster/", ":group/")}/${var.consumer_group}"
   chat_topic_arn = "${replace(var.msk_cluster_arn, ":cluster/", ":topic/")}/${var.chat_topic}"
   ec2_scope      = "arn:${var.partition}:ec2:${var.region}:${var.account_id}:*/*"
-
-  # What the notifier reads and writes: pushedSeq on members, dead devices deleted.
-  reads  = ["rooms", "room_heads", "messages"]
-  writes = ["members", "devices"]
 }
 
 resource "aws_secretsmanager_secret" "credentials" {
@@ -55,13 +51,14 @@ data "aws_iam_policy_document" "notifier" {
   statement {
     sid       = "TablesRead"
     actions   = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"]
-    resources = flatten([for t in local.reads : [var.table_arns[t], "${var.table_arns[t]}/index/*"]])
+    resources = [var.table_arns["rooms"], var.table_arns["room_heads"], var.table_arns["messages"]]
   }
 
   statement {
-    sid       = "TablesWrite"
-    actions   = ["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-    resources = flatten([for t in local.writes : [var.table_arns[t], "${var.table_arns[t]}/index/*"]])
+    sid     = "TablesWrite" # pushedSeq on members; dead devices deleted
+    actions = ["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+    resources = [var.table_arns["members"], "${var.table_arns["members"]}/index/by_user",
+    var.table_arns["devices"], "${var.table_arns["devices"]}/index/by_user"]
   }
 
   statement {
