@@ -35,6 +35,13 @@ locals {
       messages    = "read"
       connections = "readwrite"
     }
+    notifier = {
+      rooms      = "read" # rooms.subs: who is online on any edge
+      room_heads = "read"
+      messages   = "read"
+      members    = "update" # pushedSeq (one push per room until read)
+      devices    = "update" # dead tokens deleted
+    }
   }
 
   # Settings every component shares. Names are functions/settings.py's (a test checks them).
@@ -214,6 +221,10 @@ module "iam" {
   delivery_secret_arn = aws_secretsmanager_secret.delivery.arn
   edge_image          = var.edge_image
   log_group_arns      = module.observability.log_group_arns
+
+  # the push notifier's role (modules/push runs the function and its mapping)
+  push_consumer_group         = var.push_consumer_group
+  push_credentials_secret_arn = module.push.credentials_secret_arn
 }
 
 module "lambda" {
@@ -304,15 +315,14 @@ module "push" {
   source = "./modules/push"
 
   name              = local.prefix
-  region            = var.region
-  account_id        = data.aws_caller_identity.current.account_id
-  partition         = data.aws_partition.current.partition
+  role_arn          = module.iam.notifier_role_arn
+  policy_ready      = module.iam.notifier_policy_ready
+  log_group_name    = module.observability.notifier_log_group_name
   zip_path          = var.lambda_zip_path
   architecture      = var.lambda_architecture
   kms_key_arn       = module.kms.key_arn
   subnet_ids        = module.network.private_subnet_ids
   security_group_id = module.network.functions_security_group_id
-  table_arns        = module.dynamodb.table_arns
   msk_cluster_arn   = module.msk.cluster_arn
   msk_ready         = module.msk.topics_ready
   chat_topic        = var.chat_topic

@@ -2,12 +2,13 @@
 # group, calling functions.push.notifier.handler. It shares nothing with the chat worker's
 # mapping, so a push outage (its batches retried until MaximumRecordAgeInSeconds) delays only
 # pushes. The real push services are reached through the NAT; their credentials are one
-# Secrets Manager secret whose value is set out of band (docs/deploy.md).
+# Secrets Manager secret whose value is set out of band (docs/deploy.md). Its role is in
+# modules/iam, its log group in modules/observability, like the other functions'.
 
-locals {
-  group_arn      = "${replace(var.msk_cluster_arn, ":cluster/", ":group/")}/${var.consumer_group}"
-  chat_topic_arn = "${replace(var.msk_cluster_arn, ":cluster/", ":topic/")}/${var.chat_topic}"
-  ec2_scope      = "arn:${var.partition}:ec2:${var.region}:${var.account_id}:*/*"
+# AWS validates the role's permissions when a VPC function or a mapping is created, so
+# both wait for the role's policy (modules/iam), and the mapping for the topics.
+resource "terraform_data" "prerequisites" {
+  input = [var.policy_ready, var.msk_ready]
 }
 
 resource "aws_secretsmanager_secret" "credentials" {
@@ -18,123 +19,13 @@ resource "aws_secretsmanager_secret" "credentials" {
   recovery_window_in_days = 7
 }
 
-resource "aws_cloudwatch_log_group" "notifier" {
-  name              = "/aws/lambda/${var.name}-notifier"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-}
-
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [var.account_id]
-    }
-  }
-}
-
-data "aws_iam_policy_document" "notifier" {
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.notifier.arn}:*"]
-  }
-
-  statement {
-    sid       = "TablesRead"
-    actions   = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"]
-    resources = [var.table_arns["rooms"], var.table_arns["room_heads"], var.table_arns["messages"]]
-  }
-
-  statement {
-    sid     = "TablesWrite" # pushedSeq on members; dead devices deleted
-    actions = ["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-    resources = [var.table_arns["members"], "${var.table_arns["members"]}/index/by_user",
-    var.table_arns["devices"], "${var.table_arns["devices"]}/index/by_user"]
-  }
-
-  statement {
-    sid       = "PushCredentials"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.credentials.arn]
-  }
-
-  statement {
-    sid       = "MskControlPlane"
-    actions   = ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"]
-    resources = [var.msk_cluster_arn]
-  }
-
-  statement {
-    sid       = "MskConnect"
-    actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"]
-    resources = [var.msk_cluster_arn]
-  }
-
-  statement {
-    sid       = "MskReadChatTopic"
-    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
-    resources = [local.chat_topic_arn]
-  }
-
-  statement {
-    sid       = "MskConsumerGroup"
-    actions   = ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"]
-    resources = [local.group_arn]
-  }
-
-  statement {
-    sid       = "VpcDescribe"
-    actions   = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"]
-    resources = ["*"] # Describe* has no resource-level permissions
-  }
-
-  statement {
-    sid       = "VpcNetworkInterfaces"
-    actions   = ["ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"]
-    resources = [local.ec2_scope]
-  }
-
-  statement {
-    sid       = "Kms"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-  }
-
-  statement {
-    sid       = "XRay"
-    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-    resources = ["*"] # X-Ray has no resource-level permissions
-  }
-}
-
-resource "aws_iam_role" "notifier" {
-  name_prefix        = "${var.name}-notifier-"
-  description        = "tidings push notifier Lambda"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-}
-
-resource "aws_iam_role_policy" "notifier" {
-  name   = "notifier"
-  role   = aws_iam_role.notifier.id
-  policy = data.aws_iam_policy_document.notifier.json
-}
-
 resource "aws_lambda_function" "notifier" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by its event source mapping; a push that cannot be sent is retried there, nothing to dead-letter.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip is built reproducibly by local/package.py.
   #checkov:skip=CKV_AWS_115:Concurrency is bounded by the mapping's pollers (one per partition at most).
   function_name    = "${var.name}-notifier"
   description      = "Chat topic (own consumer group) -> push notifications to offline members"
-  role             = aws_iam_role.notifier.arn
+  role             = var.role_arn
   runtime          = "python3.12"
   architectures    = [var.architecture]
   handler          = "functions.push.notifier.handler"
@@ -162,10 +53,10 @@ resource "aws_lambda_function" "notifier" {
 
   logging_config {
     log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.notifier.name
+    log_group  = var.log_group_name
   }
 
-  depends_on = [aws_iam_role_policy.notifier]
+  depends_on = [terraform_data.prerequisites]
 }
 
 resource "aws_lambda_event_source_mapping" "notifier" {
@@ -188,10 +79,5 @@ resource "aws_lambda_event_source_mapping" "notifier" {
     consumer_group_id = var.consumer_group
   }
 
-  depends_on = [aws_iam_role_policy.notifier, terraform_data.topics]
-}
-
-# The mapping waits for the topics (a module variable cannot be a depends_on target).
-resource "terraform_data" "topics" {
-  input = var.msk_ready
+  depends_on = [terraform_data.prerequisites]
 }

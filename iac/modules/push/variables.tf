@@ -3,18 +3,18 @@ variable "name" {
   type        = string
 }
 
-variable "region" {
-  description = "AWS region."
+variable "role_arn" {
+  description = "Execution role of the notifier (modules/iam)."
   type        = string
 }
 
-variable "account_id" {
-  description = "AWS account id."
+variable "policy_ready" {
+  description = "Id of the role's attached policy: the function and the mapping are created after it."
   type        = string
 }
 
-variable "partition" {
-  description = "AWS partition."
+variable "log_group_name" {
+  description = "Log group of the notifier (modules/observability)."
   type        = string
 }
 
@@ -29,7 +29,7 @@ variable "architecture" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key for logs, environment and the credentials secret."
+  description = "KMS key for the environment and the credentials secret."
   type        = string
 }
 
@@ -41,11 +41,6 @@ variable "subnet_ids" {
 variable "security_group_id" {
   description = "Security group of the functions."
   type        = string
-}
-
-variable "table_arns" {
-  description = "DynamoDB table ARNs keyed by logical name."
-  type        = map(string)
 }
 
 variable "msk_cluster_arn" {
@@ -95,10 +90,4 @@ variable "max_record_age_s" {
   description = "Pushes older than this are dropped: a late notification is noise."
   type        = number
   default     = 3600
-}
-
-variable "log_retention_days" {
-  description = "Retention of the notifier's log group."
-  type        = number
-  default     = 365
 }
