@@ -18,7 +18,6 @@ raise (the batch is retried; docs/architecture.md "Storage" makes the retry exac
 from __future__ import annotations
 
 import binascii
-import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -31,13 +30,13 @@ from functions import tables
 from functions.connections import Connections, by_edge, live_subscribers
 from functions.delivery import Deliverer
 from functions.events import KafkaEvent, KafkaRecord
-from functions.logs import bind_invocation, configure, get_logger
+from functions.entry import WarmHandler
+from functions.logs import bind_invocation, get_logger
 from functions.settings import Settings
 from functions.store import RoomHead, Store, dedup_digest, message_event, message_item
 from functions.worker_memory import WorkerMemory
 
 log = get_logger("tidings.chat_worker")
-_init_lock = threading.Lock()
 
 MAX_CONNECTION_ID_CHARS = 256
 PRESENCE_STATES = ("join", "leave")
@@ -372,15 +371,5 @@ def make_handler(settings: Settings, *, client=None, deliverer: Deliverer | None
     return ChatWorker(settings, store=Store(settings, client), deliverer=deliverer, clock=clock)
 
 
-_default: ChatWorker | None = None
-
-
-def handler(event: dict, context: Any = None) -> dict:
-    """Lambda entry point. Clients are built on the first call and reused while warm."""
-    global _default
-    if _default is None:
-        with _init_lock:   # the local ESM invokes partitions from several threads
-            if _default is None:
-                configure()
-                _default = make_handler(Settings.from_env())
-    return _default(event, context)
+# Lambda entry point. Clients are built on the first call and reused while warm.
+handler = WarmHandler(lambda: make_handler(Settings.from_env()))

@@ -29,6 +29,7 @@ from functions import http_routes_messages as messages
 from functions import http_routes_push as push
 from functions import http_routes_reads as reads
 from functions import http_routes_rooms as rooms
+from functions.entry import WarmHandler
 from functions.events import HttpApiEvent
 from functions.http_routes_common import Deps, HttpError, Request, caller_of
 from functions.settings import Settings
@@ -184,13 +185,5 @@ class HttpApi:
                      ms=round((time.monotonic() - started) * 1000, 1))
 
 
-_default: HttpApi | None = None
-
-
-def handler(event: Any, context: Any) -> dict:
-    """The Lambda entry point (settings from the environment, built on first call)."""
-    global _default
-    if _default is None:
-        logs.configure()
-        _default = HttpApi(Settings.from_env())
-    return _default.handle(event, context)
+# The Lambda entry point (settings from the environment, built on first call).
+handler = WarmHandler(lambda: HttpApi(Settings.from_env()).handle)

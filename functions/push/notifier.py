@@ -18,7 +18,6 @@ batch is retried by the mapping, and members already pushed are skipped by their
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,8 @@ from functions import contracts as c
 from functions import tables
 from functions.connections import live_subscribers
 from functions.events import KafkaEvent
-from functions.logs import bind_invocation, configure, get_logger
+from functions.entry import WarmHandler
+from functions.logs import bind_invocation, get_logger
 from functions.push import credentials
 from functions.push.devices import Devices
 from functions.push.member_state import MemberState
@@ -206,16 +206,5 @@ class Notifier:
         return sum(unread((heads.get(r["roomId"]) or {}).get("lastSeq"), r.get("readSeq")) for r in rows)
 
 
-_default: Notifier | None = None
-_init_lock = threading.Lock()
-
-
-def handler(event: dict, context: Any = None) -> dict:
-    """Lambda entry point. Clients and senders are built on the first call, kept while warm."""
-    global _default
-    if _default is None:
-        with _init_lock:   # the local mapping invokes partitions from several threads
-            if _default is None:
-                configure()
-                _default = Notifier(Settings.from_env())
-    return _default(event, context)
+# Lambda entry point. Clients and senders are built on the first call, kept while warm.
+handler = WarmHandler(lambda: Notifier(Settings.from_env()))
