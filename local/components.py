@@ -89,20 +89,10 @@ def notifier_component(stack: "Stack") -> Component:
     """A second event source mapping on the chat topic, in its own consumer group, calling
     functions.push.notifier.handler. It waits out a push outage without limit (its batches
     are retried, never dead-lettered) and does not depend on the gateway being up."""
-    metrics = stack.port("notifier")
-    return Component(
-        name="notifier",
-        argv=[sys.executable, "-m", "local.esm", "--handler", "functions.push.notifier.handler",
-              "--metrics-port", str(metrics)],
-        ports={"metrics": metrics},
-        env={"PYTHONUNBUFFERED": "1", "TIDINGS_CONSUMER_GROUP": stack.settings.push_consumer_group,
-             "TIDINGS_MAX_RETRY_ATTEMPTS": "-1"},
-        ready_url=f"http://127.0.0.1:{metrics}/metrics",
-        ready_timeout=60.0,
-        depends_on=("kafka", "dynalite"),
-        stop_timeout=30.0,
-        endpoints={"metrics": f"http://127.0.0.1:{metrics}/metrics"},
-        description="event source mapping (own consumer group): chat topic -> functions.push.notifier.handler",
+    return _esm_component(
+        stack, "notifier", "functions.push.notifier.handler",
+        "event source mapping (own consumer group): chat topic -> functions.push.notifier.handler",
+        env={"TIDINGS_CONSUMER_GROUP": stack.settings.push_consumer_group, "TIDINGS_MAX_RETRY_ATTEMPTS": "-1"},
     )
 
 
@@ -191,19 +181,25 @@ def edge_component(name: str):
 
 def esm_component(stack: "Stack") -> Component:
     """The local event source mapping feeding functions.chat_worker.handler."""
-    metrics = stack.port("esm")
+    return _esm_component(stack, "esm", "functions.chat_worker.handler",
+                          "event source mapping: chat topic -> functions.chat_worker.handler")
+
+
+def _esm_component(stack: "Stack", name: str, handler: str, description: str,
+                   env: dict[str, str] | None = None) -> Component:
+    """A local.esm process (Kafka -> `handler`), ready once its metrics answer."""
+    metrics = stack.port(name)
     return Component(
-        name="esm",
-        argv=[sys.executable, "-m", "local.esm", "--handler", "functions.chat_worker.handler",
-              "--metrics-port", str(metrics)],
+        name=name,
+        argv=[sys.executable, "-m", "local.esm", "--handler", handler, "--metrics-port", str(metrics)],
         ports={"metrics": metrics},
-        env={"PYTHONUNBUFFERED": "1"},
+        env={"PYTHONUNBUFFERED": "1", **(env or {})},
         ready_url=f"http://127.0.0.1:{metrics}/metrics",
         ready_timeout=60.0,
         depends_on=("kafka", "dynalite"),
         stop_timeout=30.0,
         endpoints={"metrics": f"http://127.0.0.1:{metrics}/metrics"},
-        description="event source mapping: chat topic -> functions.chat_worker.handler",
+        description=description,
     )
 
 

@@ -11,19 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "http"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from functions.http_api import HttpApi  # noqa: E402
-from http_harness import Client, new_id  # noqa: E402
+from http_harness import api, client, uid  # noqa: E402,F401 (fixtures, as in tests/http)
 from push_harness import PushGateway  # noqa: E402
-
-
-@pytest.fixture
-def uid():
-    return new_id
-
-
-@pytest.fixture
-def client(settings, ddb):
-    return Client(HttpApi(settings, ddb))
 
 
 @pytest.fixture
