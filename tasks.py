@@ -164,6 +164,18 @@ def dlq(c, replay=False):
     print(f"{len(letters)} dead letters")
 
 
+@task(help={"device": "only this device (FCM/APNs token or Web Push subscription id)",
+            "last": "how many (default 20; 0: all)", "all": "also what the gateway refused"})
+def push_log(c, device="", last=20, all=False):
+    """What the local push gateway received: each push as the phone or browser would show it."""
+    from local import push_log as log
+
+    entries = log.read(_stack().home, device=device, last=int(last), everything=all)
+    for entry in entries:
+        print(log.describe(entry))
+    print(f"{len(entries)} push(es)")
+
+
 @task(help={"args": "load test arguments, e.g. --args='v4' or --args='custom --users 500' "
                     "(or put them after --)"})
 def loadtest(c, args=""):

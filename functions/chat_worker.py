@@ -22,7 +22,6 @@ Per partition of the event, one invocation at a time (the mapping's guarantee):
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections import Counter, defaultdict
 from typing import Any
@@ -32,8 +31,9 @@ from functions.chat_plan import Plan, Planner
 from functions.chat_records import ChatRecord, Delivery, ToConnection, Unparseable, invalid_reason, parse
 from functions.connections import Connections, by_edge, live_subscribers
 from functions.delivery import Deliverer
+from functions.entry import WarmHandler
 from functions.events import KafkaEvent
-from functions.logs import bind_invocation, configure, get_logger
+from functions.logs import bind_invocation, get_logger
 from functions.partition_commit import CommitState, Fenced, PartitionCommits, Pending, new_attempt
 from functions.room_state import RoomState
 from functions.settings import Settings
@@ -43,7 +43,6 @@ from functions.worker_memory import PartitionMemory, WorkerMemory
 __all__ = ["ChatWorker", "handler", "invalid_reason", "make_handler"]
 
 log = get_logger("tidings.chat_worker")
-_init_lock = threading.Lock()
 
 
 class ChatWorker:
@@ -251,17 +250,11 @@ def make_handler(settings: Settings, *, client=None, deliverer: Deliverer | None
     return ChatWorker(settings, store=Store(settings, client), deliverer=deliverer, clock=clock)
 
 
-_default: ChatWorker | None = None
+def _build() -> ChatWorker:
+    settings = Settings.from_env()
+    settings.require_deployable_secrets("the chat worker")
+    return make_handler(settings)
 
 
-def handler(event: dict, context: Any = None) -> dict:
-    """Lambda entry point. Clients are built on the first call and reused while warm."""
-    global _default
-    if _default is None:
-        with _init_lock:   # the local ESM invokes partitions from several threads
-            if _default is None:
-                configure()
-                settings = Settings.from_env()
-                settings.require_deployable_secrets("the chat worker")
-                _default = make_handler(settings)
-    return _default(event, context)
+# Lambda entry point. Clients are built on the first call and reused while warm.
+handler = WarmHandler(_build)

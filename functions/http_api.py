@@ -26,8 +26,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions import contracts, logs
 from functions import http_routes_messages as messages
+from functions import http_routes_push as push
 from functions import http_routes_reads as reads
 from functions import http_routes_rooms as rooms
+from functions.entry import WarmHandler
 from functions.events import HttpApiEvent
 from functions.http_routes_common import Deps, HttpError, Request, caller_of
 from functions.settings import Settings
@@ -87,6 +89,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/rooms/{roomId}/read", reads.get_reads),
     Route("GET", "/rooms/{roomId}/presence", reads.presence),
     Route("GET", "/me", reads.me),
+    # push notifications (issue 15)
+    Route("PUT", "/devices", push.put_device),
+    Route("GET", "/devices", push.list_devices),
+    Route("DELETE", "/devices/{deviceId}", push.delete_device),
+    Route("PUT", "/rooms/{roomId}/mute", push.put_mute),
+    Route("GET", "/push/config", push.push_config),
 )
 BY_KEY: dict[str, Route] = {r.key: r for r in ROUTES}
 
@@ -177,15 +185,11 @@ class HttpApi:
                      ms=round((time.monotonic() - started) * 1000, 1))
 
 
-_default: HttpApi | None = None
+def _build() -> Callable[[Any, Any], dict]:
+    settings = Settings.from_env()
+    settings.require_deployable_secrets("the HTTP API")
+    return HttpApi(settings).handle
 
 
-def handler(event: Any, context: Any) -> dict:
-    """The Lambda entry point (settings from the environment, built on first call)."""
-    global _default
-    if _default is None:
-        logs.configure()
-        settings = Settings.from_env()
-        settings.require_deployable_secrets("the HTTP API")
-        _default = HttpApi(settings)
-    return _default.handle(event, context)
+# The Lambda entry point (settings from the environment, built on first call).
+handler = WarmHandler(_build)

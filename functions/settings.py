@@ -117,6 +117,34 @@ class Settings:
     # its URL). Empty: the page's own host name, port 8001.
     web_edges: tuple[str, ...] = field(default=(), metadata={"env": "TIDINGS_WEB_EDGES"})
 
+    # --- Push notifications (functions/push/) ---------------------------------------------
+    # The notifier is a second consumer of the chat topic in its own group: its lag and its
+    # outages are its own, never the chat worker's.
+    push_consumer_group: str = field(default="tidings-notifier", metadata={"env": "TIDINGS_PUSH_CONSUMER_GROUP"})
+    # Off: pushes say "New message" and never carry the text (privacy, per deployment).
+    push_preview: bool = field(default=True, metadata={"env": "TIDINGS_PUSH_PREVIEW"})
+    # Where the sender credentials are: "file:/path.json" or "secretsmanager:<arn or name>";
+    # one JSON document {fcm: {...service account}, apns: {keyId, teamId, privateKey},
+    # webpush: {vapidPrivateKey, subject}}. Unset: no pushes are sent (devices still register).
+    push_credentials: str | None = field(default=None, metadata={"env": "TIDINGS_PUSH_CREDENTIALS"})
+    push_fcm_url: str = field(default="https://fcm.googleapis.com", metadata={"env": "TIDINGS_PUSH_FCM_URL"})
+    push_fcm_token_url: str = field(default="https://oauth2.googleapis.com/token",
+                                    metadata={"env": "TIDINGS_PUSH_FCM_TOKEN_URL"})
+    push_apns_url: str = field(default="https://api.push.apple.com", metadata={"env": "TIDINGS_PUSH_APNS_URL"})
+    # The VAPID public key (base64url, uncompressed P-256) browsers subscribe with; public.
+    push_vapid_public_key: str | None = field(default=None, metadata={"env": "TIDINGS_PUSH_VAPID_PUBLIC_KEY"})
+    # Hosts a Web Push endpoint may name (a subscription is a URL the notifier will POST to:
+    # only the push services, never an internal address). "*.x" matches subdomains of x.
+    push_webpush_hosts: tuple[str, ...] = field(
+        default=("fcm.googleapis.com", "updates.push.services.mozilla.com", "*.push.apple.com",
+                 "*.notify.windows.com"), metadata={"env": "TIDINGS_PUSH_WEBPUSH_HOSTS"})
+    push_timeout_s: float = field(default=10.0, metadata={"env": "TIDINGS_PUSH_TIMEOUT_S"})
+    # Tries of one send on 429/5xx/connection errors; Retry-After is honoured up to the cap.
+    push_max_attempts: int = field(default=3, metadata={"env": "TIDINGS_PUSH_MAX_ATTEMPTS"})
+    push_retry_after_cap_s: float = field(default=30.0, metadata={"env": "TIDINGS_PUSH_RETRY_AFTER_CAP_S"})
+    # How long the notifier waits for the chat worker to store a record it has read.
+    push_store_wait_s: float = field(default=10.0, metadata={"env": "TIDINGS_PUSH_STORE_WAIT_S"})
+
     # Local mode only (dev login on the gateway, `invoke token`).
     local_mode: bool = field(default=False, metadata={"env": "TIDINGS_LOCAL_MODE"})
 
@@ -139,6 +167,8 @@ class Settings:
             raise SettingsError(f"TIDINGS_JWT_ALGORITHM must be HS256 or RS256, got {self.jwt_algorithm!r}")
         if self.jwt_algorithm == "RS256" and not self.jwt_public_key:
             raise SettingsError("TIDINGS_JWT_ALGORITHM=RS256 needs TIDINGS_JWT_PUBLIC_KEY")
+        if self.push_max_attempts < 1:
+            raise SettingsError(f"TIDINGS_PUSH_MAX_ATTEMPTS must be at least 1, got {self.push_max_attempts}")
         if not self.chat_topic or self.chat_topic == self.dead_letter_topic:
             raise SettingsError("the chat topic and the dead-letter topic must be set and differ")
 

@@ -89,7 +89,18 @@ CONNECTIONS = Table(
     indexes=(Index("by_user", hash_key=("userId", "S"), range_key=("connectionId", "S"), projection="KEYS_ONLY"),),
 )
 
-ALL_TABLES: tuple[Table, ...] = (ROOMS, PARTITION_COMMITS, MEMBERS, MESSAGES, CONNECTIONS)
+# Push devices (functions/push/devices.py). The id is a digest of platform + token, so one
+# app install is one item whoever registers it: a phone that changes hands moves to its new
+# user instead of pushing to both. Listing a user's devices goes through by_user.
+# Mutes (`mutedUntil`) and the push state (`pushedSeq`) live on the `members` item, like
+# read marks: they die with the membership.
+DEVICES = Table(
+    "devices",
+    hash_key=("deviceId", "S"),
+    indexes=(Index("by_user", hash_key=("userId", "S"), range_key=("deviceId", "S")),),
+)
+
+ALL_TABLES: tuple[Table, ...] = (ROOMS, PARTITION_COMMITS, MEMBERS, MESSAGES, CONNECTIONS, DEVICES)
 
 # How many of a room's latest messages a resend is recognised against (a client resends the
 # few it has no ack for, within seconds or minutes of a reconnect). A worker that takes over a

@@ -25,7 +25,8 @@ locals {
       partition_commits = "read" # what is stored
       members           = "readwrite"
       messages          = "read"
-      connections       = "read" # presence
+      connections       = "read"      # presence
+      devices           = "readwrite" # push devices (PUT/GET/DELETE /devices)
     }
     edge = {
       rooms             = "readwrite" # subscriptions live in rooms.subs
@@ -33,6 +34,13 @@ locals {
       members           = "read"
       messages          = "read"
       connections       = "readwrite"
+    }
+    notifier = {
+      rooms             = "read" # rooms.subs: who is online on any edge
+      partition_commits = "read" # what the worker stored
+      messages          = "read"
+      members           = "update" # pushedSeq (one push per room until read)
+      devices           = "update" # dead tokens deleted
     }
   }
 
@@ -63,7 +71,14 @@ locals {
   http_extra_environment = {
     TIDINGS_ALLOWED_ORIGINS = join(",", var.allowed_origins)
     TIDINGS_DELIVERY_SECRET = random_password.delivery.result
+    # Public: what browsers subscribe with (the private half is in the push secret).
+    TIDINGS_PUSH_VAPID_PUBLIC_KEY = var.push_vapid_public_key
   }
+
+  # The notifier (modules/push): the real push services; credentials from Secrets Manager.
+  push_environment = merge(local.common_environment, {
+    TIDINGS_PUSH_PREVIEW = tostring(var.push_preview)
+  })
 
   # ECS: TIDINGS_EDGE_DELIVERY_URL and TIDINGS_EDGE_ID are per task, so the image's
   # entrypoint (local/docker/edge-entrypoint.sh) derives them from the task metadata.
@@ -210,6 +225,10 @@ module "iam" {
   delivery_secret_arn = aws_secretsmanager_secret.delivery.arn
   edge_image          = var.edge_image
   log_group_arns      = module.observability.log_group_arns
+
+  # the push notifier's role (modules/push runs the function and its mapping)
+  push_consumer_group         = var.push_consumer_group
+  push_credentials_secret_arn = module.push.credentials_secret_arn
 }
 
 module "lambda" {
@@ -293,4 +312,24 @@ module "ecs" {
   execution_role_arn     = module.iam.edge_execution_role_arn
   log_group_name         = module.observability.edge_log_group_name
   deletion_protection    = var.deletion_protection
+}
+
+# Push notifications to offline members (issue 15): the notifier's own mapping and secret.
+module "push" {
+  source = "./modules/push"
+
+  name              = local.prefix
+  role_arn          = module.iam.notifier_role_arn
+  policy_ready      = module.iam.notifier_policy_ready
+  log_group_name    = module.observability.notifier_log_group_name
+  zip_path          = var.lambda_zip_path
+  architecture      = var.lambda_architecture
+  kms_key_arn       = module.kms.key_arn
+  subnet_ids        = module.network.private_subnet_ids
+  security_group_id = module.network.functions_security_group_id
+  msk_cluster_arn   = module.msk.cluster_arn
+  msk_ready         = module.msk.topics_ready
+  chat_topic        = var.chat_topic
+  consumer_group    = var.push_consumer_group
+  environment       = local.push_environment
 }

@@ -42,3 +42,8 @@ output "edge_task_definition_arn" {
   description = "Task definition the edge service runs."
   value       = module.ecs.task_definition_arn
 }
+
+output "push_credentials_secret_arn" {
+  description = "Put the push credentials JSON here (FCM service account, APNs key, VAPID key)."
+  value       = module.push.credentials_secret_arn
+}

@@ -32,7 +32,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from functions.settings import Settings
-from local import dynalite, kafka, kafka_cluster, tables_setup
+from local import dynalite, kafka, kafka_cluster, push_keys, tables_setup
 from local.stack import Component, ComponentSpec
 
 if TYPE_CHECKING:
@@ -48,7 +48,53 @@ def stack_settings(base: Settings, stack: "Stack") -> Settings:
         changes["brokers"] = len(kafka_cluster.node_names(stack))
     if "dynalite" in stack.ports:
         changes["dynamodb_endpoint"] = f"http://127.0.0.1:{stack.port('dynalite')}"
+    if "push-gateway" in stack.ports:
+        changes.update(push_settings(stack))
     return dataclasses.replace(base, **changes)
+
+
+# --- push notifications (issue 15): the local push gateway and the notifier ----------------
+
+def push_settings(stack: "Stack") -> dict:
+    """Every push service at the local gateway, with keys made in the stack's home."""
+    url = f"http://127.0.0.1:{stack.port('push-gateway')}"
+    try:
+        keys = push_keys.ensure(stack.layout.home / "push")
+    except OSError:  # an unusable home: Stack.check() says so before anything starts
+        return {}
+    return {"push_fcm_url": url, "push_fcm_token_url": f"{url}/token", "push_apns_url": url,
+            "push_webpush_hosts": (url.split("://", 1)[1],), "push_credentials": f"file:{keys['credentials']}",
+            "push_vapid_public_key": keys["vapidPublicKey"]}
+
+
+def push_gateway_component(stack: "Stack") -> Component:
+    port = stack.port("push-gateway")
+    directory = stack.layout.home / "push"
+    return Component(
+        name="push-gateway",
+        argv=[sys.executable, "-m", "local.push_gateway", "--port", str(port),
+              "--config", str(directory / "gateway.json"), "--state", str(directory)],
+        ports={"http": port},
+        env={"PYTHONUNBUFFERED": "1"},
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+        ready_timeout=30.0,
+        prepare=lambda: push_keys.ensure(directory),
+        stop_timeout=10.0,
+        endpoints={"fcm": f"http://127.0.0.1:{port}/v1", "apns": f"http://127.0.0.1:{port}/3/device",
+                   "webpush": f"http://127.0.0.1:{port}/wp", "log": f"http://127.0.0.1:{port}/_log"},
+        description="local push gateway: FCM HTTP v1, APNs (HTTP/2), Web Push; checks and records each push",
+    )
+
+
+def notifier_component(stack: "Stack") -> Component:
+    """A second event source mapping on the chat topic, in its own consumer group, calling
+    functions.push.notifier.handler. It waits out a push outage without limit (its batches
+    are retried, never dead-lettered) and does not depend on the gateway being up."""
+    return _esm_component(
+        stack, "notifier", "functions.push.notifier.handler",
+        "event source mapping (own consumer group): chat topic -> functions.push.notifier.handler",
+        env={"TIDINGS_CONSUMER_GROUP": stack.settings.push_consumer_group, "TIDINGS_MAX_RETRY_ATTEMPTS": "-1"},
+    )
 
 
 def dynalite_component(stack: "Stack") -> Component:
@@ -109,19 +155,25 @@ def edge_component(name: str):
 
 def esm_component(stack: "Stack") -> Component:
     """The local event source mapping feeding functions.chat_worker.handler."""
-    metrics = stack.port("esm")
+    return _esm_component(stack, "esm", "functions.chat_worker.handler",
+                          "event source mapping: chat topic -> functions.chat_worker.handler")
+
+
+def _esm_component(stack: "Stack", name: str, handler: str, description: str,
+                   env: dict[str, str] | None = None) -> Component:
+    """A local.esm process (Kafka -> `handler`), ready once its metrics answer."""
+    metrics = stack.port(name)
     return Component(
-        name="esm",
-        argv=[sys.executable, "-m", "local.esm", "--handler", "functions.chat_worker.handler",
-              "--metrics-port", str(metrics)],
+        name=name,
+        argv=[sys.executable, "-m", "local.esm", "--handler", handler, "--metrics-port", str(metrics)],
         ports={"metrics": metrics},
-        env={"PYTHONUNBUFFERED": "1"},
+        env={"PYTHONUNBUFFERED": "1", **(env or {})},
         ready_url=f"http://127.0.0.1:{metrics}/metrics",
         ready_timeout=60.0,
         depends_on=("kafka", "dynalite"),
         stop_timeout=30.0,
         endpoints={"metrics": f"http://127.0.0.1:{metrics}/metrics"},
-        description="event source mapping: chat topic -> functions.chat_worker.handler",
+        description=description,
     )
 
 
@@ -159,6 +211,8 @@ COMPONENTS: list[ComponentSpec] = [
     ComponentSpec("edge-a", {"public": 8001, "internal": 8101}, edge_component("edge-a")),
     ComponentSpec("edge-b", {"public": 8002, "internal": 8102}, edge_component("edge-b")),
     ComponentSpec("gateway", {"http": 8080}, gateway_component),
+    ComponentSpec("push-gateway", {"http": 8091}, push_gateway_component),
+    ComponentSpec("notifier", {"metrics": 9401}, notifier_component),
 ]
 
 

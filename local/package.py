@@ -6,13 +6,18 @@
 
 The zip holds ``functions/`` and its runtime dependencies, downloaded as wheels for the
 Lambda runtime (python3.12 on arm64, see LAMBDA_ARCH; iac/ uses the same architecture and a
-test compares them). Every distribution is pinned to the version installed here, the one
+test compares them). A distribution that publishes no wheel for that platform (http-ece is
+an sdist only) is built into a wheel here from its source distribution, and kept only if
+that wheel is pure Python (``py*-none-any``): anything with native code must come as a
+manylinux wheel for the Lambda architecture, since a build here would be for this machine. Every distribution is pinned to the version installed here, the one
 the tests ran against: the top-level ones come from pyproject.toml, their dependencies are
 resolved from the installed metadata. boto3/botocore are shipped too rather than taken
 from the runtime, so the Lambda runs the same SDK version as the tests.
 
 The build is reproducible: same inputs give the same bytes (sorted entries, fixed
 timestamps and modes), so Terraform's source_code_hash only changes when the code does.
+Wheels, the downloaded and the built ones, are cached (see wheelhouse()), so rebuilds use the
+very same files.
 Before writing the zip, every module that functions/ imports is checked to be either the
 standard library, functions/ itself or a shipped distribution.
 """
@@ -54,7 +59,11 @@ _PIP_PLATFORMS = {
 _MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
 
 # Top-level distributions functions/ needs at run time (versions come from pyproject.toml).
-LAMBDA_REQUIREMENTS = ("boto3", "orjson", "PyJWT[crypto]", "structlog")
+LAMBDA_REQUIREMENTS = (
+    "boto3", "orjson", "PyJWT[crypto]", "structlog",
+    # functions/push (the notifier's senders); http-ece has no wheel, it is built from source
+    "google-auth", "httpx[http2]", "pywebpush", "http-ece", "py-vapid", "requests",
+)
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -228,7 +237,9 @@ def wheelhouse(arch: str = LAMBDA_ARCH) -> Path:
 
 
 def _platform_args(arch: str) -> list[str]:
-    args = ["--only-binary=:all:", "--implementation", "cp", "--python-version", LAMBDA_PYTHON]
+    # No --only-binary: with --no-deps pip then takes the platform's wheel where there is one
+    # and the sdist where there is none (the sdist is built and checked by _wheel_from_sdist).
+    args = ["--no-deps", "--implementation", "cp", "--python-version", LAMBDA_PYTHON]
     for platform in _PIP_PLATFORMS[arch]:
         args += ["--platform", platform]
     return args
@@ -252,21 +263,75 @@ def _run_pip(args: list[str], what: str) -> None:
         raise PackageError(f"pip could not {what}:\n" + (proc.stderr or proc.stdout)[-4000:])
 
 
+def is_pure_wheel(wheel_name: str) -> bool:
+    """True for a wheel that runs anywhere (py3-none-any and the like)."""
+    _, _, _, tags = parse_wheel_filename(wheel_name)
+    return all(t.interpreter.startswith("py") and t.abi == "none" and t.platform == "any" for t in tags)
+
+
+def check_lambda_wheel(wheel_name: str, arch: str = LAMBDA_ARCH) -> None:
+    """Refuse a wheel the Lambda runtime cannot load: it must be pure Python, or built for
+    CPython 3.12 (or an abi3 before it) on manylinux for the Lambda architecture."""
+    if is_pure_wheel(wheel_name):
+        return
+    _, _, _, tags = parse_wheel_filename(wheel_name)
+    lambda_py = "cp" + LAMBDA_PYTHON.replace(".", "")
+    for t in tags:
+        if (t.platform.startswith("manylinux") and t.platform.endswith("_" + _MACHINE[arch])
+                and (t.interpreter == lambda_py or t.abi == "abi3")):
+            return
+    raise PackageError(
+        f"{wheel_name} is not for the Lambda runtime ({LAMBDA_RUNTIME} on {arch}): a distribution "
+        "with native code must come as a manylinux wheel for that architecture"
+    )
+
+
+def _wheel_from_sdist(sdist: Path, out: Path, arch: str) -> Path:
+    """Build a source distribution into a wheel; only a pure-Python one may be shipped."""
+    build_dir = out / f"build-{sdist.name}"
+    build_dir.mkdir(parents=True)
+    _run_pip(["wheel", "--no-deps", "--wheel-dir", str(build_dir), str(sdist)],
+             f"build a wheel from {sdist.name} (no {arch} wheel is published for it)")
+    (wheel,) = build_dir.glob("*.whl")
+    if not is_pure_wheel(wheel.name):
+        raise PackageError(
+            f"{sdist.name} has no wheel for {LAMBDA_RUNTIME} on {arch}, and its source builds "
+            f"{wheel.name}, which has native code for this machine: only pure-Python packages "
+            "may be built from source for the Lambda zip"
+        )
+    return wheel
+
+
+def _fetch_wheels(pins: dict[str, str], house: Path, arch: str) -> None:
+    """Put a wheel for each pin into the wheelhouse: the platform's, or one built from source."""
+    with tempfile.TemporaryDirectory(prefix="tidings-wheels-") as tmp:
+        downloads = Path(tmp) / "downloads"
+        _run_pip(["download", *_platform_args(arch), "--dest", str(downloads),
+                  *[f"{n}=={v}" for n, v in pins.items()]],
+                 "download the Lambda wheels (is the package index reachable?)")
+        for path in sorted(downloads.iterdir()):
+            wheel = path if path.suffix == ".whl" else _wheel_from_sdist(path, Path(tmp), arch)
+            check_lambda_wheel(wheel.name, arch)
+            # The wheelhouse may be shared by several checkouts: never show a partial file.
+            part = house / f".{wheel.name}.{os.getpid()}.part"
+            shutil.copyfile(wheel, part)
+            part.replace(house / wheel.name)
+
+
 def _pip_install(pins: dict[str, str], target: Path, arch: str) -> None:
     house = wheelhouse(arch)
     house.mkdir(parents=True, exist_ok=True)
     cached = _cached_wheels(house)
     missing = {n: v for n, v in pins.items() if v not in cached.get(n, set())}
     if missing:
-        _run_pip(["download", "--no-deps", *_platform_args(arch), "--dest", str(house),
-                  *[f"{n}=={v}" for n, v in missing.items()]],
-                 "download the Lambda wheels (is the package index reachable?)")
+        _fetch_wheels(missing, house, arch)
     # Installing a wheel into a target directory is unpacking it (no scripts run, none are
     # needed here); doing it directly is much faster than `pip install --target`.
     for name, version in pins.items():
         wheels = sorted(w for w in house.glob("*.whl") if parse_wheel_filename(w.name)[:2] == (name, Version(version)))
         if not wheels:
             raise PackageError(f"no wheel for {name}=={version} in {house}")
+        check_lambda_wheel(wheels[0].name, arch)
         _unpack_wheel(wheels[0], target)
 
 

@@ -478,12 +478,13 @@ def test_not_a_kafka_event_raises(world):
 def test_module_handler_builds_itself_from_the_environment(world, settings, monkeypatch):
     for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(chat_worker, "_default", None)
+    monkeypatch.setattr(chat_worker.handler, "built", None)
     event = world.kafka.event(world.kafka.record(world.value(world.a1, cmid="env-1")))
     assert chat_worker.handler(event, None) == {"batchItemFailures": []}
-    first = chat_worker._default
+    first = chat_worker.handler.built
+    assert isinstance(first, chat_worker.ChatWorker)
     chat_worker.handler(event, None)
-    assert chat_worker._default is first  # reused while warm
+    assert chat_worker.handler.built is first  # reused while warm
     assert [m["clientMsgId"] for m in world.stored()] == ["env-1"]   # the second call was a replay
     first.deliverer.close()
 

@@ -10,23 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from functions.http_api import HttpApi  # noqa: E402
-from http_harness import Client, Sender, new_id  # noqa: E402
-
-
-@pytest.fixture
-def uid():
-    return new_id
-
-
-@pytest.fixture
-def api(settings, ddb):
-    return HttpApi(settings, ddb)
-
-
-@pytest.fixture
-def client(api):
-    return Client(api)
+from http_harness import Sender, api, client, uid  # noqa: E402,F401 (fixtures)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import orjson
+import pytest
 
 from functions import tables
 from functions.http_api import HttpApi, match_route
@@ -27,6 +28,24 @@ RECORDED = json.loads((EVENTS_DIR / "apiGatewayHttpV2Get.json").read_text())
 
 def new_id(prefix: str = "x") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# Fixtures of the HTTP API over the stack's store (`settings` and `ddb` from tests/conftest.py),
+# imported by tests/http's and tests/push's conftest.py.
+
+@pytest.fixture
+def uid():
+    return new_id
+
+
+@pytest.fixture
+def api(settings, ddb):
+    return HttpApi(settings, ddb)
+
+
+@pytest.fixture
+def client(api):
+    return Client(api)
 
 
 

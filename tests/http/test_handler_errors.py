@@ -35,7 +35,10 @@ def test_route_matching_table():
     assert match_route("PATCH", "/rooms/r1") == (None, ["GET"])
     assert match_route("GET", "/nope") == (None, [])
     assert match_route("GET", "/rooms/") == (None, []) and match_route("GET", "/rooms//read") == (None, [])
-    assert len({r.key for r in ROUTES}) == len(ROUTES) == 10
+    assert match_route("DELETE", "/devices/d%2F1")[1] == {"deviceId": "d/1"}
+    assert match_route("PUT", "/rooms/r1/mute")[0].key == "PUT /rooms/{roomId}/mute"
+    assert sorted(match_route("POST", "/devices")[1]) == ["GET", "PUT"]
+    assert len({r.key for r in ROUTES}) == len(ROUTES) == 15  # 10 chat, 5 push (issue 15)
 
 
 def test_missing_or_bad_claims_is_401(api, uid):
@@ -89,7 +92,8 @@ def test_fuzz_json_bodies(api, fuzz_room, body):
     room_id, alice = fuzz_room
     raw = json.dumps(body)  # stdlib: also integers beyond 64 bits
     for method, url in (("POST", "/rooms"), ("POST", path("rooms", room_id, "members")),
-                        ("PUT", path("rooms", room_id, "read"))):
+                        ("PUT", path("rooms", room_id, "read")), ("PUT", "/devices"),
+                        ("PUT", path("rooms", room_id, "mute"))):
         _check_error_shape(api.handle(v2_event(method, url, user=alice, raw_body=raw), None))
 
 
@@ -103,13 +107,16 @@ def test_fuzz_raw_bodies(api, fuzz_room, raw, b64):
 
 
 @FUZZ
-@given(room=ids, user=ids, query=st.dictionaries(st.sampled_from(["after", "before", "limit", "cursor", "x"]),
-                                                 st.text(max_size=40), max_size=4))
-def test_fuzz_params(api, fuzz_room, room, user, query):
+@given(room=ids, user=ids, device=ids,
+       query=st.dictionaries(st.sampled_from(["after", "before", "limit", "cursor", "x"]),
+                             st.text(max_size=40), max_size=4))
+def test_fuzz_params(api, fuzz_room, room, user, device, query):
     _room_id, alice = fuzz_room
     for route in ROUTES:
-        params = {"roomId": room, "userId": user}
-        url = route.path.replace("{roomId}", quote(room, safe="")).replace("{userId}", quote(user, safe=""))
+        params = {"roomId": room, "userId": user, "deviceId": device}
+        url = route.path
+        for name, value in params.items():
+            url = url.replace("{%s}" % name, quote(value, safe=""))
         # as API Gateway routes it (decoded pathParameters) and through the catch-all route
         for event in (v2_event(route.method, url, user=alice, query=query, route_key=route.key,
                                path_parameters={p: params[p] for p in route.params}),

@@ -133,6 +133,16 @@ def test_real_responses_match_the_document(client: Client, sender, uid):
         ("GET", path("rooms", room_id, "presence"), {}),
         ("GET", "/me", {}),
         ("GET", "/me", {"user": None}),
+        # push notifications (issue 15)
+        ("PUT", "/devices", {"body": {"platform": "apns", "token": "ab" * 32, "appId": "app.doc"}}),
+        ("PUT", "/devices", {"body": {"platform": "apns", "token": "ab" * 32, "appId": "app.doc"}}),
+        ("PUT", "/devices", {"body": {"platform": "pager", "token": "x", "appId": "a"}}),
+        ("GET", "/devices", {}),
+        ("DELETE", path("devices", "d" + "0" * 32), {}),
+        ("DELETE", path("devices", "nope"), {}),
+        ("PUT", path("rooms", room_id, "mute"), {"body": {"until": 0}}),
+        ("PUT", path("rooms", room_id, "mute"), {"body": {"until": "later"}}),
+        ("GET", "/push/config", {}),
     ]
     seen = set()
     for method, url, kwargs in calls:

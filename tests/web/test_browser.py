@@ -73,6 +73,11 @@ def test_timeline_logic():
     run_node([str(WEB_TESTS / "timeline.test.mjs")], timeout=120)
 
 
+def test_push_registration_logic():
+    """Web Push registration (service worker, subscription, PUT /devices) and the worker, no browser."""
+    run_node([str(WEB_TESTS / "push.test.mjs")], timeout=120)
+
+
 @pytest.fixture
 def dead_first_gateway(local_stack, tmp_path):
     """A second gateway on the same store whose /config.json lists a dead edge first, then

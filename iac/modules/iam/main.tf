@@ -12,6 +12,17 @@ locals {
       "dynamodb:GetItem",
       "dynamodb:Query",
     ]
+    # Change or delete existing items, never create them (the notifier: pushedSeq on members,
+    # dead devices deleted).
+    update = [
+      "dynamodb:BatchGetItem",
+      "dynamodb:ConditionCheckItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+    ]
     readwrite = [
       "dynamodb:BatchGetItem",
       "dynamodb:BatchWriteItem",
@@ -40,6 +51,14 @@ locals {
   chat_topic_arn = "${replace(var.msk_cluster_arn, ":cluster/", ":topic/")}/${var.chat_topic}"
   dlq_topic_arn  = "${replace(var.msk_cluster_arn, ":cluster/", ":topic/")}/${var.dlq_topic}"
   group_arn      = "${replace(var.msk_cluster_arn, ":cluster/", ":group/")}/${var.consumer_group}"
+  push_group_arn = "${replace(var.msk_cluster_arn, ":cluster/", ":group/")}/${var.push_consumer_group}"
+
+  # The functions fed by a Kafka event source mapping on the chat topic, each in its own
+  # consumer group: the chat worker and the push notifier.
+  chat_consumer_groups = {
+    worker   = local.group_arn
+    notifier = local.push_group_arn
+  }
 
   # ENIs of VPC functions and of the ESM's pollers, in this account and region only.
   ec2_scope = "arn:${var.partition}:ec2:${var.region}:${var.account_id}:*/*"
@@ -84,17 +103,21 @@ data "aws_iam_policy_document" "ecs_assume" {
   }
 }
 
-# --- chat worker (Kafka event source mapping -> DynamoDB -> edges) -------------------------
+# --- chat topic consumers (local.chat_consumer_groups) -------------------------------------
+# What each needs: its logs and tables, the chat topic read in its own group, ENIs in the
+# VPC (the function's and the mapping pollers'), the key, X-Ray.
 
-data "aws_iam_policy_document" "worker" {
+data "aws_iam_policy_document" "chat_consumer" {
+  for_each = local.chat_consumer_groups
+
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${var.log_group_arns["worker"]}:*"]
+    resources = ["${var.log_group_arns[each.key]}:*"]
   }
 
   dynamic "statement" {
-    for_each = local.table_statements["worker"]
+    for_each = local.table_statements[each.key]
     content {
       sid       = statement.value.sid
       actions   = statement.value.actions
@@ -123,25 +146,7 @@ data "aws_iam_policy_document" "worker" {
   statement {
     sid       = "MskConsumerGroup"
     actions   = ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"]
-    resources = [local.group_arn]
-  }
-
-  dynamic "statement" {
-    for_each = var.esm_on_failure == "kafka" ? [local.dlq_topic_arn] : []
-    content {
-      sid       = "MskWriteDeadLetterTopic"
-      actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
-      resources = [statement.value]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.esm_on_failure == "sqs" ? [var.dlq_queue_arn] : []
-    content {
-      sid       = "DeadLetterQueue"
-      actions   = ["sqs:SendMessage"]
-      resources = [statement.value]
-    }
+    resources = [each.value]
   }
 
   statement {
@@ -179,6 +184,30 @@ data "aws_iam_policy_document" "worker" {
   }
 }
 
+# --- chat worker (Kafka event source mapping -> DynamoDB -> edges) -------------------------
+
+data "aws_iam_policy_document" "worker" {
+  source_policy_documents = [data.aws_iam_policy_document.chat_consumer["worker"].json]
+
+  dynamic "statement" {
+    for_each = var.esm_on_failure == "kafka" ? [local.dlq_topic_arn] : []
+    content {
+      sid       = "MskWriteDeadLetterTopic"
+      actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.esm_on_failure == "sqs" ? [var.dlq_queue_arn] : []
+    content {
+      sid       = "DeadLetterQueue"
+      actions   = ["sqs:SendMessage"]
+      resources = [statement.value]
+    }
+  }
+}
+
 resource "aws_iam_role" "worker" {
   name_prefix        = "${var.name}-worker-"
   description        = "tidings chat worker Lambda"
@@ -189,6 +218,30 @@ resource "aws_iam_role_policy" "worker" {
   name   = "worker"
   role   = aws_iam_role.worker.id
   policy = data.aws_iam_policy_document.worker.json
+}
+
+# --- push notifier (its own mapping on the chat topic -> FCM, APNs, Web Push) ----------------
+
+data "aws_iam_policy_document" "notifier" {
+  source_policy_documents = [data.aws_iam_policy_document.chat_consumer["notifier"].json]
+
+  statement {
+    sid       = "PushCredentials"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.push_credentials_secret_arn]
+  }
+}
+
+resource "aws_iam_role" "notifier" {
+  name_prefix        = "${var.name}-notifier-"
+  description        = "tidings push notifier Lambda"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+resource "aws_iam_role_policy" "notifier" {
+  name   = "notifier"
+  role   = aws_iam_role.notifier.id
+  policy = data.aws_iam_policy_document.notifier.json
 }
 
 # --- HTTP API function ---------------------------------------------------------------------

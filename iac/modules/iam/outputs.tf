@@ -8,6 +8,16 @@ output "worker_policy_ready" {
   value       = aws_iam_role_policy.worker.id
 }
 
+output "notifier_role_arn" {
+  description = "Execution role of the push notifier."
+  value       = aws_iam_role.notifier.arn
+}
+
+output "notifier_policy_ready" {
+  description = "Changes when the notifier's policy is attached (its function and mapping wait for it)."
+  value       = aws_iam_role_policy.notifier.id
+}
+
 output "http_role_arn" {
   description = "Execution role of the HTTP function."
   value       = aws_iam_role.http.arn

@@ -24,12 +24,12 @@ variable "table_arns" {
 }
 
 variable "table_access" {
-  description = "Per principal (worker, http, edge): logical table => read | readwrite."
+  description = "Per principal (worker, http, edge, notifier): logical table => read | update | readwrite."
   type        = map(map(string))
 
   validation {
-    condition     = alltrue(flatten([for p, t in var.table_access : [for name, level in t : contains(["read", "readwrite"], level)]]))
-    error_message = "table_access levels must be read or readwrite."
+    condition     = alltrue(flatten([for p, t in var.table_access : [for name, level in t : contains(["read", "update", "readwrite"], level)]]))
+    error_message = "table_access levels must be read, update or readwrite."
   }
 }
 
@@ -40,6 +40,16 @@ variable "msk_cluster_arn" {
 
 variable "chat_topic" {
   description = "Chat topic."
+  type        = string
+}
+
+variable "push_consumer_group" {
+  description = "Consumer group of the notifier's event source mapping."
+  type        = string
+}
+
+variable "push_credentials_secret_arn" {
+  description = "Secrets Manager ARN of the push credentials (the notifier reads it)."
   type        = string
 }
 
@@ -80,6 +90,6 @@ variable "edge_image" {
 }
 
 variable "log_group_arns" {
-  description = "Log group ARNs keyed by worker, http, edge."
+  description = "Log group ARNs keyed by worker, http, edge, notifier."
   type        = map(string)
 }

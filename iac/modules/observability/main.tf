@@ -2,11 +2,12 @@
 
 locals {
   log_groups = {
-    worker = "/aws/lambda/${var.name}-chat-worker"
-    http   = "/aws/lambda/${var.name}-http-api"
-    edge   = "/ecs/${var.name}/edge"
-    api    = "/aws/apigateway/${var.name}-http"
-    msk    = "/aws/msk/${var.name}"
+    worker   = "/aws/lambda/${var.name}-chat-worker"
+    http     = "/aws/lambda/${var.name}-http-api"
+    notifier = "/aws/lambda/${var.name}-notifier"
+    edge     = "/ecs/${var.name}/edge"
+    api      = "/aws/apigateway/${var.name}-http"
+    msk      = "/aws/msk/${var.name}"
   }
   alarm_actions = [aws_sns_topic.alarms.arn]
 }

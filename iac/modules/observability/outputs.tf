@@ -8,6 +8,11 @@ output "http_log_group_name" {
   value       = aws_cloudwatch_log_group.this["http"].name
 }
 
+output "notifier_log_group_name" {
+  description = "Log group of the push notifier."
+  value       = aws_cloudwatch_log_group.this["notifier"].name
+}
+
 output "edge_log_group_name" {
   description = "Log group of the edges."
   value       = aws_cloudwatch_log_group.this["edge"].name
@@ -24,11 +29,12 @@ output "api_log_group_arn" {
 }
 
 output "log_group_arns" {
-  description = "Log group ARNs keyed by worker, http, edge."
+  description = "Log group ARNs keyed by worker, http, edge, notifier."
   value = {
-    worker = aws_cloudwatch_log_group.this["worker"].arn
-    http   = aws_cloudwatch_log_group.this["http"].arn
-    edge   = aws_cloudwatch_log_group.this["edge"].arn
+    worker   = aws_cloudwatch_log_group.this["worker"].arn
+    http     = aws_cloudwatch_log_group.this["http"].arn
+    edge     = aws_cloudwatch_log_group.this["edge"].arn
+    notifier = aws_cloudwatch_log_group.this["notifier"].arn
   }
 }
 

@@ -4,6 +4,7 @@
 
 import { Api, ApiError, devLogin } from './api.js';
 import { fetchServerConfig, readConfig } from './config.js';
+import { registerPush } from './push.js';  // push notifications (issue 15)
 import { Live, loadStomp } from './live.js';
 import { Timeline, TypingSet, backoff, resumeSeq, typingText } from './timeline.js';
 
@@ -179,6 +180,7 @@ class App {
       onRoomLost: (roomId, reason) => this.forgetRoom(roomId, reason),
       debug: this.config.debug ? (t) => console.debug('[stomp]', t) : null,
     });
+    registerPush({ token: session.token }).catch((e) => console.warn('push:', e.message));  // issue 15
     for (const roomId of this.rooms.keys()) this.live.watch(roomId);
     this.live.start();
     this.timers.push(setInterval(() => this.loadRooms().catch((e) => this.handleAuth(e)), ROOMS_POLL_MS));
