@@ -2,7 +2,9 @@
 the worker drains them, so deliveries stay timely and acks get slower instead.
 
 The signal is the pipeline's own (websocket_edge/pipeline_lag.py): the backlog's delay, lag
-divided by the drain rate. Past `TIDINGS_BACKPRESSURE_DELAY_S` the edge admits sends at
+divided by the drain rate (a backlog under MIN_LAG records never counts: a worker that is
+restarting, or between two readings, is not behind). Past `TIDINGS_BACKPRESSURE_DELAY_S` the
+edge admits sends at
 `ADMIT_FRACTION` of the drain rate, times its own share of what all edges produce (every edge
 computes the same from Kafka, so together they admit a little less than the worker drains
 and the backlog shrinks). Below half that delay, sends go straight through again.
@@ -34,6 +36,7 @@ log = logging.getLogger("tidings.edge.admission")
 
 ADMIT_FRACTION = 0.9     # of the drain rate, while the backlog is too long
 MIN_RATE = 20.0          # sends a second an edge always admits
+MIN_LAG = 1000           # records: a backlog smaller than this is never worth holding sends for
 BURST_S = 0.2            # tokens saved up, in seconds of the current rate
 
 
@@ -62,7 +65,7 @@ class Admission:
         elapsed = (reading.at - self._last_at) if self._last_at is not None else 0.0
         mine = self._produced / elapsed if elapsed > 0 else 0.0
         self._last_at, self._produced = reading.at, 0
-        delay = reading.delay_s
+        delay = reading.delay_s if reading.lag >= MIN_LAG else 0.0
         if delay > self.delay_s:
             share = min(1.0, mine / reading.ingest_per_s) if reading.ingest_per_s > 0 else 1.0
             self._set(max(MIN_RATE, ADMIT_FRACTION * reading.drain_per_s * share))

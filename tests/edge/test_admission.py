@@ -7,7 +7,7 @@ import gevent
 import pytest
 
 from functions.settings import Settings
-from websocket_edge.admission import ADMIT_FRACTION, MIN_RATE, Admission
+from websocket_edge.admission import ADMIT_FRACTION, MIN_LAG, MIN_RATE, Admission
 from websocket_edge.pipeline_lag import LagReading, PipelineLag
 
 
@@ -45,6 +45,9 @@ def test_sends_go_straight_through_while_the_pipeline_keeps_up():
     admission.on_reading(LagReading(lag=100, drain_per_s=1000, ingest_per_s=1000, at=1.0))
     assert admission.rate is None and admission.window == 16 and windows == []
     assert admission.admit() == 0.0
+    # a small backlog with nothing drained in the last moment (a worker restarting) is no reason
+    admission.on_reading(LagReading(lag=MIN_LAG - 1, drain_per_s=0, ingest_per_s=50, at=2.0))
+    assert admission.rate is None and windows == []
 
 
 def test_a_long_backlog_limits_this_edge_to_its_share_of_the_drain():
