@@ -85,6 +85,11 @@ class Admission:
             while self._waiters:   # let everyone through
                 self._waiters.popleft().set()
 
+    def release_all(self) -> None:
+        """Let every held send go on at once (the edge is stopping: they get their answer now)."""
+        self.delay_s = 0
+        self._set(None)
+
     # --- sends -----------------------------------------------------------------------------------
     def admit(self) -> float:
         """Wait (cooperatively) until this send may go to Kafka; the seconds it waited."""

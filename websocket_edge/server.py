@@ -58,6 +58,9 @@ class EdgeServer:
         deadline = time.monotonic() + budget_s
         d.state.shutting_down = True
         d.state.accepting_sends = False
+        if d.admission is not None:   # sends held by backpressure are answered now, not dropped
+            d.admission.release_all()
+            gevent.sleep(0)
         log.info("shutting down: %d connections, %d records in flight", len(d.hub),
                  getattr(d.producer, "pending", 0))
         d.producer.drain(time.monotonic() + budget_s / 2)

@@ -424,7 +424,8 @@ class Session:
             held = admission.admit()
             if held:
                 self.deps.metrics.send_hold.observe(held)
-            if self._closing is not None:
+            if not self.deps.state.accepting_sends:   # the edge began to stop meanwhile
+                self._error(contracts.ERR_UNAVAILABLE, "edge restarting: send again", send.client_msg_id, send)
                 return
         record = self._record(contracts.RECORD_SEND, send.room,
                               clientMsgId=send.client_msg_id, body=send.body)

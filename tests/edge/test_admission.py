@@ -97,3 +97,17 @@ def test_backpressure_can_be_turned_off():
     admission.delay_s = 0
     admission.on_reading(LagReading(lag=10**6, drain_per_s=1, ingest_per_s=1, at=1.0))
     assert admission.rate is None and windows == []
+
+
+def test_stopping_releases_the_held_sends_at_once():
+    admission, _ = _admission(backpressure_max_hold_s=30.0)
+    admission.on_reading(LagReading(lag=5000, drain_per_s=1, ingest_per_s=1, at=1.0))
+    admission._tokens, admission.rate = 0.0, 1e-9
+    held = [gevent.spawn(admission.admit) for _ in range(3)]
+    gevent.sleep(0.05)
+    assert not any(g.ready() for g in held)
+    admission.release_all()
+    gevent.joinall(held, timeout=2)
+    assert all(g.successful() for g in held)
+    admission.on_reading(LagReading(lag=10**6, drain_per_s=1, ingest_per_s=1, at=2.0))
+    assert admission.rate is None   # and it stays open while stopping
