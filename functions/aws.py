@@ -34,3 +34,11 @@ def dynamodb_wire(settings: Settings):
     from functions.dynamo_wire import DynamoWire
 
     return DynamoWire(settings)
+
+
+def dynamodb_data(settings: Settings):
+    """The client for data calls (get/put/update/delete/query...): boto3's calling convention,
+    DynamoWire underneath (functions/dynamo_wire.py). Table management stays on `dynamodb`."""
+    from functions.dynamo_wire import WireClient
+
+    return WireClient(dynamodb_wire(settings))

@@ -5,7 +5,8 @@ a BatchWriteItem request (it walks the service model for every attribute of ever
 boto3's TypeSerializer another ~130 µs, more than the store itself needs to write the item.
 Here the same requests are encoded once with orjson (`encode_item` knows the few types tidings
 stores), signed with botocore's own SigV4 signer and sent over a keep-alive urllib3 pool.
-Only BatchWriteItem, BatchGetItem and UpdateItem go this way; everything else stays on boto3.
+`WireClient` offers boto3's low-level calling convention on top, so the stores of the
+functions and the edge use it for every data call; tables are created with boto3.
 
 Errors keep botocore's shape: a refusal raises `botocore.exceptions.ClientError` with the
 service's error code, so callers handle both paths alike. Throttling, 5xx and dropped
@@ -106,7 +107,7 @@ def decode_item(item: Mapping[str, Any]) -> dict:
 class DynamoWire:
     """A thread- and greenlet-safe caller of DynamoDB operations with pre-encoded bodies."""
 
-    def __init__(self, settings: Settings, *, max_attempts: int = 8, pool_size: int = 32,
+    def __init__(self, settings: Settings, *, max_attempts: int = 8, pool_size: int = 256,
                  connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0, sleep=time.sleep):
         self.region = settings.aws_region
         self.url = settings.dynamodb_endpoint or f"https://dynamodb.{settings.aws_region}.amazonaws.com"
@@ -118,7 +119,10 @@ class DynamoWire:
                 raise RuntimeError("no AWS credentials found for DynamoDB")
         self.max_attempts = max_attempts
         self._sleep = sleep
-        self._pool = urllib3.PoolManager(maxsize=pool_size, retries=False,
+        # block: callers beyond pool_size wait for a connection instead of opening (and then
+        # discarding) one of their own: thousands of greenlets must not become thousands of
+        # connections to the store
+        self._pool = urllib3.PoolManager(maxsize=pool_size, block=True, retries=False,
                                          timeout=urllib3.Timeout(connect=connect_timeout_s, read=read_timeout_s))
 
     def _signed_headers(self, operation: str, body: bytes) -> dict[str, str]:
@@ -152,3 +156,18 @@ class DynamoWire:
             raise ClientError({"Error": {"Code": code, "Message": message},
                                "ResponseMetadata": {"HTTPStatusCode": response.status}}, operation)
         raise AssertionError("unreachable")   # pragma: no cover
+
+
+class WireClient:
+    """boto3's low-level DynamoDB client's calling convention over DynamoWire: the same
+    parameters (AttributeValue dicts), the same answers, the same ClientErrors, e.g.
+    `client.update_item(TableName=..., Key=..., UpdateExpression=...)`."""
+
+    def __init__(self, wire: DynamoWire):
+        self.wire = wire
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        operation = "".join(part.title() for part in name.split("_"))
+        return lambda **params: self.wire.call(operation, params)
