@@ -133,7 +133,7 @@ class Store:
 
     def __init__(self, settings: Settings, client=None, *, max_attempts: int = 10, sleep=time.sleep):
         self.settings = settings
-        self.client = client or aws.dynamodb(settings)
+        self.client = client or aws.dynamodb_data(settings)
         self.wire = aws.dynamodb_wire(settings)   # the batched calls: no per-item botocore work
         self.max_attempts = max_attempts
         self._sleep = sleep
@@ -378,6 +378,25 @@ class Messages:
         """The room's last stored seq: messages above it are not stored (yet) and never read."""
         item = self.store.latest([room_id])[room_id]
         return int(item["seq"]) if item else 0
+
+    def committed_seq_if_member(self, room_id: str, user_id: str) -> int | None:
+        """The room's last stored seq, or None when `user_id` is not a member, in two round
+        trips: the newest items, then their partitions' commits together with the member item.
+        The member item is read after the items, so when the user is a member, every message
+        up to that seq was stored while they were one (websocket_edge/session.py)."""
+        page = self.store.newest(room_id, LATEST_PAGE)
+        partitions = {i["partition"] for i in page if i.get("partition")}
+        found = self.store.batch_get({tables.MEMBERS: [{"roomId": room_id, "userId": user_id}],
+                                      tables.PARTITION_COMMITS: [{"partition": p} for p in partitions]})
+        if not found[tables.MEMBERS]:
+            return None
+        commits = dict.fromkeys(partitions, -1)
+        commits.update({i["partition"]: int(i.get("offset", -1)) for i in found[tables.PARTITION_COMMITS]})
+        stored = [i for i in page if _stored(i, commits)]
+        if stored or len(page) < LATEST_PAGE:
+            return int(stored[0]["seq"]) if stored else 0
+        deeper = self.store.stored_newest(room_id, 1, commits)   # a big batch in flight on top
+        return int(deeper[0]["seq"]) if deeper else 0
 
     def page(self, room_id: str, after_seq: int | None = None, before_seq: int | None = None,
              limit: int = 50) -> Page:

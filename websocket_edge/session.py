@@ -501,8 +501,8 @@ class Session:
     def _verified_high(self, room: str) -> int:
         """The room's committed seq, read BEFORE membership is checked: when the user is still a
         member after this read, every message up to it was stored while they were one."""
-        high = self.deps.messages.committed_seq(room)
-        if not self.deps.rooms.is_member(room, self.user_id):
+        high = self.deps.messages.committed_seq_if_member(room, self.user_id)
+        if high is None:
             raise Revoked(room)
         return high
 

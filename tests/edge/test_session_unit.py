@@ -118,6 +118,10 @@ class FakeStore:
     def committed_seq(self, room_id):
         return max((m["seq"] for m in self.messages[room_id]), default=0)
 
+    def committed_seq_if_member(self, room_id, user_id):
+        high = self.committed_seq(room_id) if room_id in self.messages else 0
+        return high if self.is_member(room_id, user_id) else None
+
     def messages_after(self, room_id, after_seq, upto=None):
         items = [m for m in self.messages[room_id] if m["seq"] > after_seq and (upto is None or m["seq"] <= upto)]
         gevent.sleep(0.01)   # a store round trip: other greenlets run

@@ -212,3 +212,16 @@ def test_stored_at_finds_what_records_became(settings, ddb, uid):
     found = store.stored_at(room, _partition(room), {12, 47, 49, 999}, page=8)
     assert {o: i["seq"] for o, i in found.items()} == {12: 2, 47: 37}   # 49: not committed; 999: none
     assert store.stored_at(room, "another-partition", {12}) == {}
+
+
+def test_committed_seq_if_member(settings, ddb, uid):
+    from functions.rooms import Rooms
+
+    room, alice = uid("room"), uid("alice")
+    Rooms(settings, ddb).create(room, "n", alice)
+    messages = Messages(settings, ddb)
+    assert messages.committed_seq_if_member(room, alice) == 0
+    Store(settings, ddb).batch_write({tables.MESSAGES: [_msg(room, s) for s in range(1, 6)]})
+    _commit(settings, ddb, room, 3)
+    assert messages.committed_seq_if_member(room, alice) == 3
+    assert messages.committed_seq_if_member(room, uid("stranger")) is None
