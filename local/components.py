@@ -93,7 +93,10 @@ def notifier_component(stack: "Stack") -> Component:
     return _esm_component(
         stack, "notifier", "functions.push.notifier.handler",
         "event source mapping (own consumer group): chat topic -> functions.push.notifier.handler",
-        env={"TIDINGS_CONSUMER_GROUP": stack.settings.push_consumer_group, "TIDINGS_MAX_RETRY_ATTEMPTS": "-1"},
+        # Pushes are not latency-critical to the millisecond: batches of up to 1 s (and 500
+        # records) cost the shared store a read per room and batch, not per message.
+        env={"TIDINGS_CONSUMER_GROUP": stack.settings.push_consumer_group, "TIDINGS_MAX_RETRY_ATTEMPTS": "-1",
+             "TIDINGS_BATCH_SIZE": "500", "TIDINGS_BATCH_WINDOW_MS": "1000"},
     )
 
 

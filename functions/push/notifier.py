@@ -4,11 +4,12 @@ chat path reads, so a slow or absent push service delays only its own consumer g
 
 Per batch:
 1. the `chat.send` records, then wait (polling the partitions' commits, up to
-   TIDINGS_PUSH_STORE_WAIT_S) until the chat worker has committed them; a record that took a
-   seq is the room's stored message with that partition and offset (refused records,
-   resends and replays stored nothing and get no push);
-2. per room: the room item (live subscribers, name) and its members (read marks, mutes,
-   push marks), then `recipients.choose`;
+   TIDINGS_PUSH_STORE_WAIT_S) until the chat worker has committed them;
+2. the rooms' items (live subscribers, name); a room where every member (remembered for
+   TIDINGS_MEMBER_CACHE_S) other than the sender is online is done (the usual case in a busy
+   chat); for the others: the message a record became (the room's stored item with that
+   partition and offset: refused records, resends and replays stored nothing and get no
+   push) and the member items (read marks, mutes, push marks), then `recipients.choose`;
 3. per recipient: their devices, their total unread (the badge), one notification to each
    device (in parallel, `sending.with_retries`); dead devices are deleted; a push that went
    out sets the member's `pushedSeq`.
@@ -41,6 +42,7 @@ from functions.store import Store
 
 log = get_logger("tidings.notifier")
 POLL_S = 0.1
+MAX_REMEMBERED_ROOMS = 100_000
 SEND_THREADS = 8
 
 
@@ -98,6 +100,7 @@ class Notifier:
         self.senders = build_senders(settings) if senders is None else senders
         self.clock, self.sleep = clock, sleep
         self.pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="push")
+        self._members: dict[str, tuple[float, set[str]]] = {}   # room -> (read at, member ids)
 
     def __call__(self, event: dict, context: Any = None) -> dict:
         bind_invocation(context)
@@ -107,43 +110,63 @@ class Notifier:
         sends = sends_of(kafka)
         if not sends or not self.senders:
             return {"batchItemFailures": []}
-        stored = self.stored(sends)
+        self.await_committed(sends)
         stats: Counter = Counter()
+        now = self.clock()
+        rooms = {i["roomId"]: i for i in self.store.batch_get(
+            {tables.ROOMS: [{"roomId": r} for r in {s.room for s in sends}]})[tables.ROOMS]}
+        online = {r: {e.get("u") for e in live_subscribers(item, now).values()} for r, item in rooms.items()}
+        # Only rooms where someone may be offline are read further (who stored what, read marks,
+        # mutes): in a busy chat every member is usually online, and this runs for every message.
+        maybe = [s for s in sends if s.room in rooms and self.known_members(s.room) - online[s.room] - {s.sender}]
+        stored = self.stored(maybe) if maybe else {}
         if stored:
-            now = self.clock()
-            rooms = {i["roomId"]: i for i in
-                     self.store.batch_get({tables.ROOMS: [{"roomId": r} for r in stored]})[tables.ROOMS]}
             chosen: list[tuple[Recipient, dict]] = []
             for room_id, items in stored.items():
-                room = rooms.get(room_id) or {}
-                online = {entry.get("u") for entry in live_subscribers(room, now).values()}
-                chosen += [(r, room) for r in choose(items, self.members.of_room(room_id), online, int(now * 1000))]
+                chosen += [(r, rooms[room_id]) for r in
+                           choose(items, self.members.of_room(room_id), online[room_id], int(now * 1000))]
             stats.update(self.pool.map(lambda pair: self.push(*pair), chosen))
-        log.info("push_batch", records=len(sends), stored=sum(len(v) for v in stored.values()), **stats)
+        log.info("push_batch", records=len(sends), rooms=len(rooms), maybe_offline=len({s.room for s in maybe}),
+                 stored=sum(len(v) for v in stored.values()), **stats)
         if stats[Outcome.RETRY_LATER.value]:
             raise PushUnavailable(f"{stats[Outcome.RETRY_LATER.value]} push(es) to retry later")
         return {"batchItemFailures": []}
 
     # --- 1: what the chat worker stored ------------------------------------------------------
-    def stored(self, sends: list[Send]) -> dict[str, list[dict]]:
-        """Room -> the message items these records stored, once the worker has committed them."""
+    def await_committed(self, sends: list[Send]) -> None:
+        """Until the chat worker has committed every one of these records (stored or refused)."""
         deadline = self.clock() + self.settings.push_store_wait_s
-        pending: list[Send] = list(sends)
+        while True:
+            commits = self.store.commits({s.partition for s in sends})
+            waiting = sum(1 for s in sends if s.offset > commits[s.partition])
+            if not waiting:
+                return
+            if self.clock() >= deadline:
+                raise NotYetStored(f"{waiting} record(s) not stored after {self.settings.push_store_wait_s}s")
+            self.sleep(POLL_S)
+
+    def known_members(self, room_id: str) -> set[str]:
+        """The room's member ids, remembered for TIDINGS_MEMBER_CACHE_S (who *may* need a push;
+        the member items themselves are read fresh before anyone is chosen)."""
+        now = self.clock()
+        cached = self._members.get(room_id)
+        if cached is not None and now - cached[0] < self.settings.member_cache_s:
+            return cached[1]
+        members = {m["userId"] for m in self.members.of_room(room_id)}
+        self._members[room_id] = (now, members)
+        if len(self._members) > MAX_REMEMBERED_ROOMS:
+            self._members.pop(next(iter(self._members)))
+        return members
+
+    def stored(self, sends: list[Send]) -> dict[str, list[dict]]:
+        """Room -> the message items these (committed) records became."""
+        groups: dict[tuple[str, str], set[int]] = {}
+        for s in sends:
+            groups.setdefault((s.room, s.partition), set()).add(s.offset)
         out: dict[str, list[dict]] = {}
-        while pending:
-            commits = self.store.commits({s.partition for s in pending})
-            handled = [s for s in pending if s.offset <= commits[s.partition]]
-            pending = [s for s in pending if s.offset > commits[s.partition]]
-            groups: dict[tuple[str, str], set[int]] = {}
-            for s in handled:
-                groups.setdefault((s.room, s.partition), set()).add(s.offset)
-            for (room, partition), offsets in groups.items():
-                found = self.store.stored_at(room, partition, offsets)
-                out.setdefault(room, []).extend(found[o] for o in sorted(found))
-            if pending:
-                if self.clock() >= deadline:
-                    raise NotYetStored(f"{len(pending)} record(s) not stored after {self.settings.push_store_wait_s}s")
-                self.sleep(POLL_S)
+        for (room, partition), offsets in groups.items():
+            found = self.store.stored_at(room, partition, offsets)
+            out.setdefault(room, []).extend(found[o] for o in sorted(found))
         return {room: items for room, items in out.items() if items}
 
     # --- 3: one recipient ----------------------------------------------------------------------

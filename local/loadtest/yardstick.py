@@ -3,7 +3,8 @@
 Machines differ from day to day (the same command has run 2.5x slower on another day), so a
 drain rate alone says little. Before the load, `invoke loadtest` measures
 - the store: BatchWriteItem of message-sized items (the shape `functions.store.message_item`
-  makes) into a scratch table, from `STORE_THREADS` threads, for about `seconds`;
+  makes) into a scratch table, from `STORE_THREADS` threads, for about `seconds`, sent the
+  way the worker sends them (functions/dynamo_wire.py), so the client is not the limit;
 - Kafka: an idempotent acks=all producer writes message-sized records to a scratch topic
   while a consumer reads them back, for about `seconds`: records produced and consumed per
   second;
@@ -22,7 +23,8 @@ import orjson
 
 from functions import aws
 from functions.settings import Settings
-from functions.store import message_item, to_item
+from functions.dynamo_wire import encode_item
+from functions.store import message_item
 
 STORE_THREADS = 8
 BATCH = 25
@@ -37,7 +39,8 @@ def _message(room: int, seq: int) -> dict:
 
 def store_rate(settings: Settings, seconds: float = 5.0, threads: int = STORE_THREADS) -> dict:
     """Items per second that BatchWriteItem puts into a scratch table with the messages' keys."""
-    client = aws.dynamodb(settings)
+    client = aws.dynamodb(settings)          # the table: boto3
+    wire = aws.dynamodb_wire(settings)       # the writes: as the worker makes them (no per-item botocore)
     name = f"{settings.table_prefix}yardstick-{uuid.uuid4().hex[:8]}"
     client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
                         AttributeDefinitions=[{"AttributeName": "roomId", "AttributeType": "S"},
@@ -54,10 +57,10 @@ def store_rate(settings: Settings, seconds: float = 5.0, threads: int = STORE_TH
             items = []
             for _ in range(BATCH):
                 seq += 1
-                items.append({"PutRequest": {"Item": to_item(_message(index * 1000 + seq % 1000, seq))}})
+                items.append({"PutRequest": {"Item": encode_item(_message(index * 1000 + seq % 1000, seq))}})
             request = {name: items}
             while request:
-                request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                request = wire.call("BatchWriteItem", {"RequestItems": request}).get("UnprocessedItems") or {}
             written[index] += BATCH
 
     try:
