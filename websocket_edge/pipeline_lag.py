@@ -7,8 +7,11 @@ batch is stored and delivered). From two readings in a row:
 - drain: records the worker handled per second; ingest: records produced per second.
 No store, no worker, no other edge is asked: this works the same locally and on MSK.
 
-The Kafka admin calls block, so they run on gevent's native thread pool; the greenlet that
-asks only waits for the answer (a dead broker costs a timeout there, never the hub).
+The Kafka calls block, so they run on gevent's native thread pool; the greenlet that asks
+only waits for the answer (a dead broker costs a timeout there, never the hub). They are a
+plain consumer's synchronous calls (watermarks, committed offsets), never the AdminClient's
+futures: those are completed from librdkafka's own thread, and completing a monkey-patched
+future there crashed the edge with SIGSEGV while a broker was down.
 """
 
 from __future__ import annotations
@@ -44,28 +47,30 @@ class LagReading:
         return self.lag / self.drain_per_s if self.drain_per_s > 0 else float("inf")
 
 
-def _admin_factory(settings: Settings):
-    from confluent_kafka.admin import AdminClient
+def _reader_factory(settings: Settings):
+    """A consumer that only reads offsets: it never subscribes, so it never joins the group."""
+    from confluent_kafka import Consumer
 
     from websocket_edge.producer import producer_config
 
     config = {k: v for k, v in producer_config(settings).items()
               if k in ("bootstrap.servers", "security.protocol", "sasl.mechanism", "oauth_cb")}
-    config["client.id"] = f"tidings-{settings.edge_id}-lag"
-    # librdkafka's own lines (a broker away: one per reconnect) stay quiet: this client reads
-    # on a native thread, and a failed reading is reported by the loop instead
-    config["log_level"] = 2
-    return AdminClient(config)
+    config.update({"client.id": f"tidings-{settings.edge_id}-lag", "group.id": settings.consumer_group,
+                   "enable.auto.commit": False,
+                   # librdkafka's own lines (a broker away: one per reconnect) stay quiet: this
+                   # client reads on a native thread, and a failed reading is reported by the loop
+                   "log_level": 2})
+    return Consumer(config)
 
 
 class PipelineLag:
     def __init__(self, settings: Settings, *, interval_s: float = 0.5,
-                 admin_factory: Callable[[Settings], Any] = _admin_factory,
+                 reader_factory: Callable[[Settings], Any] = _reader_factory,
                  clock: Callable[[], float] = time.monotonic):
         self.settings = settings
         self.interval_s = interval_s
-        self._admin_factory = admin_factory
-        self._admin = None
+        self._reader_factory = reader_factory
+        self._reader = None
         self._clock = clock
         self._partitions: list[int] = []
         self._previous: tuple[float, int, int] | None = None   # (at, end sum, committed sum)
@@ -127,30 +132,26 @@ class PipelineLag:
     def _offsets(self) -> tuple[int, int]:
         """(sum of end offsets, sum of committed offsets) over the chat topic's partitions."""
         s = self.settings
-        if self._admin is None:
-            self._admin = self._admin_factory(s)
+        if self._reader is None:
+            self._reader = self._reader_factory(s)
             self._partitions = []
         return self._sums(s)
 
     def _sums(self, s: Settings) -> tuple[int, int]:
-        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-        from confluent_kafka.admin import OffsetSpec
+        from confluent_kafka import TopicPartition
 
+        reader = self._reader
+        reader.poll(0)   # serves the token callback (MSK IAM), if any; never a message
         if not self._partitions:
-            topic = self._admin.list_topics(s.chat_topic, timeout=TIMEOUT_S).topics.get(s.chat_topic)
+            topic = reader.list_topics(s.chat_topic, timeout=TIMEOUT_S).topics.get(s.chat_topic)
             if topic is None or topic.error is not None or not topic.partitions:
                 raise RuntimeError(f"topic {s.chat_topic} not found")
             self._partitions = sorted(topic.partitions)
         parts = [TopicPartition(s.chat_topic, p) for p in self._partitions]
-        ends = self._admin.list_offsets({tp: OffsetSpec.latest() for tp in parts}, request_timeout=TIMEOUT_S)
-        starts = self._admin.list_offsets({tp: OffsetSpec.earliest() for tp in parts}, request_timeout=TIMEOUT_S)
-        request = ConsumerGroupTopicPartitions(s.consumer_group, parts)
-        group = self._admin.list_consumer_group_offsets([request], request_timeout=TIMEOUT_S)[s.consumer_group]
-        committed = {tp.partition: tp.offset for tp in group.result(TIMEOUT_S).topic_partitions}
+        committed = {tp.partition: tp.offset for tp in reader.committed(parts, timeout=TIMEOUT_S)}
         end_sum = committed_sum = 0
         for tp in parts:
-            end = ends[tp].result(TIMEOUT_S).offset
-            start = starts[tp].result(TIMEOUT_S).offset
+            start, end = reader.get_watermark_offsets(tp, timeout=TIMEOUT_S, cached=False)
             done = committed.get(tp.partition, -1)
             end_sum += end
             committed_sum += done if done >= 0 else start   # nothing committed: from the start

@@ -20,7 +20,7 @@ class Clock:
 
 
 def test_lag_drain_and_ingest_come_from_two_readings():
-    lag = PipelineLag(Settings(), admin_factory=lambda s: None)
+    lag = PipelineLag(Settings(), reader_factory=lambda s: None)
     seen = []
     lag.subscribe(seen.append)
     first = lag.update(10.0, ends=1000, committed=400)
@@ -111,3 +111,36 @@ def test_stopping_releases_the_held_sends_at_once():
     assert all(g.successful() for g in held)
     admission.on_reading(LagReading(lag=10**6, drain_per_s=1, ingest_per_s=1, at=2.0))
     assert admission.rate is None   # and it stays open while stopping
+
+
+@pytest.mark.stack
+def test_lag_reading_against_the_broker(stack_settings):
+    """The reader's sums are the topic's end offsets and the group's commits (or the start)."""
+    import dataclasses
+    import uuid
+
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    name = f"lag-{uuid.uuid4().hex[:8]}"
+    settings = dataclasses.replace(stack_settings, chat_topic=name, consumer_group=f"{name}-group")
+    bootstrap = {"bootstrap.servers": settings.kafka_bootstrap}
+    admin = AdminClient(bootstrap)   # kept alive until its future is done
+    admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])[name].result(30)
+    producer = Producer(bootstrap)
+    for i in range(5):
+        producer.produce(name, b"x", partition=0)
+    for i in range(3):
+        producer.produce(name, b"y", partition=1)
+    assert producer.flush(30) == 0
+    lag = PipelineLag(settings)
+    try:
+        assert lag._offsets() == (8, 0)   # nothing committed: every record is behind
+        committer = Consumer({**bootstrap, "group.id": settings.consumer_group, "enable.auto.commit": False})
+        committer.commit(offsets=[TopicPartition(name, 0, 2)], asynchronous=False)
+        committer.close()
+        assert lag._offsets() == (8, 2)   # partition 0 handled up to 2, partition 1 from its start
+        reading = lag.update(1.0, *lag._offsets())
+        assert reading.lag == 6
+    finally:
+        lag.stop()
