@@ -4,7 +4,8 @@ Measured (BENCHMARKS.md, "What limits it"): botocore spends ~200 µs of CPU per 
 a BatchWriteItem request (it walks the service model for every attribute of every item) and
 boto3's TypeSerializer another ~130 µs, more than the store itself needs to write the item.
 Here the same requests are encoded once with orjson (`encode_item` knows the few types tidings
-stores), signed with botocore's own SigV4 signer and sent over a keep-alive urllib3 pool.
+stores), signed by functions/sigv4.py (botocore's signature, without its per-request
+generality) and sent over a keep-alive urllib3 pool.
 `WireClient` offers boto3's low-level calling convention on top, so the stores of the
 functions and the edge use it for every data call; tables are created with boto3.
 
@@ -23,13 +24,12 @@ from typing import Any, Mapping
 
 import orjson
 import urllib3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from botocore.session import get_session
 
 from functions.settings import Settings
+from functions.sigv4 import PostSigner, host_of
 
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -119,6 +119,7 @@ class DynamoWire:
                 raise RuntimeError("no AWS credentials found for DynamoDB")
         self.max_attempts = max_attempts
         self._sleep = sleep
+        self._signer = PostSigner("dynamodb", self.region, host_of(self.url))
         # block: callers beyond pool_size wait for a connection instead of opening (and then
         # discarding) one of their own: thousands of greenlets must not become thousands of
         # connections to the store
@@ -126,12 +127,10 @@ class DynamoWire:
                                          timeout=urllib3.Timeout(connect=connect_timeout_s, read=read_timeout_s))
 
     def _signed_headers(self, operation: str, body: bytes) -> dict[str, str]:
-        request = AWSRequest(method="POST", url=self.url, data=body,
-                             headers={"Content-Type": CONTENT_TYPE, "X-Amz-Target": TARGET_PREFIX + operation})
         credentials = self._credentials.get_frozen_credentials() if hasattr(
             self._credentials, "get_frozen_credentials") else self._credentials
-        SigV4Auth(credentials, "dynamodb", self.region).add_auth(request)
-        return dict(request.headers.items())
+        return self._signer.headers(body, {"content-type": CONTENT_TYPE, "x-amz-target": TARGET_PREFIX + operation},
+                                    credentials.access_key, credentials.secret_key, credentials.token)
 
     def call(self, operation: str, params: Mapping[str, Any]) -> dict:
         """One operation; returns its decoded JSON answer or raises ClientError."""
