@@ -277,13 +277,14 @@ class Store:
             before = page[-1]["seq"]
         return out[:limit]
 
-    def latest(self, room_ids: Iterable[str]) -> dict[str, dict | None]:
-        """Each room's newest stored message item (None: none yet), the rooms read in parallel."""
+    def latest(self, room_ids: Iterable[str], keys_only: bool = False) -> dict[str, dict | None]:
+        """Each room's newest stored message item (None: none yet), the rooms read in parallel;
+        `keys_only`: without the body (enough for its seq)."""
         rooms = list(dict.fromkeys(room_ids))
         pages: dict[str, list[dict]] = {}
 
         def top(room: str) -> None:
-            pages[room] = self.newest(room, LATEST_PAGE)
+            pages[room] = self.newest(room, LATEST_PAGE, keys_only=keys_only)
 
         self.in_parallel(top, rooms)
         commits = self.commits({i["partition"] for page in pages.values() for i in page if i.get("partition")})
@@ -293,7 +294,7 @@ class Store:
             if stored or len(pages[room]) < LATEST_PAGE:
                 out[room] = stored[0] if stored else None
             else:   # more unstored items than a page on top (a big batch in flight): look deeper
-                deeper = self.stored_newest(room, 1, commits)
+                deeper = self.stored_newest(room, 1, commits, keys_only)
                 out[room] = deeper[0] if deeper else None
         return out
 
@@ -376,7 +377,7 @@ class Messages:
 
     def committed_seq(self, room_id: str) -> int:
         """The room's last stored seq: messages above it are not stored (yet) and never read."""
-        item = self.store.latest([room_id])[room_id]
+        item = self.store.latest([room_id], keys_only=True)[room_id]
         return int(item["seq"]) if item else 0
 
     def committed_seq_if_member(self, room_id: str, user_id: str) -> int | None:
@@ -384,7 +385,7 @@ class Messages:
         trips: the newest items, then their partitions' commits together with the member item.
         The member item is read after the items, so when the user is a member, every message
         up to that seq was stored while they were one (websocket_edge/session.py)."""
-        page = self.store.newest(room_id, LATEST_PAGE)
+        page = self.store.newest(room_id, LATEST_PAGE, keys_only=True)
         partitions = {i["partition"] for i in page if i.get("partition")}
         found = self.store.batch_get({tables.MEMBERS: [{"roomId": room_id, "userId": user_id}],
                                       tables.PARTITION_COMMITS: [{"partition": p} for p in partitions]})
@@ -395,7 +396,7 @@ class Messages:
         stored = [i for i in page if _stored(i, commits)]
         if stored or len(page) < LATEST_PAGE:
             return int(stored[0]["seq"]) if stored else 0
-        deeper = self.store.stored_newest(room_id, 1, commits)   # a big batch in flight on top
+        deeper = self.store.stored_newest(room_id, 1, commits, keys_only=True)   # a big batch in flight on top
         return int(deeper[0]["seq"]) if deeper else 0
 
     def page(self, room_id: str, after_seq: int | None = None, before_seq: int | None = None,
