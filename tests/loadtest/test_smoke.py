@@ -51,6 +51,13 @@ def check_report(report: dict, protocol: str) -> None:
     assert report["verdict"] == {"ok": True, "reasons": []}
     # the stack's components were found for the CPU/memory figures
     assert {"edge-a", "edge-b", "generator"} <= set(report["resources"]["components"])
+    # `invoke bench` finds every figure it summarises in the report
+    from local.loadtest.series import FIGURES, summarise
+
+    found = summarise([report, report])
+    assert set(found) >= set(FIGURES) - {"store raw items/s", "kafka raw records/s", "drain / smaller raw"}, \
+        set(FIGURES) - set(found)
+    assert found["delivery p99 ms"]["median"] == report["latency_ms"]["delivery"]["p99_ms"]
 
 
 def test_cli_json(local_stack, tmp_path):
