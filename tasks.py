@@ -28,8 +28,8 @@ from invoke import Exit, task
 
 
 def _run(fn, *args, **kwargs):
-    """Call a local.stackctl command; a user error becomes a clean exit 1 (no traceback)."""
-    from local.stackctl import CommandFailed
+    """Call a local.stack.stackctl command; a user error becomes a clean exit 1 (no traceback)."""
+    from local.stack.stackctl import CommandFailed
 
     try:
         return fn(*args, **kwargs)
@@ -44,7 +44,7 @@ def _run(fn, *args, **kwargs):
             "brokers": "Kafka brokers: 1 (default) or a cluster of 3 (TIDINGS_BROKERS); kept with the data"})
 def up(c, only="", brokers=0):
     """Install what is missing, start the local stack, print its endpoints (idempotent)."""
-    from local import stackctl
+    from local.stack import stackctl
 
     _run(stackctl.up, [n.strip() for n in only.split(",") if n.strip()] or None, brokers=int(brokers) or None)
 
@@ -52,7 +52,7 @@ def up(c, only="", brokers=0):
 @task(help={"wipe": "also delete the data (broker log, store tables)"})
 def down(c, wipe=False):
     """Stop every component cleanly (SIGTERM, then SIGKILL after a timeout); data is kept."""
-    from local import stackctl
+    from local.stack import stackctl
 
     _run(stackctl.down, wipe=wipe)
 
@@ -60,7 +60,7 @@ def down(c, wipe=False):
 @task
 def status(c):
     """Each component: state, pid, ports, health, uptime, log file."""
-    from local import stackctl
+    from local.stack import stackctl
 
     _run(stackctl.status)
 
@@ -69,7 +69,7 @@ def status(c):
             "lines": "how many lines to show first"})
 def logs(c, name, follow=False, lines=50):
     """Tail a component's log (-f to follow)."""
-    from local import stackctl
+    from local.stack import stackctl
 
     _run(stackctl.logs, name, follow=follow, lines=int(lines))
 
@@ -103,7 +103,7 @@ def test(c, args=""):
 
 
 def _stack():
-    from local.stack import Stack
+    from local.stack.stack import Stack
 
     return Stack()   # ./.tidings (or $TIDINGS_HOME): the ports of the last `invoke up`
 

@@ -76,7 +76,7 @@ class Aggregate:
 def load_settings(home: str | None) -> Settings:
     """The settings of the local stack in `home` (its ports), else from the environment."""
     try:
-        from local.stack import Stack
+        from local.stack.stack import Stack
 
         return Stack(home).settings
     except Exception:  # noqa: BLE001 - no stack module or no home: plain environment

@@ -22,7 +22,7 @@ from local.push_gateway.app import Gateway
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="local push gateway (FCM, APNs, Web Push)")
     parser.add_argument("--port", type=int, default=8091)
-    parser.add_argument("--config", type=Path, required=True, help="gateway.json (public keys) from local.push_keys")
+    parser.add_argument("--config", type=Path, required=True, help="gateway.json (public keys) from local.stack.push_keys")
     parser.add_argument("--state", type=Path, required=True, help="directory for installs and the delivery log")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -78,7 +78,7 @@ class State:
 
 class Gateway:
     def __init__(self, config: dict, state_dir: Path, base_url: str):
-        self.config = config            # gateway.json from local.push_keys
+        self.config = config            # gateway.json from local.stack.push_keys
         self.base_url = base_url.rstrip("/")
         self.state = State(state_dir)
 

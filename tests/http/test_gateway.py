@@ -18,7 +18,7 @@ from http_harness import Sender, new_id, path
 
 from functions import contracts, tokens
 from local.paths import REPO_ROOT
-from local.process import free_port
+from local.stack.process import free_port
 
 
 class Gateway:

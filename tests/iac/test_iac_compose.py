@@ -108,7 +108,7 @@ def test_edge_ports_and_delivery_url(compose, name):
 
 
 def test_ports_match_the_invoke_stack(compose):
-    from local.components import COMPONENTS
+    from local.stack.components import COMPONENTS
 
     specs = {spec.name: spec for spec in COMPONENTS}
     services = compose["services"]
@@ -230,7 +230,7 @@ def test_cluster_profile_replicates_as_the_contract_says(cluster):
 
 
 def test_cluster_profile_gives_every_client_every_broker(cluster):
-    from local.kafka_cluster import node_ports
+    from local.stack.kafka_cluster import node_ports
 
     for name in PYTHON_SERVICES:
         settings = Settings.from_env(_env(cluster["services"][name]))

@@ -9,7 +9,8 @@ import json
 import iacutil as u
 from functions import kafka_cluster as contract
 from functions.settings import Settings
-from local import kafka, package
+from local import package
+from local.stack import kafka
 
 
 def _props(text: str) -> dict[str, str]:

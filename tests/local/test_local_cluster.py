@@ -12,9 +12,9 @@ import pytest
 from harness import free_port, run_invoke, wait_for
 
 from functions.settings import Settings, SettingsError
-from local import kafka, kafka_cds, kafka_status
-from local.kafka_quorum import QuorumUnavailable, describe
-from local.stack import Component, Stack
+from local.stack import kafka, kafka_cds, kafka_status
+from local.stack.kafka_quorum import QuorumUnavailable, describe
+from local.stack.stack import Component, Stack
 
 NODES = ("kafka", "kafka-2", "kafka-3")
 

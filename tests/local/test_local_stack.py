@@ -13,8 +13,8 @@ import pytest
 
 from functions.settings import SettingsError
 from harness import free_port, make_stack, port_env, run_invoke, settings_for_tests
-from local import process
-from local.stack import Component, NotReadyError, PortInUseError, Stack, StackError, port_env_name
+from local.stack import process
+from local.stack.stack import Component, NotReadyError, PortInUseError, Stack, StackError, port_env_name
 
 
 def _python(code: str) -> list[str]:

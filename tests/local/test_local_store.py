@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from functions.tables import ALL_TABLES, ROOMS
 from harness import unique
-from local import tables_setup
+from local.stack import tables_setup
 
 
 def test_every_table_exists_and_is_active(ddb, settings):

@@ -16,9 +16,9 @@ import pytest
 import requests
 
 from functions.settings import Settings, SettingsError
-from local.components import edge_argv
+from local.stack.components import edge_argv
 from local.paths import REPO_ROOT
-from local.process import free_port
+from local.stack.process import free_port
 
 STRONG = {"TIDINGS_JWT_SECRET": "s" * 40, "TIDINGS_DELIVERY_SECRET": "d" * 40}
 

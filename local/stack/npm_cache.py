@@ -14,8 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from local.kafka import file_lock
-from local.process import tail
+from local.stack.kafka import file_lock
+from local.stack.process import tail
 
 NPM_TIMEOUT_S = 20 * 60
 

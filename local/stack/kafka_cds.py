@@ -22,7 +22,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from local import kafka
+from local.stack import kafka
 
 
 def archive() -> Path:

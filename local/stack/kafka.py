@@ -1,7 +1,7 @@
 """A real Apache Kafka broker for the local stack: KRaft combined mode, one node.
 
 No tarball and no Docker: the jars come from Maven Central through a small pom
-(local/kafka/pom.xml) resolved with ``mvn dependency:copy-dependencies`` into the cache
+(local/stack/kafka/pom.xml) resolved with ``mvn dependency:copy-dependencies`` into the cache
 (``~/.cache/tidings/kafka-<version>/libs``), the broker runs as
 ``java -cp <jars> kafka.Kafka <server.properties>``.
 
@@ -12,7 +12,7 @@ Per stack home:
 - ``run/kafka.properties``    rendered from the stack's settings and ports on every start
 - ``logs/kafka.log``          the broker's log (log4j2 to stdout, see kafka/log4j2.xml)
 
-A cluster (``TIDINGS_BROKERS=3``, local/kafka_cluster.py) has node 1 as above and node N in
+A cluster (``TIDINGS_BROKERS=3``, local/stack/kafka_cluster.py) has node 1 as above and node N in
 ``data/kafka/log-N``, ``run/kafka-N.properties``, ``logs/kafka-N.log``.
 """
 
@@ -33,7 +33,7 @@ from typing import Iterator
 from functions.kafka_cluster import replication_for
 from functions.settings import Settings
 from local import paths
-from local.process import tail
+from local.stack.process import tail
 
 KAFKA_VERSION = "4.4.0"
 SCALA_VERSION = "2.13"
@@ -46,7 +46,7 @@ JVM_HEAP = os.environ.get("TIDINGS_KAFKA_HEAP", "512m")
 CLUSTER_NODE_HEAP = os.environ.get("TIDINGS_KAFKA_HEAP", "256m")
 CLUSTER_NODE_JVM = ("-XX:TieredStopAtLevel=1",)
 
-TEMPLATE_DIR = paths.LOCAL_DIR / "kafka"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "kafka"
 MAVEN_TIMEOUT_S = 45 * 60
 
 log = logging.getLogger("tidings.local.kafka")
@@ -263,7 +263,7 @@ def render_properties(*, settings: Settings, nodes: dict[int, tuple[int, int]], 
         # messages up to the edge's frame cap plus headroom
         "message.max.bytes": max(1048588, settings.max_message_bytes * 2),
     }
-    lines = ["# rendered by local/kafka.py on every start; edit the code, not this file"]
+    lines = ["# rendered by local/stack/kafka.py on every start; edit the code, not this file"]
     lines += [f"{k}={v}" for k, v in props.items()]
     return "\n".join(lines) + "\n"
 

@@ -1,7 +1,7 @@
 """Create every table of functions.tables.ALL_TABLES in the configured store, idempotently.
 
 Used by the local stack after dynalite is ready (and runnable by hand:
-``python -m local.tables_setup`` with the TIDINGS_* environment). For each table: create it
+``python -m local.stack.tables_setup`` with the TIDINGS_* environment). For each table: create it
 if missing (``create_table_args(settings.table_name(...))``), wait until ACTIVE, and turn
 on TTL where the table has a ``ttl_attribute``. An existing table whose keys differ from
 the definition is an error (wipe the local data), never silently kept.

@@ -1,8 +1,8 @@
 """What the web client and its browser tests need, installed idempotently.
 
-    python -m local.browser install      # chromium (apt-get) + node packages + vendored STOMP client
-    python -m local.browser vendor       # only the STOMP client into local/web/vendor/ (for `invoke up`)
-    python -m local.browser check        # say what is there, install nothing (exit 1 if something is missing)
+    python -m local.stack.browser install      # chromium (apt-get) + node packages + vendored STOMP client
+    python -m local.stack.browser vendor       # only the STOMP client into local/web/vendor/ (for `invoke up`)
+    python -m local.stack.browser check        # say what is there, install nothing (exit 1 if something is missing)
 
 - **Chromium** from Debian (`apt-get install chromium fonts-liberation`) when no chromium is
   found (`$TIDINGS_CHROMIUM`, then /usr/bin/chromium, then `chromium` on PATH). Test tools cannot
@@ -26,9 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-from local import npm_cache, paths
-from local.kafka import file_lock
-from local.process import tail
+from local import paths
+from local.stack import npm_cache
+from local.stack.kafka import file_lock
+from local.stack.process import tail
 
 PLAYWRIGHT_CORE_VERSION = "1.65.1"
 STOMPJS_VERSION = "7.5.0"
@@ -48,7 +49,7 @@ class BrowserSetupError(RuntimeError):
 
 
 def say(message: str) -> None:
-    print(f"[local.browser] {message}", flush=True)
+    print(f"[local.stack.browser] {message}", flush=True)
 
 
 # --- chromium ---------------------------------------------------------------------------------
@@ -216,7 +217,7 @@ def check(web_dir: Path = WEB_DIR) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.browser", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m local.stack.browser", description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="install", choices=("install", "vendor", "check"))
     args = parser.parse_args(argv)
     try:

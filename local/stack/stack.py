@@ -8,9 +8,9 @@
     stack.restart("dynalite"); stack.kill("kafka"); stack.start("kafka")
     stack.status(); stack.down(); stack.down(wipe=True)
 
-What runs is declared in local/components.py (one ``ComponentSpec`` per component: its
+What runs is declared in local/stack/components.py (one ``ComponentSpec`` per component: its
 name, its ports with their defaults and a builder that turns the stack into a
-``Component``; the model is local/stack_model.py). Every component gets ``os.environ + stack.settings.to_env() + its env``.
+``Component``; the model is local/stack/model.py). Every component gets ``os.environ + stack.settings.to_env() + its env``.
 
 Layout of a home: ``data/`` (kept across restarts), ``logs/<name>.log``,
 ``run/<name>.pid`` (JSON), ``run/ports.json`` (the port map of the last start), rendered
@@ -32,9 +32,9 @@ from typing import Callable, Iterable, Mapping
 
 from functions.settings import Settings, SettingsError
 from local import paths
-from local import process as proc
+from local.stack import process as proc
 
-from local.stack_model import (Component, ComponentSpec, ComponentStatus, NotReadyError,  # noqa: F401
+from local.stack.model import (Component, ComponentSpec, ComponentStatus, NotReadyError,  # noqa: F401
                                PortInUseError, StackError, StartResult, port_env_name)
 
 
@@ -51,9 +51,9 @@ class Stack:
                   {"kafka": 19092, "kafka.controller": 19093, ...} over the defaults.
         settings: the base settings (default Settings.from_env(); raises SettingsError);
                   the stack points kafka_bootstrap / dynamodb_endpoint at its own ports.
-        specs:    the components (default local.components.COMPONENTS).
+        specs:    the components (default local.stack.components.COMPONENTS).
         """
-        from local import components
+        from local.stack import components
 
         self._env = dict(os.environ if env is None else env)
         self.layout = paths.HomeLayout(home if home is not None else paths.default_home())

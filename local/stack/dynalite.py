@@ -11,7 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from local import npm_cache, paths
+from local import paths
+from local.stack import npm_cache
 
 DYNALITE_VERSION = "4.0.0"
 # Tables stay CREATING/DELETING/UPDATING this long (dynalite's default is 500 ms).

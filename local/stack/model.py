@@ -1,5 +1,5 @@
 """What a local stack is made of: components as declared and as supervised, their status,
-and the errors the stack reports. `local.stack` runs them; `local.components` declares them.
+and the errors the stack reports. `local.stack.stack` runs them; `local.stack.components` declares them.
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
-from local import process as proc
+from local.stack import process as proc
 
 if TYPE_CHECKING:
-    from local.stack import Stack
+    from local.stack.stack import Stack
 
 
 class StackError(RuntimeError):
@@ -82,7 +82,7 @@ class Component:
 
 @dataclass(frozen=True)
 class ComponentSpec:
-    """What local/components.py declares: name, ports (label -> default) and a builder."""
+    """What local/stack/components.py declares: name, ports (label -> default) and a builder."""
 
     name: str
     ports: Mapping[str, int]

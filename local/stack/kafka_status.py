@@ -12,8 +12,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from local import kafka
-from local.kafka_quorum import Quorum, QuorumUnavailable, describe
+from local.stack import kafka
+from local.stack.kafka_quorum import Quorum, QuorumUnavailable, describe
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from local import kafka, kafka_cds
-from local import process as proc
-from local.stack_model import Component, ComponentSpec
+from local.stack import kafka, kafka_cds
+from local.stack import process as proc
+from local.stack.model import Component, ComponentSpec
 
 if TYPE_CHECKING:
-    from local.stack import Stack
+    from local.stack.stack import Stack
 
 
 def node_name(node_id: int) -> str:

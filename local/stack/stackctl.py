@@ -1,6 +1,6 @@
 """Command-line front of the local stack: what ``invoke up/down/status/logs`` run.
 
-Also usable without invoke: ``python -m local.stackctl up|down [--wipe]|status|logs NAME [-f]``.
+Also usable without invoke: ``python -m local.stack.stackctl up|down [--wipe]|status|logs NAME [-f]``.
 Errors that are the user's to fix (a taken port, bad settings, an unwritable home, a
 component that will not start) print one clear message and exit 1, without a traceback.
 """
@@ -17,10 +17,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from functions.settings import SettingsError
-from local import process
-from local.dynalite import DynaliteSetupError
-from local.kafka import KafkaSetupError
-from local.stack import Stack, StackError, StartResult
+from local.stack import process
+from local.stack.dynalite import DynaliteSetupError
+from local.stack.kafka import KafkaSetupError
+from local.stack.stack import Stack, StackError, StartResult
 
 USER_ERRORS = (StackError, SettingsError, KafkaSetupError, DynaliteSetupError, process.SupervisionError)
 
@@ -75,7 +75,7 @@ def up(only: list[str] | None = None, brokers: int | None = None) -> Stack:
 
 
 def _announce_installs(stack: Stack, names: list[str]) -> None:
-    from local import dynalite, kafka
+    from local.stack import dynalite, kafka
 
     if "kafka" in names and not kafka.is_installed():
         console.print(f"  resolving Kafka {kafka.KAFKA_VERSION} jars with Maven into {kafka.cache_home()} "
@@ -149,7 +149,7 @@ def status() -> list:
 
 def _print_kafka_cluster(stack: Stack) -> None:
     """A cluster's brokers, controller quorum and under-replicated partitions."""
-    from local import kafka_cluster, kafka_status
+    from local.stack import kafka_cluster, kafka_status
 
     nodes = kafka_cluster.node_names(stack)
     if len(nodes) < 2 or not any(stack.is_running(n) for n in nodes):
@@ -197,7 +197,7 @@ def logs(name: str, follow: bool = False, lines: int = 50) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.stackctl")
+    parser = argparse.ArgumentParser(prog="python -m local.stack.stackctl")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up")
     p_up.add_argument("--only", help="comma-separated components (with their dependencies)")

@@ -32,11 +32,11 @@ import sys
 from typing import TYPE_CHECKING
 
 from functions.settings import Settings
-from local import dynalite, kafka, kafka_cluster, push_keys, tables_setup
-from local.stack import Component, ComponentSpec
+from local.stack import dynalite, kafka, kafka_cluster, push_keys, tables_setup
+from local.stack.stack import Component, ComponentSpec
 
 if TYPE_CHECKING:
-    from local.stack import Stack
+    from local.stack.stack import Stack
 
 
 def stack_settings(base: Settings, stack: "Stack") -> Settings:
@@ -182,7 +182,7 @@ def _esm_component(stack: "Stack", name: str, handler: str, description: str,
 
 def _vendor_web_client() -> None:
     """The web client's STOMP library (@stomp/stompjs from npm) into local/web/vendor/."""
-    from local import browser
+    from local.stack import browser
 
     browser.vendor_stompjs()
 
@@ -225,7 +225,7 @@ def broker_count(base: Settings, home_data) -> int:
 
 
 def specs(brokers: int = 1) -> list[ComponentSpec]:
-    """COMPONENTS with ``brokers`` Kafka nodes (local/kafka_cluster.py) in place of one."""
+    """COMPONENTS with ``brokers`` Kafka nodes (local/stack/kafka_cluster.py) in place of one."""
     if brokers == 1:
         return COMPONENTS
     single = [spec.name for spec in kafka_cluster.node_specs(1)]
