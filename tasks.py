@@ -149,7 +149,7 @@ def demo(c):
 @task(help={"replay": "send the not-yet-replayed dead letters back to the chat topic"})
 def dlq(c, replay=False):
     """List what the event source mapping dead-lettered (and --replay it)."""
-    from local import dlq as dead_letters
+    from local.emulators import dlq as dead_letters
 
     settings = _stack().settings
     if replay:
@@ -168,7 +168,7 @@ def dlq(c, replay=False):
             "last": "how many (default 20; 0: all)", "all": "also what the gateway refused"})
 def push_log(c, device="", last=20, all=False):
     """What the local push gateway received: each push as the phone or browser would show it."""
-    from local import push_log as log
+    from local.emulators import push_log as log
 
     entries = log.read(_stack().home, device=device, last=int(last), everything=all)
     for entry in entries:

@@ -3,7 +3,7 @@
     handler(event, context) -> {"statusCode", "headers": {"content-type": "application/json"}, "body"}
 
 The route table `ROUTES` is the one list of what the API serves; docs/openapi.yaml must
-match it (a test checks) and local/gateway.py matches requests against it. An event whose
+match it (a test checks) and local/emulators/gateway.py matches requests against it. An event whose
 `routeKey` is one of the table's is dispatched to it with its `pathParameters`; any other
 routeKey (`$default`, the catch-all route) is matched here against `rawPath`, giving a
 JSON 404 for an unknown path and 405 for a known path with another method.

@@ -72,7 +72,7 @@ def push_gateway_component(stack: "Stack") -> Component:
     directory = stack.layout.home / "push"
     return Component(
         name="push-gateway",
-        argv=[sys.executable, "-m", "local.push_gateway", "--port", str(port),
+        argv=[sys.executable, "-m", "local.emulators.push_gateway", "--port", str(port),
               "--config", str(directory / "gateway.json"), "--state", str(directory)],
         ports={"http": port},
         env={"PYTHONUNBUFFERED": "1"},
@@ -164,11 +164,11 @@ def esm_component(stack: "Stack") -> Component:
 
 def _esm_component(stack: "Stack", name: str, handler: str, description: str,
                    env: dict[str, str] | None = None) -> Component:
-    """A local.esm process (Kafka -> `handler`), ready once its metrics answer."""
+    """A local.emulators.esm process (Kafka -> `handler`), ready once its metrics answer."""
     metrics = stack.port(name)
     return Component(
         name=name,
-        argv=[sys.executable, "-m", "local.esm", "--handler", handler, "--metrics-port", str(metrics)],
+        argv=[sys.executable, "-m", "local.emulators.esm", "--handler", handler, "--metrics-port", str(metrics)],
         ports={"metrics": metrics},
         env={"PYTHONUNBUFFERED": "1", **(env or {})},
         ready_url=f"http://127.0.0.1:{metrics}/metrics",
@@ -194,7 +194,7 @@ def gateway_component(stack: "Stack") -> Component:
                   if spec.name.startswith("edge-") and spec.name in stack.ports)
     return Component(
         name="gateway",
-        argv=[sys.executable, "-m", "local.gateway", "--port", str(port)],
+        argv=[sys.executable, "-m", "local.emulators.gateway", "--port", str(port)],
         ports={"http": port},
         env={**dataclasses.replace(stack.settings, web_edges=edges).to_env(), "PYTHONUNBUFFERED": "1"},
         ready_url=f"http://127.0.0.1:{port}/healthz",

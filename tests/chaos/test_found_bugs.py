@@ -22,8 +22,8 @@ from functions.settings import Settings
 from functions.store import Store
 from functions.tokens import mint
 from local.client import ChatClient
-from local.esm import EventSourceMapping
-from local.esm_event import build_event
+from local.emulators.esm import EventSourceMapping
+from local.emulators.esm_event import build_event
 
 
 class _Msg:
@@ -81,7 +81,7 @@ class _Dlq:
     def flush(self, timeout=None): return 0
 
 
-# Fixed in 03912b3 (local/esm.py now waits out a failed commit). Found by the kafka scenario:
+# Fixed in 03912b3 (local/emulators/esm.py now waits out a failed commit). Found by the kafka scenario:
 # a synchronous commit failing with _WAIT_COORD or UNKNOWN_MEMBER_ID while the broker restarted
 # escaped EventSourceMapping.run(), the runner process exited, and nothing was stored until
 # someone restarted it by hand.

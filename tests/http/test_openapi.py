@@ -14,7 +14,7 @@ from referencing.jsonschema import DRAFT202012
 
 from functions import contracts
 from functions.http_api import ROUTES
-from local.gateway import API_PREFIX
+from local.emulators.gateway import API_PREFIX
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 DOC = yaml.safe_load(DOC_PATH.read_text())

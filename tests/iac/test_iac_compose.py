@@ -127,13 +127,13 @@ def test_ports_match_the_invoke_stack(compose):
 
 def test_runner_and_gateway_commands(compose):
     esm = compose["services"]["esm"]["command"]
-    assert esm[:3] == ["python", "-m", "local.esm"]
+    assert esm[:3] == ["python", "-m", "local.emulators.esm"]
     assert esm[esm.index("--handler") + 1] == "functions.chat_worker.handler"
-    assert compose["services"]["gateway"]["command"][:3] == ["python", "-m", "local.gateway"]
+    assert compose["services"]["gateway"]["command"][:3] == ["python", "-m", "local.emulators.gateway"]
     for name, module in (("esm", "esm"), ("gateway", "gateway")):
-        source = (u.ROOT / "local" / f"{module}.py").read_text()
+        source = (u.ROOT / "local" / "emulators" / f"{module}.py").read_text()
         for flag in (a for a in compose["services"][name]["command"] if a.startswith("--")):
-            assert f'"{flag}"' in source, f"{name}: local/{module}.py has no {flag} option"
+            assert f'"{flag}"' in source, f"{name}: local/emulators/{module}.py has no {flag} option"
     init = compose["services"]["init"]
     assert init["restart"] == "no"
     for name in PYTHON_SERVICES - {"init"}:

@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from functions.settings import Settings
-from local.esm import EventSourceMapping, StopRequested, is_transient
-from local.esm_event import build_event, failed_from
+from local.emulators.esm import EventSourceMapping, StopRequested, is_transient
+from local.emulators.esm_event import build_event, failed_from
 
 
 @dataclasses.dataclass(eq=False)

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from local.esm_lanes import Lane
+from local.emulators.esm_lanes import Lane
 
 
 class R(int):

@@ -86,7 +86,7 @@ def dead_first_gateway(local_stack, tmp_path):
     edges = ("ws://127.0.0.1:9/ws", local_stack.endpoints()["edge-b"]["websocket"])
     env = {**os.environ, **dataclasses.replace(local_stack.settings, web_edges=edges).to_env()}
     log = open(tmp_path / "gateway-dead-first.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "local.gateway", "--port", str(port)], cwd=REPO_ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "local.emulators.gateway", "--port", str(port)], cwd=REPO_ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

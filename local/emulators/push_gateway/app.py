@@ -28,8 +28,8 @@ from urllib.parse import parse_qsl, unquote
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from local.push_gateway import checks
-from local.push_gateway.checks import Reject
+from local.emulators.push_gateway import checks
+from local.emulators.push_gateway.checks import Reject
 
 SERVICES = ("fcm", "apns", "webpush")
 MAX_BODY = 64 * 1024

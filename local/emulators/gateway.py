@@ -1,6 +1,6 @@
 """A local stand-in for API Gateway (HTTP API, payload 2.0) in front of functions/http_api.py.
 
-    python -m local.gateway --port 8080 [--host 127.0.0.1] [--web-dir local/web] [--default-route]
+    python -m local.emulators.gateway --port 8080 [--host 127.0.0.1] [--web-dir local/web] [--default-route]
 
 Ready when `GET /healthz` answers 200. One process, gevent (monkey-patched when run as a
 program), a greenlet per request, so requests run concurrently.
@@ -51,14 +51,14 @@ from functions import contracts, tokens  # noqa: E402
 from functions.http_api import match_route  # noqa: E402
 from functions.request_paths import canonical_path, split_target  # noqa: E402
 from functions.settings import Settings, SettingsError  # noqa: E402
-from local.context import LambdaContext  # noqa: E402
+from local.emulators.context import LambdaContext  # noqa: E402
 
 API_PREFIX = "/api"
 FUNCTION_NAME = "tidings-http-api"
 ACCOUNT_ID = "000000000000"
 API_ID = "local"
 MAX_BODY_BYTES = 10 * 1024 * 1024        # API Gateway's payload limit
-DEFAULT_WEB_DIR = Path(__file__).resolve().parent / "web"
+DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
                "application/x-www-form-urlencoded", "+json", "+xml")
@@ -370,7 +370,7 @@ def serve(settings: Settings, host: str, port: int, web_dir: Path | None, defaul
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m local.gateway", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m local.emulators.gateway", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--web-dir", type=Path, default=DEFAULT_WEB_DIR,

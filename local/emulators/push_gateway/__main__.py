@@ -1,4 +1,4 @@
-"""python -m local.push_gateway --port 8091 --config HOME/push/gateway.json --state HOME/push
+"""python -m local.emulators.push_gateway --port 8091 --config HOME/push/gateway.json --state HOME/push
 
 Serves the gateway with hypercorn on 127.0.0.1: HTTP/1.1, and HTTP/2 with prior knowledge
 (h2c), which is how the notifier's httpx client reaches the local APNs without TLS.
@@ -16,7 +16,7 @@ from pathlib import Path
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from local.push_gateway.app import Gateway
+from local.emulators.push_gateway.app import Gateway
 
 
 def main(argv: list[str] | None = None) -> None:

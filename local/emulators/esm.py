@@ -1,7 +1,7 @@
 """The local event source mapping: what Lambda's Kafka ESM does, as one process.
 
 Consumes the chat topic in a consumer group and hands each partition's records to its own
-lane (local/esm_lanes.py), which gathers batches (batch size + batching window), invokes the
+lane (local/emulators/esm_lanes.py), which gathers batches (batch size + batching window), invokes the
 handler with Lambda's exact event, and commits the partition's offset only after the whole
 batch is handled. Failures follow the ESM's options: partial batch responses,
 bisect on error (not counted as a retry), bounded retries, maximum record age, then the
@@ -10,7 +10,7 @@ partition moves on. One difference, on purpose: infrastructure errors (the store
 unreachable or throttling) are retried without limit and never dead-lettered, so a store
 outage delays messages instead of diverting them.
 
-Run: python -m local.esm --handler functions.chat_worker.handler --metrics-port 9400
+Run: python -m local.emulators.esm --handler functions.chat_worker.handler --metrics-port 9400
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from functions.settings import Settings
-from local.context import LambdaContext
-from local.esm_event import build_event, failed_from
-from local.esm_lanes import Lane
+from local.emulators.context import LambdaContext
+from local.emulators.esm_event import build_event, failed_from
+from local.emulators.esm_lanes import Lane
 
 log = logging.getLogger("tidings.esm")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from functions.settings import Settings
-from local.esm import DLQ_HEADERS
+from local.emulators.esm import DLQ_HEADERS
 
 
 @dataclass
