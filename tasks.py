@@ -203,7 +203,7 @@ def bench(c, args=""):
 @task(help={"out": "output folder of the zip"})
 def package(c, out="dist"):
     """Build the Lambda zip of functions/ with its dependencies for the Lambda runtime."""
-    from local.package import build
+    from local.deploy.package import build
 
     print(build(out))
 
@@ -212,7 +212,7 @@ def package(c, out="dist"):
             "plan": "plan only", "yes": "apply without asking"})
 def deploy(c, var_file="iac/terraform.tfvars", plan=False, yes=False):
     """terraform init + plan + apply of iac/ (says what is missing: terraform, credentials...)."""
-    from local.deploy import deploy as run_deploy
+    from local.deploy.terraform import deploy as run_deploy
 
     code = run_deploy(var_file, plan_only=plan, auto_approve=yes)
     if code:
@@ -222,6 +222,6 @@ def deploy(c, var_file="iac/terraform.tfvars", plan=False, yes=False):
 @task
 def iac_check(c):
     """Offline checks of iac/: terraform fmt, and checkov in its own venv."""
-    code = subprocess.call([sys.executable, "-m", "local.iac_check"])
+    code = subprocess.call([sys.executable, "-m", "local.deploy.iac_check"])
     if code:
         raise Exit(code=code)

@@ -8,7 +8,7 @@ broker, and a cluster that has lost two refuses writes instead of acking them on
 
 Locally, `invoke up --brokers 3` runs the same shape on one machine (local/stack/kafka_cluster.py).
 The default single broker keeps one copy of everything (``replication_for(1)``).
-iac/kafka.auto.tfvars.json is generated from this module (`python -m local.package kafka`),
+iac/kafka.auto.tfvars.json is generated from this module (`python -m local.deploy.package kafka`),
 and tests/iac checks that it is current and that the MSK module uses it.
 """
 

@@ -265,7 +265,7 @@ variable "lambda_zip_path" {
 }
 
 variable "lambda_architecture" {
-  description = "Lambda architecture; must match the wheels in the zip (local/package.py LAMBDA_ARCH, arm64 by default)."
+  description = "Lambda architecture; must match the wheels in the zip (local/deploy/package.py LAMBDA_ARCH, arm64 by default)."
   type        = string
   default     = "arm64"
 

@@ -10,7 +10,7 @@ import pytest
 
 import iacutil as u
 from functions.settings import Settings
-from local import iac_check, package
+from local.deploy import iac_check, package
 
 ALL_DIRS = [u.IAC] + sorted(p for p in u.MODULES.iterdir() if p.is_dir())
 
@@ -32,7 +32,7 @@ def test_terraform_fmt():
 def test_tables_tfvars_is_generated_from_tables_py():
     committed = (u.IAC / "tables.auto.tfvars.json").read_text()
     assert committed == package.render_tables_tfvars(), \
-        "iac/tables.auto.tfvars.json is stale: run `python -m local.package tables`"
+        "iac/tables.auto.tfvars.json is stale: run `python -m local.deploy.package tables`"
 
 
 @pytest.mark.parametrize("directory", ALL_DIRS, ids=lambda p: p.name)

@@ -9,7 +9,7 @@ import json
 import iacutil as u
 from functions import kafka_cluster as contract
 from functions.settings import Settings
-from local import package
+from local.deploy import package
 from local.stack import kafka
 
 
@@ -30,7 +30,7 @@ def test_the_contract_keeps_acked_records_through_the_loss_of_one_broker():
 def test_kafka_tfvars_is_generated_from_the_contract():
     committed = (u.IAC / "kafka.auto.tfvars.json").read_text()
     assert committed == package.render_kafka_tfvars(), \
-        "iac/kafka.auto.tfvars.json is stale: run `python -m local.package kafka`"
+        "iac/kafka.auto.tfvars.json is stale: run `python -m local.deploy.package kafka`"
     assert json.loads(committed) == {
         "msk_broker_count": contract.BROKERS, "az_count": contract.AVAILABILITY_ZONES,
         "topic_replication_factor": contract.CONTRACT.factor,

@@ -1,4 +1,4 @@
-"""local/package.py: the Lambda zip (functions/ + wheels for the Lambda runtime)."""
+"""local/deploy/package.py: the Lambda zip (functions/ + wheels for the Lambda runtime)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import iacutil as u
-from local import package
+from local.deploy import package
 
 # The first build downloads the Lambda wheels (about 20 MB) into the cache.
 pytestmark = pytest.mark.timeout(900)

@@ -15,7 +15,7 @@ resource "terraform_data" "prerequisites" {
 
 resource "aws_lambda_function" "worker" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by the event source mapping, whose on_failure destination is the dead-letter path; a function DLQ only applies to async invokes.
-  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip is built reproducibly by local/package.py and its hash pinned by source_code_hash.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip is built reproducibly by local/deploy/package.py and its hash pinned by source_code_hash.
   function_name                  = "${var.name}-chat-worker"
   description                    = "Kafka batches -> DynamoDB (exactly once) -> deliveries to the edges"
   role                           = var.worker_role_arn
@@ -52,7 +52,7 @@ resource "aws_lambda_function" "worker" {
 
 resource "aws_lambda_function" "http" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway; errors go back to the client as 5xx, there is nothing to dead-letter.
-  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip is built reproducibly by local/package.py and its hash pinned by source_code_hash.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip is built reproducibly by local/deploy/package.py and its hash pinned by source_code_hash.
   function_name                  = "${var.name}-http-api"
   description                    = "HTTP API v2: rooms, history, read marks"
   role                           = var.http_role_arn

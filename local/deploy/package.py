@@ -1,8 +1,8 @@
 """Build the Lambda deployment zip, and generate iac/'s table definitions.
 
-    python -m local.package build [OUT_DIR]     # -> OUT_DIR/tidings-functions.zip (default dist/)
-    python -m local.package tables [--check]    # -> iac/tables.auto.tfvars.json
-    python -m local.package kafka [--check]     # -> iac/kafka.auto.tfvars.json
+    python -m local.deploy.package build [OUT_DIR]     # -> OUT_DIR/tidings-functions.zip (default dist/)
+    python -m local.deploy.package tables [--check]    # -> iac/tables.auto.tfvars.json
+    python -m local.deploy.package kafka [--check]     # -> iac/kafka.auto.tfvars.json
 
 The zip holds ``functions/`` and its runtime dependencies, downloaded as wheels for the
 Lambda runtime (python3.12 on arm64, see LAMBDA_ARCH; iac/ uses the same architecture and a
@@ -42,7 +42,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 TABLES_TFVARS = ROOT / "iac" / "tables.auto.tfvars.json"
 KAFKA_TFVARS = ROOT / "iac" / "kafka.auto.tfvars.json"
@@ -125,7 +125,7 @@ def render_kafka_tfvars() -> str:
     return json.dumps(kafka_tfvars(), indent=2) + "\n"
 
 
-# What `python -m local.package NAME` writes (and --check compares): iac/'s generated inputs.
+# What `python -m local.deploy.package NAME` writes (and --check compares): iac/'s generated inputs.
 GENERATED = {"tables": (TABLES_TFVARS, render_tables_tfvars), "kafka": (KAFKA_TFVARS, render_kafka_tfvars)}
 
 
@@ -224,7 +224,7 @@ def check_imports(site_dir: Path, src_dir: Path = FUNCTIONS_DIR) -> None:
         lines = [f"  {m} (imported by {', '.join(f)})" for m, f in sorted(missing.items())]
         raise PackageError(
             "functions/ imports modules the Lambda package would not contain:\n" + "\n".join(lines)
-            + "\nadd their distribution to LAMBDA_REQUIREMENTS in local/package.py (and pyproject.toml)"
+            + "\nadd their distribution to LAMBDA_REQUIREMENTS in local/deploy/package.py (and pyproject.toml)"
         )
 
 
@@ -409,7 +409,7 @@ def sha256_b64(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.package", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m local.deploy.package", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the Lambda zip")
     b.add_argument("out_dir", nargs="?", default=str(ROOT / "dist"))
@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             target, render = GENERATED[args.cmd]
             current = target.read_text() if target.exists() else ""
             if current != render():
-                print(f"{target} is stale: run python -m local.package {args.cmd}", file=sys.stderr)
+                print(f"{target} is stale: run python -m local.deploy.package {args.cmd}", file=sys.stderr)
                 return 1
             print(f"{target} is current")
         else:

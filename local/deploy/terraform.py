@@ -1,8 +1,8 @@
 """Deploy iac/ with Terraform: checks first, then init, plan, apply (after a confirmation).
 
-    python -m local.deploy iac/terraform.tfvars --plan     # plan only
-    python -m local.deploy iac/terraform.tfvars            # plan, confirm, apply
-    python -m local.deploy iac/terraform.tfvars --yes      # no prompt (CI)
+    python -m local.deploy.terraform iac/terraform.tfvars --plan     # plan only
+    python -m local.deploy.terraform iac/terraform.tfvars            # plan, confirm, apply
+    python -m local.deploy.terraform iac/terraform.tfvars --yes      # no prompt (CI)
 
 `deploy(var_file, plan_only=False)` returns the process exit code (0 = done) and prints
 what went wrong in plain words: terraform missing, tables stale, Lambda zip missing,
@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IAC_DIR = ROOT / "iac"
 PLAN_FILE = "tidings.tfplan"
 DEFAULT_ZIP = "../dist/tidings-functions.zip"
@@ -87,7 +87,7 @@ def _zip_path(var_file: Path, iac_dir: Path) -> Path:
 
 def preflight(var_file: Path | str, iac_dir: Path = IAC_DIR) -> Path:
     """Checks that need no network. Returns the var file's absolute path."""
-    from local import package
+    from local.deploy import package
 
     var_file = Path(var_file).resolve()
     if not var_file.is_file():
@@ -96,11 +96,11 @@ def preflight(var_file: Path | str, iac_dir: Path = IAC_DIR) -> Path:
         generated = iac_dir / target.name
         if not generated.exists() or generated.read_text() != render():
             raise DeployError(f"{generated} does not match what it is generated from: "
-                              f"run `python -m local.package {name}`")
+                              f"run `python -m local.deploy.package {name}`")
     zip_path = _zip_path(var_file, iac_dir)
     if not zip_path.is_file():
         raise DeployError(f"the Lambda package {zip_path} is missing: run `invoke package` "
-                          "(python -m local.package build) first")
+                          "(python -m local.deploy.package build) first")
     return var_file
 
 
@@ -169,7 +169,7 @@ def deploy(var_file: Path | str, plan_only: bool = False, *, auto_approve: bool 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.deploy", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m local.deploy.terraform", description=__doc__.split("\n\n")[0])
     parser.add_argument("var_file", help="Terraform variables file (see iac/terraform.tfvars.example)")
     parser.add_argument("--plan", action="store_true", help="plan only, apply nothing")
     parser.add_argument("--yes", action="store_true", help="apply without asking (after a reviewed plan)")

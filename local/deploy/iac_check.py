@@ -6,8 +6,8 @@ project's environment: `ensure_checkov()` creates a virtualenv under the tidings
 installs the pinned version from PyPI. A failure to do so raises CheckovUnavailable with the
 reason (typically: the package index is unreachable), never a silent skip.
 
-    python -m local.iac_check            # checkov over iac/ (+ terraform fmt -check)
-    python -m local.iac_check --json     # the raw checkov report
+    python -m local.deploy.iac_check            # checkov over iac/ (+ terraform fmt -check)
+    python -m local.deploy.iac_check --json     # the raw checkov report
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import venv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IAC_DIR = ROOT / "iac"
 
 CHECKOV_VERSION = "3.3.30"
@@ -142,7 +142,7 @@ def terraform_fmt_check(directory: Path = IAC_DIR) -> tuple[bool, str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.iac_check", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m local.deploy.iac_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the checkov report as JSON")
     args = parser.parse_args(argv)
     status = 0
