@@ -137,7 +137,7 @@ def room_create(c, name, member, title=""):
 @task
 def demo(c):
     """A customer on edge A and a groomer on edge B chat both ways; exits 1 unless all arrived."""
-    from local import demo as demo_module
+    from local.demo import chat as demo_module
 
     stack = _stack()
     edges = stack.endpoints()

@@ -21,7 +21,7 @@ from functions.rooms import Rooms
 from functions.settings import Settings
 from functions.store import Store
 from functions.tokens import mint
-from local.client import ChatClient
+from local.demo.client import ChatClient
 from local.emulators.esm import EventSourceMapping
 from local.emulators.esm_event import build_event
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from functions.rooms import Rooms
 from functions.settings import Settings
 from functions.tokens import mint
-from local.client import ChatClient
+from local.demo.client import ChatClient
 
 LINES = [
     ("customer", "Hi! Can Bori get a bath and a trim on Saturday?"),
