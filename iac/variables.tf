@@ -469,7 +469,7 @@ variable "jwt_public_key_pem" {
 # ---------------------------------------------------------------------------------------
 
 variable "edge_image" {
-  description = "Container image of the edge (built from local/docker/python.Dockerfile), pinned by tag or digest."
+  description = "Container image of the edge (built from websocket_edge/docker/python.Dockerfile), pinned by tag or digest."
   type        = string
 
   validation {

@@ -163,7 +163,7 @@ def test_kafka_is_a_single_kraft_node(compose):
 
 
 def test_dockerfile_installs_the_project_dependencies():
-    text = (u.ROOT / "local" / "docker" / "python.Dockerfile").read_text()
+    text = (u.ROOT / "websocket_edge" / "docker" / "python.Dockerfile").read_text()
     assert "pyproject.toml" in text and "tomllib" in text
     assert "aws-msk-iam-sasl-signer-python==" in text, "TIDINGS_KAFKA_SECURITY=iam needs the signer"
     cmd = re.search(r'CMD (\[.*?\])\n', text, re.S).group(1)

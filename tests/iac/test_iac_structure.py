@@ -408,10 +408,10 @@ def test_environment_reaches_the_functions_and_the_edges():
 
 
 def test_entrypoint_sets_the_per_task_settings():
-    script = (u.ROOT / "local" / "docker" / "ecs_identity.py").read_text()
+    script = (u.ROOT / "websocket_edge" / "docker" / "ecs_identity.py").read_text()
     for name in ENTRYPOINT_ENV:
         assert f'"{name}"' in script
-    assert "ECS_CONTAINER_METADATA_URI_V4" in (u.ROOT / "local" / "docker" / "edge-entrypoint.sh").read_text()
+    assert "ECS_CONTAINER_METADATA_URI_V4" in (u.ROOT / "websocket_edge" / "docker" / "edge-entrypoint.sh").read_text()
 
 
 @pytest.mark.parametrize("component", ["worker", "http", "edge"])

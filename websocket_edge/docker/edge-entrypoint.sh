@@ -8,7 +8,7 @@
 set -eu
 
 if [ -n "${ECS_CONTAINER_METADATA_URI_V4:-}" ] && [ -z "${TIDINGS_EDGE_DELIVERY_URL:-}" ]; then
-    exports="$(python /app/local/docker/ecs_identity.py)"
+    exports="$(python /app/websocket_edge/docker/ecs_identity.py)"
     eval "$exports"
 fi
 

@@ -1,7 +1,7 @@
 # One image for every Python process of tidings: the WebSocket edge (ECS and Compose), the
 # local event source mapping runner, the local HTTP gateway and the init job.
 #
-#   docker build -f local/docker/python.Dockerfile -t tidings-python .     (from the repo root)
+#   docker build -f websocket_edge/docker/python.Dockerfile -t tidings-python .     (from the repo root)
 #
 # Dependencies are pyproject.toml's pinned [project.dependencies], plus the MSK IAM signer
 # the edge needs when TIDINGS_KAFKA_SECURITY=iam (websocket_edge/producer.py).
@@ -24,7 +24,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/app/pyproject
 COPY functions/ /app/functions/
 COPY websocket_edge/ /app/websocket_edge/
 COPY local/ /app/local/
-COPY local/docker/edge-entrypoint.sh /usr/local/bin/tidings-entrypoint
+COPY websocket_edge/docker/edge-entrypoint.sh /usr/local/bin/tidings-entrypoint
 
 RUN chmod 0755 /usr/local/bin/tidings-entrypoint \
     && useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin tidings
