@@ -29,17 +29,13 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import TYPE_CHECKING
 
 from functions.settings import Settings
 from local.stack import dynalite, kafka, kafka_cluster, push_keys, tables_setup
-from local.stack.stack import Component, ComponentSpec
-
-if TYPE_CHECKING:
-    from local.stack.stack import Stack
+from local.stack.model import Component, ComponentSpec, StackView
 
 
-def stack_settings(base: Settings, stack: "Stack") -> Settings:
+def stack_settings(base: Settings, stack: StackView) -> Settings:
     """The settings every process of the stack uses: base settings aimed at the stack."""
     changes: dict = {"local_mode": True}
     if "kafka" in stack.ports:
@@ -55,7 +51,7 @@ def stack_settings(base: Settings, stack: "Stack") -> Settings:
 
 # --- push notifications (issue 15): the local push gateway and the notifier ----------------
 
-def push_settings(stack: "Stack") -> dict:
+def push_settings(stack: StackView) -> dict:
     """Every push service at the local gateway, with keys made in the stack's home."""
     url = f"http://127.0.0.1:{stack.port('push-gateway')}"
     try:
@@ -67,7 +63,7 @@ def push_settings(stack: "Stack") -> dict:
             "push_vapid_public_key": keys["vapidPublicKey"]}
 
 
-def push_gateway_component(stack: "Stack") -> Component:
+def push_gateway_component(stack: StackView) -> Component:
     port = stack.port("push-gateway")
     directory = stack.layout.home / "push"
     return Component(
@@ -86,7 +82,7 @@ def push_gateway_component(stack: "Stack") -> Component:
     )
 
 
-def notifier_component(stack: "Stack") -> Component:
+def notifier_component(stack: StackView) -> Component:
     """A second event source mapping on the chat topic, in its own consumer group, calling
     functions.push.notifier.handler. It waits out a push outage without limit (its batches
     are retried, never dead-lettered) and does not depend on the gateway being up."""
@@ -100,7 +96,7 @@ def notifier_component(stack: "Stack") -> Component:
     )
 
 
-def dynalite_component(stack: "Stack") -> Component:
+def dynalite_component(stack: StackView) -> Component:
     port = stack.port("dynalite")
     settings = stack.settings
     endpoint = f"http://127.0.0.1:{port}"
@@ -137,7 +133,7 @@ def edge_argv(public: int, internal: int, *, graceful_timeout: float = 20, extra
 def edge_component(name: str):
     """A WebSocket edge: gunicorn with one gevent-websocket worker, a public and an internal port."""
 
-    def build(stack: "Stack") -> Component:
+    def build(stack: StackView) -> Component:
         public, internal = stack.port(name, "public"), stack.port(name, "internal")
         settings = edge_settings(stack.settings, name, internal)
         return Component(
@@ -156,13 +152,13 @@ def edge_component(name: str):
     return build
 
 
-def esm_component(stack: "Stack") -> Component:
+def esm_component(stack: StackView) -> Component:
     """The local event source mapping feeding functions.chat_worker.handler."""
     return _esm_component(stack, "esm", "functions.chat_worker.handler",
                           "event source mapping: chat topic -> functions.chat_worker.handler")
 
 
-def _esm_component(stack: "Stack", name: str, handler: str, description: str,
+def _esm_component(stack: StackView, name: str, handler: str, description: str,
                    env: dict[str, str] | None = None) -> Component:
     """A local.emulators.esm process (Kafka -> `handler`), ready once its metrics answer."""
     metrics = stack.port(name)
@@ -187,7 +183,7 @@ def _vendor_web_client() -> None:
     browser.vendor_stompjs()
 
 
-def gateway_component(stack: "Stack") -> Component:
+def gateway_component(stack: StackView) -> Component:
     """The local HTTP API gateway (payload 2.0 events for functions.http_api) + the web client."""
     port = stack.port("gateway")
     edges = tuple(f"ws://127.0.0.1:{stack.port(spec.name, 'public')}/ws" for spec in COMPONENTS

@@ -16,14 +16,11 @@ nodes with a static KRaft quorum and the replication of functions/kafka_cluster.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from local.stack import kafka, kafka_cds
 from local.stack import process as proc
-from local.stack.model import Component, ComponentSpec
-
-if TYPE_CHECKING:
-    from local.stack.stack import Stack
+from local.stack.model import Component, ComponentSpec, StackView
 
 
 def node_name(node_id: int) -> str:
@@ -34,7 +31,7 @@ def node_ports(node_id: int) -> dict[str, int]:
     return {"client": 9092 + 2 * (node_id - 1), "controller": 9093 + 2 * (node_id - 1)}
 
 
-def node_names(stack: "Stack") -> list[str]:
+def node_names(stack: StackView) -> list[str]:
     """The Kafka nodes of a stack, node 1 first."""
     names: list[str] = []
     while node_name(len(names) + 1) in stack.ports:
@@ -42,7 +39,7 @@ def node_names(stack: "Stack") -> list[str]:
     return names
 
 
-def bootstrap(stack: "Stack") -> str:
+def bootstrap(stack: StackView) -> str:
     """Every broker of the stack: a client survives the death of the one it met first."""
     return ",".join(f"127.0.0.1:{stack.port(name, 'client')}" for name in node_names(stack))
 
@@ -64,10 +61,10 @@ def serves(address: str, node_id: int, timeout: float = 2.0) -> bool:
     return node_id in kafka.admin(address).list_topics(timeout=timeout).brokers
 
 
-def node_builder(node_id: int, brokers: int) -> Callable[["Stack"], Component]:
+def node_builder(node_id: int, brokers: int) -> Callable[[StackView], Component]:
     name = node_name(node_id)
 
-    def build(stack: "Stack") -> Component:
+    def build(stack: StackView) -> Component:
         nodes = {n: (stack.port(node_name(n), "client"), stack.port(node_name(n), "controller"))
                  for n in range(1, brokers + 1)}
         client, controller = nodes[node_id]

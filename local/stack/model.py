@@ -1,17 +1,19 @@
 """What a local stack is made of: components as declared and as supervised, their status,
 and the errors the stack reports. `local.stack.stack` runs them; `local.stack.components` declares them.
+
+A builder sees the stack through ``StackView`` (what it may read while building), so the
+declarations do not depend on the supervisor that runs them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
+from functions.settings import Settings
+from local.paths import HomeLayout
 from local.stack import process as proc
-
-if TYPE_CHECKING:
-    from local.stack.stack import Stack
 
 
 class StackError(RuntimeError):
@@ -26,6 +28,20 @@ class PortInUseError(StackError):
 
 class NotReadyError(StackError):
     pass
+
+
+class StackView(Protocol):
+    """What a component's builder reads of the stack building it (``local.stack.stack.Stack``)."""
+
+    settings: Settings               # the base settings aimed at the stack's broker and store
+    ports: Mapping[str, Mapping[str, int]]   # component -> label -> port
+    layout: HomeLayout               # home, data/, logs/, run/
+
+    def port(self, name: str, label: str | None = None) -> int: ...
+
+    def log_path(self, name: str) -> Path: ...
+
+    def is_running(self, name: str) -> bool: ...
 
 
 @dataclass
@@ -86,7 +102,7 @@ class ComponentSpec:
 
     name: str
     ports: Mapping[str, int]
-    build: Callable[["Stack"], Component]
+    build: Callable[[StackView], Component]
     # False: known to the stack (ports reserved, startable by name) but not part of a plain `up`.
     default: bool = True
 
