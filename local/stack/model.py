@@ -135,3 +135,26 @@ def port_env_name(component: str, label: str | None = None) -> str:
     """TIDINGS_PORT_KAFKA, TIDINGS_PORT_KAFKA_CONTROLLER, TIDINGS_PORT_EDGE_A_INTERNAL ..."""
     key = component if label is None else f"{component}_{label}"
     return "TIDINGS_PORT_" + "".join(c if c.isalnum() else "_" for c in key.upper())
+
+
+def dependency_order(declared: Sequence[str], wanted: Sequence[str],
+                     component: Callable[[str], Component]) -> list[str]:
+    """The wanted names plus their dependencies, dependencies first (declaration order
+    otherwise). ``component(name)`` looks a name up (and raises for an unknown one)."""
+    out: list[str] = []
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        if name in out:
+            return
+        if name in trail:
+            raise StackError(f"dependency cycle: {' -> '.join(trail + (name,))}")
+        for dep in component(name).depends_on:
+            visit(dep, trail + (name,))
+        out.append(name)
+
+    for name in declared:  # declaration order first
+        if name in wanted:
+            visit(name, ())
+    for name in wanted:
+        visit(name, ())
+    return out

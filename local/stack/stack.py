@@ -11,6 +11,9 @@
 What runs is declared in local/stack/components.py (one ``ComponentSpec`` per component: its
 name, its ports with their defaults and a builder that turns the stack into a
 ``Component``; the model is local/stack/model.py). Every component gets ``os.environ + stack.settings.to_env() + its env``.
+The port map is resolved in local/stack/ports.py, one supervisor per home is
+local/stack/home_lock.py, and starting one component (free ports, readiness) is
+local/stack/startup.py.
 
 Layout of a home: ``data/`` (kept across restarts), ``logs/<name>.log``,
 ``run/<name>.pid`` (JSON), ``run/ports.json`` (the port map of the last start), rendered
@@ -19,23 +22,23 @@ configs in ``run/``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import threading
 import time
-import fcntl
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from functions.settings import Settings, SettingsError
 from local import paths
+from local.stack import components
+from local.stack import ports as port_map
 from local.stack import process as proc
-
+from local.stack import startup
+from local.stack.home_lock import HomeLock
 from local.stack.model import (Component, ComponentSpec, ComponentStatus, NotReadyError,  # noqa: F401
-                               PortInUseError, StackError, StartResult, port_env_name)
+                               PortInUseError, StackError, StartResult, dependency_order, port_env_name)
 
 
 class Stack:
@@ -53,8 +56,6 @@ class Stack:
                   the stack points kafka_bootstrap / dynamodb_endpoint at its own ports.
         specs:    the components (default local.stack.components.COMPONENTS).
         """
-        from local.stack import components
-
         self._env = dict(os.environ if env is None else env)
         self.layout = paths.HomeLayout(home if home is not None else paths.default_home())
         self.home = self.layout.home
@@ -66,68 +67,22 @@ class Stack:
             if spec.name in self.specs:
                 raise StackError(f"component {spec.name!r} declared twice")
             self.specs[spec.name] = spec
-        self.ports: dict[str, dict[str, int]] = self._resolve_ports(ports)
+        self.ports: dict[str, dict[str, int]] = port_map.resolve(
+            {name: spec.ports for name, spec in self.specs.items()}, ports, self._env,
+            port_map.read_saved(self.layout.run) if ports is None else {})
         self.settings: Settings = components.stack_settings(base, self)
         self.components: dict[str, Component] = {}
         for spec in self.specs.values():
             self.components[spec.name] = spec.build(self)
-        self._lock = threading.RLock()
-        self._lock_depth = 0
-        self._lock_file = None
+        self._lock = HomeLock(self.layout.run / "stack.lock", before_first=self.check)
         self._installs: dict[str, Future] = {}
         self._spawned: dict[str, proc.PidRecord] = {}  # started by this process (last run per name)
         self._pool: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------ ports & paths
 
-    def _resolve_ports(self, ports) -> dict[str, dict[str, int]]:
-        out = {name: dict(spec.ports) for name, spec in self.specs.items()}
-        if ports == "auto":
-            return {name: {label: proc.free_port() for label in labels} for name, labels in out.items()}
-        if ports is None:
-            saved = self._saved_ports()
-            for name, labels in out.items():
-                for label in labels:
-                    if label in saved.get(name, {}):
-                        labels[label] = int(saved[name][label])
-                    for env_name in (port_env_name(name, label),) + (
-                            (port_env_name(name),) if label == next(iter(labels)) else ()):
-                        if env_name in self._env:
-                            labels[label] = self._parse_port(env_name, self._env[env_name])
-            return out
-        for key, value in dict(ports).items():
-            name, _, label = key.partition(".")
-            if name not in out:
-                raise StackError(f"unknown component {name!r} in ports (known: {', '.join(out)})")
-            label = label or next(iter(out[name]))
-            if label not in out[name]:
-                raise StackError(f"component {name} has no port {label!r} (has: {', '.join(out[name])})")
-            out[name][label] = self._parse_port(key, value)
-        return out
-
-    @staticmethod
-    def _parse_port(what: str, value) -> int:
-        try:
-            port = int(value)
-        except (TypeError, ValueError):
-            raise SettingsError(f"{what}: not a port number: {value!r}") from None
-        if not 1 <= port <= 65535:
-            raise SettingsError(f"{what}: port must be 1..65535, got {port}")
-        return port
-
-    def _saved_ports(self) -> dict:
-        try:
-            return json.loads((self.layout.run / "ports.json").read_text())
-        except (OSError, ValueError):  # none yet, or an unusable home (check() reports that)
-            return {}
-
     def _save_ports(self) -> None:
-        path = self.layout.run / "ports.json"
-        saved = self._saved_ports()
-        saved.update(self.ports)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(saved, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        port_map.save(self.layout.run, self.ports)
 
     def port(self, name: str, label: str | None = None) -> int:
         """A component's port: the main one, or the one with that label."""
@@ -190,38 +145,9 @@ class Stack:
                     raise SettingsError(f"port {port} is configured twice: {other} and {name} {label}")
                 seen[port] = f"{name} {label}"
 
-    def _acquire(self) -> None:
-        self._lock.acquire()
-        if self._lock_depth == 0:
-            try:
-                self.check()
-                self._lock_file = open(self.layout.run / "stack.lock", "w")
-                fcntl.flock(self._lock_file, fcntl.LOCK_EX)
-            except BaseException:
-                self._lock.release()
-                raise
-        self._lock_depth += 1
-
-    def _release(self) -> None:
-        self._lock_depth -= 1
-        if self._lock_depth == 0 and self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
-        self._lock.release()
-
-    class _Locked:
-        def __init__(self, stack: "Stack"):
-            self.stack = stack
-
-        def __enter__(self):
-            self.stack._acquire()
-
-        def __exit__(self, *exc):
-            self.stack._release()
-
-    def locked(self) -> "Stack._Locked":
-        return Stack._Locked(self)
+    def locked(self) -> HomeLock:
+        """``with stack.locked():`` one supervisor at a time for this home (reentrant)."""
+        return self._lock
 
     # ------------------------------------------------------------------ install
 
@@ -287,7 +213,7 @@ class Stack:
                 self._spawned[name] = record
                 record.write(self.pid_path(name))
             try:
-                self._wait_ready(comp, record, timeout)
+                startup.wait_ready(comp, record, timeout, self.log_path(name))
                 self._after_ready(comp)
             except BaseException:
                 self._stop_record(name, record, comp.stop_timeout)
@@ -302,7 +228,7 @@ class Stack:
         if not proc.wait_until(comp.is_ready, timeout, interval=0.2):
             raise NotReadyError(
                 f"{comp.name} is running (pid {record.pid}) but not ready after {timeout:.0f}s; "
-                + self._log_excerpt(comp.name, record))
+                + startup.log_excerpt(self.log_path(comp.name), record))
         self._after_ready(comp)
         return StartResult(comp.name, "already running", record.pid, 0.0)
 
@@ -322,44 +248,8 @@ class Stack:
             proc.terminate(record, timeout=5.0)
         self.pid_path(name).unlink(missing_ok=True)
 
-    def _check_ports_free(self, comp: Component) -> None:
-        for label, port in comp.ports.items():
-            if not proc.port_is_free(port):
-                # Nobody listens: a socket of the previous run still closing; give it a moment.
-                if proc.port_listener(port) is False and proc.wait_until(lambda: proc.port_is_free(port), 10.0):
-                    continue
-                owner = proc.port_owner(port)
-                raise PortInUseError(
-                    f"{comp.name} cannot start: port {port} ({label}) is already in use"
-                    f"{' by ' + owner if owner else ''}; stop that process or choose another port "
-                    f"({port_env_name(comp.name, label)}=...)", port)
-
-    def _wait_ready(self, comp: Component, record: proc.PidRecord, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if not proc.is_alive(record):
-                code = proc.exit_code(record.pid)
-                busy = [p for p in comp.ports.values() if not proc.port_is_free(p)]
-                hint = (f" (port {', '.join(map(str, busy))} is in use by another process)" if busy else "")
-                raise NotReadyError(
-                    f"{comp.name} exited during startup{'' if code is None else f' with code {code}'}{hint}; "
-                    + self._log_excerpt(comp.name, record))
-            if comp.is_ready():
-                return
-            if time.monotonic() >= deadline:
-                raise NotReadyError(
-                    f"{comp.name} did not become ready within {timeout:.0f}s (pid {record.pid}, "
-                    f"ports {dict(comp.ports)}); it was stopped. " + self._log_excerpt(comp.name, record))
-            time.sleep(0.2)
-
-    def _log_excerpt(self, name: str, record: proc.PidRecord | None = None) -> str:
-        """Error lines of this run (a JVM's cause scrolls away fast) and the last 30 lines."""
-        path = self.log_path(name)
-        errors = proc.error_lines(path, record.log_offset if record else 0)
-        text = ""
-        if errors:
-            text += f"errors in {path}:\n  " + "\n  ".join(errors) + "\n"
-        return text + f"last lines of {path}:\n{proc.tail(path, 30)}"
+    def _check_ports_free(self, comp: Component) -> None:  # a seam: tests skip it to race a port
+        startup.check_ports_free(comp)
 
     def _stop_record(self, name: str, record: proc.PidRecord, timeout: float) -> str:
         try:
@@ -407,23 +297,7 @@ class Stack:
     def order(self, names: Iterable[str] | None = None) -> list[str]:
         """The names plus their dependencies, dependencies first (declaration order otherwise)."""
         wanted = [n for n, s in self.specs.items() if s.default] if names is None else list(names)
-        out: list[str] = []
-
-        def visit(name: str, trail: tuple[str, ...]) -> None:
-            if name in out:
-                return
-            if name in trail:
-                raise StackError(f"dependency cycle: {' -> '.join(trail + (name,))}")
-            for dep in self.component(name).depends_on:
-                visit(dep, trail + (name,))
-            out.append(name)
-
-        for name in self.components:  # declaration order first
-            if name in wanted:
-                visit(name, ())
-        for name in wanted:
-            visit(name, ())
-        return out
+        return dependency_order(list(self.components), wanted, self.component)
 
     def up(self, names: Iterable[str] | None = None, *,
            report: Callable[[StartResult], None] | None = None) -> list[StartResult]:
