@@ -581,7 +581,7 @@ variable "certificate_arn" {
 # ---------------------------------------------------------------------------------------
 
 variable "http_routes" {
-  description = "Route keys sent to the HTTP function, all behind the JWT authorizer: functions/http_api.py ROUTES (a test keeps them equal). Other paths get API Gateway's 404 without invoking the function."
+  description = "Route keys sent to the HTTP function, all behind the JWT authorizer: functions/http/api.py ROUTES (a test keeps them equal). Other paths get API Gateway's 404 without invoking the function."
   type        = list(string)
   default = [
     "POST /rooms",

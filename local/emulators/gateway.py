@@ -1,4 +1,4 @@
-"""A local stand-in for API Gateway (HTTP API, payload 2.0) in front of functions/http_api.py.
+"""A local stand-in for API Gateway (HTTP API, payload 2.0) in front of functions/http/api.py.
 
     python -m local.emulators.gateway --port 8080 [--host 127.0.0.1] [--web-dir local/web] [--default-route]
 
@@ -11,7 +11,7 @@ program), a greenlet per request, so requests run concurrently.
   comes first (Authorization header, `Bearer ` prefix optional as in API Gateway;
   signature, algorithm, issuer, audience, exp via functions.tokens) and refuses with
   401 {"message":"Unauthorized"}. The routeKey is matched against
-  functions.http_api.ROUTES, the routes iac/ declares; a request matching none gets API
+  functions.http.api.ROUTES, the routes iac/ declares; a request matching none gets API
   Gateway's own 404 {"message":"Not Found"} without the function being called, unless
   `--default-route` emulates a `$default` catch-all route (the function then answers its
   JSON 404/405). CORS preflights are answered without authorization, as API Gateway's
@@ -48,7 +48,7 @@ import jwt  # noqa: E402
 import orjson  # noqa: E402
 
 from functions import contracts, tokens  # noqa: E402
-from functions.http_api import match_route  # noqa: E402
+from functions.http.api import match_route  # noqa: E402
 from functions.request_paths import canonical_path, split_target  # noqa: E402
 from functions.settings import Settings, SettingsError  # noqa: E402
 from local.emulators.context import LambdaContext  # noqa: E402
@@ -216,7 +216,8 @@ class Gateway:
                  function_name: str = FUNCTION_NAME, max_body_bytes: int = MAX_BODY_BYTES,
                  default_route: bool = False):
         if handler is None:
-            from functions import http_api, logs
+            from functions import logs
+            from functions.http import api as http_api
 
             logs.configure()
             handler = http_api.handler

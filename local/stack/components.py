@@ -184,7 +184,7 @@ def _vendor_web_client() -> None:
 
 
 def gateway_component(stack: StackView) -> Component:
-    """The local HTTP API gateway (payload 2.0 events for functions.http_api) + the web client."""
+    """The local HTTP API gateway (payload 2.0 events for functions.http.api) + the web client."""
     port = stack.port("gateway")
     edges = tuple(f"ws://127.0.0.1:{stack.port(spec.name, 'public')}/ws" for spec in COMPONENTS
                   if spec.name.startswith("edge-") and spec.name in stack.ports)

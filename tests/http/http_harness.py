@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from functions import tables
-from functions.http_api import HttpApi, match_route
+from functions.http.api import HttpApi, match_route
 from functions.store import Store, message_item, now_ms
 from local.emulators.context import LambdaContext
 

@@ -138,7 +138,7 @@ def test_lambda_handlers_exist():
 
 
 def test_http_routes_match_the_function():
-    from functions.http_api import ROUTES
+    from functions.http.api import ROUTES
 
     assert u.default(u.IAC, "http_routes") == [r.key for r in ROUTES]
 

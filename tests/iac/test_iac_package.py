@@ -36,7 +36,7 @@ def test_zip_contains_every_function_source(built):
 def test_zip_contains_the_worker_and_http_handlers(built):
     _, entries, _ = built
     assert "functions/chat_worker.py" in entries
-    assert "functions/http_api.py" in entries
+    assert "functions/http/api.py" in entries
 
 
 def test_zip_has_linux_wheels_for_the_lambda_architecture(built):

@@ -340,7 +340,7 @@ def _imports_closure(entry_modules: list[str]) -> set[Path]:
 
 COMPONENT_SOURCES = {
     "worker": lambda: _imports_closure(["functions.chat_worker"]),
-    "http": lambda: _imports_closure(["functions.http_api"]),
+    "http": lambda: _imports_closure(["functions.http.api"]),
     "edge": lambda: _imports_closure([f"websocket_edge.{p.stem}" for p in (u.ROOT / "websocket_edge").glob("*.py")]),
     "notifier": lambda: _imports_closure(["functions.push.notifier"]),
 }

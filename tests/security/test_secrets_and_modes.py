@@ -45,7 +45,7 @@ def test_settings_name_what_to_set():
     assert Settings().jwt_secret == LOCAL_JWT_SECRET and Settings().delivery_secret == LOCAL_DELIVERY_SECRET
 
 
-@pytest.mark.parametrize("module", ["functions.chat_worker", "functions.http_api"])
+@pytest.mark.parametrize("module", ["functions.chat_worker", "functions.http.api"])
 def test_the_functions_refuse_the_built_in_secrets(module):
     code = f"import {module} as m; m.handler({{}}, None)"
     proc = subprocess.run([sys.executable, "-c", code], env=_env(), cwd=REPO_ROOT, capture_output=True, text=True,

@@ -58,7 +58,7 @@ resource "aws_lambda_function" "http" {
   role                           = var.http_role_arn
   runtime                        = local.runtime
   architectures                  = [var.architecture]
-  handler                        = "functions.http_api.handler"
+  handler                        = "functions.http.api.handler"
   filename                       = var.zip_path
   source_code_hash               = local.source_hash
   memory_size                    = var.http_memory_mb

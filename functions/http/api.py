@@ -25,13 +25,10 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions import contracts, logs
-from functions import http_routes_messages as messages
-from functions import http_routes_push as push
-from functions import http_routes_reads as reads
-from functions import http_routes_rooms as rooms
 from functions.entry import WarmHandler
 from functions.events import HttpApiEvent
-from functions.http_routes_common import Deps, HttpError, Request, caller_of
+from functions.http import messages, push, reads, rooms
+from functions.http.common import Deps, HttpError, Request, caller_of
 from functions.settings import Settings
 from functions.store import StoreError
 

@@ -13,7 +13,7 @@ import uuid
 
 from functions import contracts, tables
 from functions.connections import by_edge
-from functions.http_routes_common import (HttpError, Request, bad_request, check_role, check_room_id,
+from functions.http.common import (HttpError, Request, bad_request, check_role, check_room_id,
                                           check_user_id, member_view)
 from functions.read_marks import unread
 from functions.rooms import MAX_NAME_CHARS, RoomExists, UnknownRoom

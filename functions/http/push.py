@@ -4,7 +4,7 @@ PUT /rooms/{roomId}/mute, GET /push/config (what a client needs to subscribe).""
 from __future__ import annotations
 
 from functions import contracts
-from functions.http_routes_common import HttpError, Request, bad_request
+from functions.http.common import HttpError, Request, bad_request
 from functions.push.devices import DEVICE_ID_RE, PLATFORMS, Devices, InvalidDevice, parse_registration, public_view
 from functions.push.member_state import MAX_MUTE_MS, MemberState
 from functions.read_marks import NotMember

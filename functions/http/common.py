@@ -1,7 +1,7 @@
 """What every HTTP API route shares: errors, the caller, input checks, room access.
 
 A route is a plain function `route(req: Request) -> (status, body)`; it raises
-`HttpError` for anything the client got wrong. `functions.http_api` turns both into the
+`HttpError` for anything the client got wrong. `functions.http.api` turns both into the
 API Gateway v2 response. Checks here never let bad input reach DynamoDB: ids are
 matched against the contracts' regexes, numbers are parsed strictly, bodies must be JSON
 objects with known fields of the right types.

@@ -18,7 +18,7 @@ import base64
 import binascii
 
 from functions import contracts
-from functions.http_routes_common import MAX_SEQ, Request, bad_request
+from functions.http.common import MAX_SEQ, Request, bad_request
 from functions.store import MAX_PAGE
 
 DEFAULT_LIMIT = 50

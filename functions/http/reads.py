@@ -4,7 +4,7 @@ GET /rooms/{roomId}/presence, GET /me."""
 from __future__ import annotations
 
 from functions import contracts
-from functions.http_routes_common import HttpError, Request, check_seq
+from functions.http.common import HttpError, Request, check_seq
 from functions.read_marks import NotMember, unread
 
 
