@@ -22,8 +22,10 @@ class Handled:
         self.batches: list[list] = []
         self.gate = gate
         self.changed = threading.Condition()
+        self.entered = threading.Event()    # the lane took a batch and called the handler
 
     def __call__(self, batch):
+        self.entered.set()
         if self.gate is not None:
             assert self.gate.wait(10)
         with self.changed:
@@ -41,7 +43,7 @@ def test_window_zero_takes_what_is_queued_and_batches_grow_while_the_lane_is_bus
     handled = Handled(gate)
     lane = Lane("p0", handled, batch_size=3, window_s=0)
     lane.put(rs(0))
-    time.sleep(0.05)               # the lane took [0] and is blocked in the handler
+    assert handled.entered.wait(5)  # the lane took [0] and is blocked in the handler
     lane.put(rs(1, 2, 3, 4))
     gate.set()
     assert handled.wait_for(5) == [[0], [1, 2, 3], [4]]   # in order, never above batch_size
@@ -82,7 +84,7 @@ def test_close_lets_the_batch_in_hand_finish_and_drops_the_queue():
     handled = Handled(gate)
     lane = Lane("p0", handled, batch_size=1, window_s=0)
     lane.put(rs(0, 1, 2))
-    time.sleep(0.05)
+    assert handled.entered.wait(5)      # the lane took [0] and is blocked in the handler
     threading.Timer(0.1, gate.set).start()
     lane.close()                        # returns once [0] is handled; 1 and 2 stay uncommitted
     assert handled.batches == [[0]] and lane.queued == 0 and lane.take_done() == 1
