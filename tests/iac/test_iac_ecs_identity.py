@@ -72,8 +72,10 @@ def test_entrypoint_uses_it_only_on_ecs(metadata, tmp_path):
     assert elsewhere.stdout.strip() == "http://edge-a:8101|edge-a"
 
 
-def test_module_imports_cleanly():
+def test_module_imports_cleanly(metadata, capsys):
     spec = importlib.util.spec_from_file_location("ecs_identity", SCRIPT)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert callable(mod.identity)
+    assert capsys.readouterr().out == ""     # importing it runs nothing
+    assert mod.identity(metadata, "8101") == {"TIDINGS_EDGE_DELIVERY_URL": "http://10.40.8.17:8101",
+                                              "TIDINGS_EDGE_ID": "edge-0f1e2d3c4b5a"}

@@ -13,12 +13,15 @@ from functions.settings import Settings
 from local.deploy import iac_check, package
 
 ALL_DIRS = [u.IAC] + sorted(p for p in u.MODULES.iterdir() if p.is_dir())
+TOP_LEVEL_BLOCKS = {"terraform", "provider", "variable", "locals", "data", "resource", "module", "output"}
 
 
 @pytest.mark.parametrize("path", u.tf_files(), ids=lambda p: str(p.relative_to(u.IAC)))
 def test_every_tf_file_parses(path):
     parsed = u.parse(path)
-    assert isinstance(parsed, dict)
+    # Something was declared, and only Terraform's top-level blocks (a typo such as
+    # `resouce` or a stray attribute would show here).
+    assert parsed and set(parsed) <= TOP_LEVEL_BLOCKS, f"{path.name}: top-level {sorted(parsed)}"
 
 
 def test_terraform_fmt():
@@ -130,11 +133,17 @@ def test_lambda_matches_the_package():
 
 def test_lambda_handlers_exist():
     import importlib
+    import inspect
 
     for name, body in u.resources(u.module_dir("lambda"), "aws_lambda_function"):
         module, _, func = body["handler"].rpartition(".")
         mod = importlib.import_module(module)
-        assert callable(getattr(mod, func, None)), f"{name}: handler {body['handler']} does not exist"
+        handler = getattr(mod, func, None)
+        assert handler is not None, f"{name}: handler {body['handler']} does not exist"
+        try:  # Lambda calls handler(event, context)
+            inspect.signature(handler).bind({}, object())
+        except (TypeError, ValueError) as exc:
+            raise AssertionError(f"{name}: {body['handler']} cannot be called as handler(event, context): {exc}")
 
 
 def test_http_routes_match_the_function():
