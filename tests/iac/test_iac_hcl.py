@@ -13,7 +13,8 @@ from functions.settings import Settings
 from local.deploy import iac_check, package
 
 ALL_DIRS = [u.IAC] + sorted(p for p in u.MODULES.iterdir() if p.is_dir())
-TOP_LEVEL_BLOCKS = {"terraform", "provider", "variable", "locals", "data", "resource", "module", "output"}
+TOP_LEVEL_BLOCKS = {"terraform", "provider", "variable", "locals", "data", "resource", "module", "output",
+                    "moved", "import", "removed", "check"}
 
 
 @pytest.mark.parametrize("path", u.tf_files(), ids=lambda p: str(p.relative_to(u.IAC)))
@@ -83,6 +84,7 @@ def test_references_resolve(directory):
     text = u.raw_text(directory)
     code = re.sub(r"#[^\n]*", "", text)  # comments and prose may mention anything
     code = re.sub(r"(?m)^\s*(description|error_message)\s*=.*$", "", code)
+    code = re.sub(r"(?ms)^moved \{.*?^\}", "", code)  # a `moved` block names an address that is gone
     declared_vars = set(u.variables(directory))
     declared_locals = set(u.locals_(directory))
     for name in set(re.findall(r"\bvar\.([A-Za-z_][A-Za-z0-9_]*)", code)):
@@ -135,7 +137,7 @@ def test_lambda_handlers_exist():
     import importlib
     import inspect
 
-    for name, body in u.resources(u.module_dir("lambda"), "aws_lambda_function"):
+    for name, body in u.instances(u.module_dir("lambda"), "aws_lambda_function"):
         module, _, func = body["handler"].rpartition(".")
         mod = importlib.import_module(module)
         handler = getattr(mod, func, None)

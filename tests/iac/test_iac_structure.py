@@ -400,7 +400,7 @@ def test_environment_reaches_the_functions_and_the_edges():
     assert calls["lambda"]["http_environment"] == "${local.http_environment}"
     assert calls["ecs"]["environment"] == "${local.edge_environment}"
     assert calls["ecs"]["secrets"] == "${local.edge_secrets}"
-    fns = dict(u.resources(LAMBDA, "aws_lambda_function"))
+    fns = dict(u.instances(LAMBDA, "aws_lambda_function"))
     assert u.block(fns["worker"], "environment")["variables"] == "${var.worker_environment}"
     assert u.block(fns["http"], "environment")["variables"] == "${var.http_environment}"
     task = u.raw_text(ECS)
