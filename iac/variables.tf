@@ -254,7 +254,7 @@ variable "consumer_group" {
 # ---------------------------------------------------------------------------------------
 
 variable "lambda_zip_path" {
-  description = "Path (relative to iac/) of the zip built by `python -m local.package build` (or `invoke package`)."
+  description = "Path (relative to iac/) of the zip built by `python -m local.deploy.package build` (or `invoke package`)."
   type        = string
   default     = "../dist/tidings-functions.zip"
 
@@ -634,7 +634,7 @@ variable "api_throttle_burst" {
 # ---------------------------------------------------------------------------------------
 
 variable "tables" {
-  description = "DynamoDB tables. GENERATED into tables.auto.tfvars.json by `python -m local.package tables` from functions/tables.py (the single source; a test fails when the file is stale). Do not set by hand."
+  description = "DynamoDB tables. GENERATED into tables.auto.tfvars.json by `python -m local.deploy.package tables` from functions/tables.py (the single source; a test fails when the file is stale). Do not set by hand."
   type = map(object({
     hash_key      = string
     range_key     = optional(string)
@@ -650,7 +650,7 @@ variable "tables" {
 
   validation {
     condition     = length(var.tables) > 0
-    error_message = "tables is empty: run python -m local.package tables."
+    error_message = "tables is empty: run python -m local.deploy.package tables."
   }
 }
 
