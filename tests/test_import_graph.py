@@ -1,4 +1,5 @@
-"""No import cycle among tidings' own modules (functions/, websocket_edge/, local/).
+"""The import graph of tidings' own modules (functions/, websocket_edge/, local/): no cycle,
+and each folder imports only the folders it may (docs/architecture.md, "Folders").
 
 Every import counts, wherever it is written: at the top, inside a function (a lazy import
 only hides a cycle) or under ``if TYPE_CHECKING:`` (a type that needs its user is a cycle
@@ -105,3 +106,37 @@ def test_there_is_no_import_cycle():
 def test_a_cycle_is_found():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+# Folder -> the folders its modules may import (besides itself, the standard library and
+# third-party packages). The longest matching prefix names a module's folder.
+MAY_IMPORT = {
+    "functions": set(),                                  # the rules: no sockets, no processes
+    "websocket_edge": {"functions"},
+    "local.paths": set(),
+    "local.stack": {"functions", "local.paths"},         # runs local.emulators by module name only
+    "local.emulators": {"functions", "local.paths"},
+    "local.loadtest": {"functions", "local.paths", "local.stack"},
+    "local.deploy": {"functions", "local.paths"},
+    "local.demo": {"functions"},
+    "local.docker": {"functions", "local.stack"},
+}
+
+
+def folder_of(module: str) -> str:
+    matches = [f for f in MAY_IMPORT if module == f or module.startswith(f + ".")]
+    assert matches, f"{module}: in no folder of MAY_IMPORT (add its folder there and to docs/architecture.md)"
+    return max(matches, key=len)
+
+
+def test_each_folder_imports_only_what_it_may():
+    wrong = []
+    for module, targets in import_graph().items():
+        if module == "local":   # local/__init__.py
+            continue
+        home = folder_of(module)
+        for target in targets:
+            there = folder_of(target)
+            if there != home and there not in MAY_IMPORT[home]:
+                wrong.append(f"{module} imports {target} ({home} may import {sorted(MAY_IMPORT[home]) or 'nothing of ours'})")
+    assert not wrong, "\n".join(wrong)
