@@ -42,10 +42,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
+from local.deploy import tfvars
+
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
-TABLES_TFVARS = ROOT / "iac" / "tables.auto.tfvars.json"
-KAFKA_TFVARS = ROOT / "iac" / "kafka.auto.tfvars.json"
 ZIP_NAME = "tidings-functions.zip"
 
 # The Lambda runtime the zip targets. iac/ declares the same (runtime, architectures).
@@ -70,63 +70,6 @@ _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 class PackageError(RuntimeError):
     """The package cannot be built; the message says why."""
-
-
-# --- tables -------------------------------------------------------------------------------
-
-def tables_tfvars() -> dict:
-    """Terraform input for iac/modules/dynamodb, generated from functions/tables.py."""
-    from functions.tables import ALL_TABLES
-
-    out = {}
-    for table in ALL_TABLES:
-        out[table.logical] = {
-            "hash_key": table.hash_key[0],
-            "range_key": table.range_key[0] if table.range_key else None,
-            "attributes": [
-                {"name": a["AttributeName"], "type": a["AttributeType"]} for a in table.attribute_definitions()
-            ],
-            "ttl_attribute": table.ttl_attribute,
-            "global_secondary_indexes": [
-                {
-                    "name": index.name,
-                    "hash_key": index.hash_key[0],
-                    "range_key": index.range_key[0] if index.range_key else None,
-                    "projection_type": index.projection,
-                }
-                for index in table.indexes
-            ],
-        }
-    return {"tables": out}
-
-
-def render_tables_tfvars() -> str:
-    # JSON has no comments and Terraform warns on unknown keys, so the "generated, do not
-    # edit" note lives in the variable's description (iac/variables.tf) and docs/deploy.md.
-    return json.dumps(tables_tfvars(), indent=2, sort_keys=False) + "\n"
-
-
-# --- the Kafka cluster's shape ----------------------------------------------------------------
-
-def kafka_tfvars() -> dict:
-    """Terraform input for iac/'s MSK cluster and network, from functions/kafka_cluster.py."""
-    from functions import kafka_cluster as k
-
-    return {
-        "msk_broker_count": k.BROKERS,
-        "az_count": k.AVAILABILITY_ZONES,
-        "topic_replication_factor": k.CONTRACT.factor,
-        "topic_min_insync_replicas": k.CONTRACT.min_insync,
-        "topic_unclean_leader_election": k.CONTRACT.unclean_leader_election,
-    }
-
-
-def render_kafka_tfvars() -> str:
-    return json.dumps(kafka_tfvars(), indent=2) + "\n"
-
-
-# What `python -m local.deploy.package NAME` writes (and --check compares): iac/'s generated inputs.
-GENERATED = {"tables": (TABLES_TFVARS, render_tables_tfvars), "kafka": (KAFKA_TFVARS, render_kafka_tfvars)}
 
 
 # --- requirements -------------------------------------------------------------------------
@@ -415,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("out_dir", nargs="?", default=str(ROOT / "dist"))
     b.add_argument("--arch", default=LAMBDA_ARCH, choices=sorted(_PIP_PLATFORMS))
     for name, source in (("tables", "functions/tables.py"), ("kafka", "functions/kafka_cluster.py")):
-        t = sub.add_parser(name, help=f"write {GENERATED[name][0].relative_to(ROOT)} from {source}")
+        t = sub.add_parser(name, help=f"write {tfvars.GENERATED[name][0].relative_to(ROOT)} from {source}")
         t.add_argument("--check", action="store_true", help="only check that the committed file is current")
     args = parser.parse_args(argv)
     try:
@@ -423,14 +366,14 @@ def main(argv: list[str] | None = None) -> int:
             path = build(args.out_dir, arch=args.arch)
             print(f"{path} ({path.stat().st_size // 1024} KiB, sha256 {sha256_b64(path)})")
         elif args.check:
-            target, render = GENERATED[args.cmd]
+            target, render = tfvars.GENERATED[args.cmd]
             current = target.read_text() if target.exists() else ""
             if current != render():
                 print(f"{target} is stale: run python -m local.deploy.package {args.cmd}", file=sys.stderr)
                 return 1
             print(f"{target} is current")
         else:
-            target, render = GENERATED[args.cmd]
+            target, render = tfvars.GENERATED[args.cmd]
             target.write_text(render())
             print(target)
     except PackageError as exc:

@@ -87,12 +87,12 @@ def _zip_path(var_file: Path, iac_dir: Path) -> Path:
 
 def preflight(var_file: Path | str, iac_dir: Path = IAC_DIR) -> Path:
     """Checks that need no network. Returns the var file's absolute path."""
-    from local.deploy import package
+    from local.deploy import tfvars
 
     var_file = Path(var_file).resolve()
     if not var_file.is_file():
         raise DeployError(f"{var_file} does not exist: copy iac/terraform.tfvars.example and fill it in")
-    for name, (target, render) in package.GENERATED.items():   # tables.py, kafka_cluster.py -> iac/
+    for name, (target, render) in tfvars.GENERATED.items():   # tables.py, kafka_cluster.py -> iac/
         generated = iac_dir / target.name
         if not generated.exists() or generated.read_text() != render():
             raise DeployError(f"{generated} does not match what it is generated from: "

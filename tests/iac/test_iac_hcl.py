@@ -11,6 +11,7 @@ import pytest
 import iacutil as u
 from functions.settings import Settings
 from local.deploy import iac_check, package
+from local.deploy import tfvars as generated_inputs
 
 ALL_DIRS = [u.IAC] + sorted(p for p in u.MODULES.iterdir() if p.is_dir())
 TOP_LEVEL_BLOCKS = {"terraform", "provider", "variable", "locals", "data", "resource", "module", "output",
@@ -35,7 +36,7 @@ def test_terraform_fmt():
 
 def test_tables_tfvars_is_generated_from_tables_py():
     committed = (u.IAC / "tables.auto.tfvars.json").read_text()
-    assert committed == package.render_tables_tfvars(), \
+    assert committed == generated_inputs.render_tables_tfvars(), \
         "iac/tables.auto.tfvars.json is stale: run `python -m local.deploy.package tables`"
 
 
@@ -161,7 +162,7 @@ def test_tfvars_example_sets_declared_variables():
         example = hcl2.load(f, serialization_options=u._OPTS)
     declared = u.variables(u.IAC)
     assert set(example) <= set(declared), f"undeclared in the example: {set(example) - set(declared)}"
-    generated = set(package.tables_tfvars()) | set(package.kafka_tfvars())
+    generated = set(generated_inputs.tables_tfvars()) | set(generated_inputs.kafka_tfvars())
     required = {n for n, v in declared.items() if "default" not in v} - generated
     assert required <= set(example), f"the example misses required variables {required - set(example)}"
     assert not set(example) & generated, f"the example sets generated variables {set(example) & generated}"
