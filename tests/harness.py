@@ -16,7 +16,8 @@ from typing import Callable, Iterable
 
 from functions.settings import Settings
 from local.paths import REPO_ROOT
-from local.stack.process import free_port, is_listening, tail, wait_until  # noqa: F401 (re-exported)
+from local.stack.logs import tail  # noqa: F401 (re-exported)
+from local.stack.process import free_port, is_listening, wait_until  # noqa: F401 (re-exported)
 from local.stack.stack import Stack
 
 

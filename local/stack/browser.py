@@ -29,7 +29,7 @@ from pathlib import Path
 from local import paths
 from local.stack import npm_cache
 from local.stack.kafka import file_lock
-from local.stack.process import tail
+from local.stack.logs import tail
 
 PLAYWRIGHT_CORE_VERSION = "1.65.1"
 STOMPJS_VERSION = "7.5.0"

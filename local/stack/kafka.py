@@ -33,7 +33,7 @@ from typing import Iterator
 from functions.kafka_cluster import replication_for
 from functions.settings import Settings
 from local import paths
-from local.stack.process import tail
+from local.stack.logs import tail
 
 KAFKA_VERSION = "4.4.0"
 SCALA_VERSION = "2.13"

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from local.stack.kafka import file_lock
-from local.stack.process import tail
+from local.stack.logs import tail
 
 NPM_TIMEOUT_S = 20 * 60
 

@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Mapping
 
 from functions.settings import Settings, SettingsError
 from local import paths
-from local.stack import components
+from local.stack import components, logs
 from local.stack import ports as port_map
 from local.stack import process as proc
 from local.stack import startup
@@ -386,7 +386,7 @@ class Stack:
         return {name: dict(c.endpoints) for name, c in self.components.items() if c.endpoints}
 
     def tail(self, name: str, lines: int = 30) -> str:
-        return proc.tail(self.log_path(name), lines)
+        return logs.tail(self.log_path(name), lines)
 
     def __repr__(self) -> str:
         return f"Stack(home={str(self.home)!r}, ports={self.ports})"

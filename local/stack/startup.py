@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from local.stack import logs
 from local.stack import process as proc
 from local.stack.model import Component, NotReadyError, PortInUseError, port_env_name
 
@@ -47,8 +48,8 @@ def wait_ready(comp: Component, record: proc.PidRecord, timeout: float, log_path
 
 def log_excerpt(path: Path, record: proc.PidRecord | None = None) -> str:
     """Error lines of this run (a JVM's cause scrolls away fast) and the last 30 lines."""
-    errors = proc.error_lines(path, record.log_offset if record else 0)
+    errors = logs.error_lines(path, record.log_offset if record else 0)
     text = ""
     if errors:
         text += f"errors in {path}:\n  " + "\n  ".join(errors) + "\n"
-    return text + f"last lines of {path}:\n{proc.tail(path, 30)}"
+    return text + f"last lines of {path}:\n{logs.tail(path, 30)}"
