@@ -1,4 +1,4 @@
-"""Build the Lambda deployment zip, and generate iac/'s table definitions.
+"""Build the Lambda deployment zip, and write iac/'s generated inputs (made by tfvars.py).
 
     python -m local.deploy.package build [OUT_DIR]     # -> OUT_DIR/tidings-functions.zip (default dist/)
     python -m local.deploy.package tables [--check]    # -> iac/tables.auto.tfvars.json
