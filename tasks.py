@@ -28,8 +28,8 @@ from invoke import Exit, task
 
 
 def _run(fn, *args, **kwargs):
-    """Call a local.stackctl command; a user error becomes a clean exit 1 (no traceback)."""
-    from local.stackctl import CommandFailed
+    """Call a local.stack.stackctl command; a user error becomes a clean exit 1 (no traceback)."""
+    from local.stack.stackctl import CommandFailed
 
     try:
         return fn(*args, **kwargs)
@@ -44,7 +44,7 @@ def _run(fn, *args, **kwargs):
             "brokers": "Kafka brokers: 1 (default) or a cluster of 3 (TIDINGS_BROKERS); kept with the data"})
 def up(c, only="", brokers=0):
     """Install what is missing, start the local stack, print its endpoints (idempotent)."""
-    from local import stackctl
+    from local.stack import stackctl
 
     _run(stackctl.up, [n.strip() for n in only.split(",") if n.strip()] or None, brokers=int(brokers) or None)
 
@@ -52,7 +52,7 @@ def up(c, only="", brokers=0):
 @task(help={"wipe": "also delete the data (broker log, store tables)"})
 def down(c, wipe=False):
     """Stop every component cleanly (SIGTERM, then SIGKILL after a timeout); data is kept."""
-    from local import stackctl
+    from local.stack import stackctl
 
     _run(stackctl.down, wipe=wipe)
 
@@ -60,7 +60,7 @@ def down(c, wipe=False):
 @task
 def status(c):
     """Each component: state, pid, ports, health, uptime, log file."""
-    from local import stackctl
+    from local.stack import stackctl
 
     _run(stackctl.status)
 
@@ -69,7 +69,7 @@ def status(c):
             "lines": "how many lines to show first"})
 def logs(c, name, follow=False, lines=50):
     """Tail a component's log (-f to follow)."""
-    from local import stackctl
+    from local.stack import stackctl
 
     _run(stackctl.logs, name, follow=follow, lines=int(lines))
 
@@ -103,7 +103,7 @@ def test(c, args=""):
 
 
 def _stack():
-    from local.stack import Stack
+    from local.stack.stack import Stack
 
     return Stack()   # ./.tidings (or $TIDINGS_HOME): the ports of the last `invoke up`
 
@@ -137,7 +137,7 @@ def room_create(c, name, member, title=""):
 @task
 def demo(c):
     """A customer on edge A and a groomer on edge B chat both ways; exits 1 unless all arrived."""
-    from local import demo as demo_module
+    from local.demo import chat as demo_module
 
     stack = _stack()
     edges = stack.endpoints()
@@ -149,7 +149,7 @@ def demo(c):
 @task(help={"replay": "send the not-yet-replayed dead letters back to the chat topic"})
 def dlq(c, replay=False):
     """List what the event source mapping dead-lettered (and --replay it)."""
-    from local import dlq as dead_letters
+    from local.emulators import dlq as dead_letters
 
     settings = _stack().settings
     if replay:
@@ -168,7 +168,7 @@ def dlq(c, replay=False):
             "last": "how many (default 20; 0: all)", "all": "also what the gateway refused"})
 def push_log(c, device="", last=20, all=False):
     """What the local push gateway received: each push as the phone or browser would show it."""
-    from local import push_log as log
+    from local.emulators import push_log as log
 
     entries = log.read(_stack().home, device=device, last=int(last), everything=all)
     for entry in entries:
@@ -203,7 +203,7 @@ def bench(c, args=""):
 @task(help={"out": "output folder of the zip"})
 def package(c, out="dist"):
     """Build the Lambda zip of functions/ with its dependencies for the Lambda runtime."""
-    from local.package import build
+    from local.deploy.package import build
 
     print(build(out))
 
@@ -212,7 +212,7 @@ def package(c, out="dist"):
             "plan": "plan only", "yes": "apply without asking"})
 def deploy(c, var_file="iac/terraform.tfvars", plan=False, yes=False):
     """terraform init + plan + apply of iac/ (says what is missing: terraform, credentials...)."""
-    from local.deploy import deploy as run_deploy
+    from local.deploy.terraform import deploy as run_deploy
 
     code = run_deploy(var_file, plan_only=plan, auto_approve=yes)
     if code:
@@ -222,6 +222,6 @@ def deploy(c, var_file="iac/terraform.tfvars", plan=False, yes=False):
 @task
 def iac_check(c):
     """Offline checks of iac/: terraform fmt, and checkov in its own venv."""
-    code = subprocess.call([sys.executable, "-m", "local.iac_check"])
+    code = subprocess.call([sys.executable, "-m", "local.deploy.iac_check"])
     if code:
         raise Exit(code=code)

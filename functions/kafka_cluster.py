@@ -6,9 +6,9 @@ copies have the record. An unclean leader election is never allowed: a replica t
 acknowledged records never becomes leader. So an acked record survives the loss of one
 broker, and a cluster that has lost two refuses writes instead of acking them on one copy.
 
-Locally, `invoke up --brokers 3` runs the same shape on one machine (local/kafka_cluster.py).
+Locally, `invoke up --brokers 3` runs the same shape on one machine (local/stack/kafka_cluster.py).
 The default single broker keeps one copy of everything (``replication_for(1)``).
-iac/kafka.auto.tfvars.json is generated from this module (`python -m local.package kafka`),
+iac/kafka.auto.tfvars.json is generated from this module (`python -m local.deploy.package kafka`),
 and tests/iac checks that it is current and that the MSK module uses it.
 """
 

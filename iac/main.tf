@@ -81,7 +81,7 @@ locals {
   })
 
   # ECS: TIDINGS_EDGE_DELIVERY_URL and TIDINGS_EDGE_ID are per task, so the image's
-  # entrypoint (local/docker/edge-entrypoint.sh) derives them from the task metadata.
+  # entrypoint (websocket_edge/docker/edge-entrypoint.sh) derives them from the task metadata.
   edge_extra_environment = {
     AWS_REGION                 = var.region
     TIDINGS_KAFKA_BOOTSTRAP    = module.msk.bootstrap_brokers_iam

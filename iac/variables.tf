@@ -254,7 +254,7 @@ variable "consumer_group" {
 # ---------------------------------------------------------------------------------------
 
 variable "lambda_zip_path" {
-  description = "Path (relative to iac/) of the zip built by `python -m local.package build` (or `invoke package`)."
+  description = "Path (relative to iac/) of the zip built by `python -m local.deploy.package build` (or `invoke package`)."
   type        = string
   default     = "../dist/tidings-functions.zip"
 
@@ -265,7 +265,7 @@ variable "lambda_zip_path" {
 }
 
 variable "lambda_architecture" {
-  description = "Lambda architecture; must match the wheels in the zip (local/package.py LAMBDA_ARCH, arm64 by default)."
+  description = "Lambda architecture; must match the wheels in the zip (local/deploy/package.py LAMBDA_ARCH, arm64 by default)."
   type        = string
   default     = "arm64"
 
@@ -469,7 +469,7 @@ variable "jwt_public_key_pem" {
 # ---------------------------------------------------------------------------------------
 
 variable "edge_image" {
-  description = "Container image of the edge (built from local/docker/python.Dockerfile), pinned by tag or digest."
+  description = "Container image of the edge (built from websocket_edge/docker/python.Dockerfile), pinned by tag or digest."
   type        = string
 
   validation {
@@ -581,7 +581,7 @@ variable "certificate_arn" {
 # ---------------------------------------------------------------------------------------
 
 variable "http_routes" {
-  description = "Route keys sent to the HTTP function, all behind the JWT authorizer: functions/http_api.py ROUTES (a test keeps them equal). Other paths get API Gateway's 404 without invoking the function."
+  description = "Route keys sent to the HTTP function, all behind the JWT authorizer: functions/http/api.py ROUTES (a test keeps them equal). Other paths get API Gateway's 404 without invoking the function."
   type        = list(string)
   default = [
     "POST /rooms",
@@ -634,7 +634,7 @@ variable "api_throttle_burst" {
 # ---------------------------------------------------------------------------------------
 
 variable "tables" {
-  description = "DynamoDB tables. GENERATED into tables.auto.tfvars.json by `python -m local.package tables` from functions/tables.py (the single source; a test fails when the file is stale). Do not set by hand."
+  description = "DynamoDB tables. GENERATED into tables.auto.tfvars.json by `python -m local.deploy.package tables` from functions/tables.py (the single source; a test fails when the file is stale). Do not set by hand."
   type = map(object({
     hash_key      = string
     range_key     = optional(string)
@@ -650,7 +650,7 @@ variable "tables" {
 
   validation {
     condition     = length(var.tables) > 0
-    error_message = "tables is empty: run python -m local.package tables."
+    error_message = "tables is empty: run python -m local.deploy.package tables."
   }
 }
 

@@ -1,6 +1,6 @@
 """Shared fixtures: a real local stack (Kafka + dynalite, tables, topics) for the tests that ask.
 
-- ``local_stack``: the session's ``local.stack.Stack`` (own temp home, FREE ports, never
+- ``local_stack``: the session's ``local.stack.stack.Stack`` (own temp home, FREE ports, never
   the user's running stack): ``.settings``, ``.home``, ``.port(name[, label])``,
   ``.start/.stop/.kill/.restart(name)``, ``.status()``, ``.tail(name)``. Started on first
   use, stopped at the end of the session (also after failures, Ctrl-C, SIGTERM, via
@@ -54,7 +54,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     only when a selected test needs the stack."""
     if config.option.collectonly or not any(_needs_stack(i) for i in items):
         return
-    from local import dynalite, kafka
+    from local.stack import dynalite, kafka
 
     pending = [(what, fn) for what, fn, done in (
         (f"Kafka {kafka.KAFKA_VERSION} jars (Maven) into {kafka.cache_home()}", kafka.install, kafka.is_installed()),
@@ -153,7 +153,7 @@ def local_stack(_session_stack):
 @pytest.fixture
 def cluster_stack(_session_cluster):
     """The session's 3-broker stack; healed after the test (all up, all replicas in sync)."""
-    from local import kafka_status
+    from local.stack import kafka_status
 
     yield _session_cluster
     if not all(_session_cluster.is_running(n) for n in _session_cluster.order(CLUSTER_COMPONENTS)):

@@ -16,8 +16,9 @@ from typing import Callable, Iterable
 
 from functions.settings import Settings
 from local.paths import REPO_ROOT
-from local.process import free_port, is_listening, tail, wait_until  # noqa: F401 (re-exported)
-from local.stack import Stack
+from local.stack.logs import tail  # noqa: F401 (re-exported)
+from local.stack.process import free_port, is_listening, wait_until  # noqa: F401 (re-exported)
+from local.stack.stack import Stack
 
 
 def unique(prefix: str = "t") -> str:
@@ -60,7 +61,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: f
 
 
 def admin(settings: Settings):
-    from local.kafka import admin as _admin
+    from local.stack.kafka import admin as _admin
 
     return _admin(settings.kafka_bootstrap)
 
@@ -145,7 +146,7 @@ def run_invoke(*args: str, env: dict[str, str] | None = None, timeout: float = 3
 
 def port_env(stack: Stack) -> dict[str, str]:
     """TIDINGS_PORT_* variables that reproduce stack's port map in a child `invoke`."""
-    from local.stack import port_env_name
+    from local.stack.stack import port_env_name
 
     return {port_env_name(name, label): str(port)
             for name, labels in stack.ports.items() for label, port in labels.items()}

@@ -1,5 +1,5 @@
 """The senders' keys, from where TIDINGS_PUSH_CREDENTIALS says: `file:/path.json` (the
-local stack writes one, local/push_keys.py) or `secretsmanager:<secret id or ARN>` (iac/).
+local stack writes one, local/stack/push_keys.py) or `secretsmanager:<secret id or ARN>` (iac/).
 
 The document: {"fcm": <a Google service-account JSON>, "apns": {"keyId", "teamId",
 "privateKey": <the .p8 PEM>}, "webpush": {"vapidPrivateKey": <PEM>, "subject": "mailto:..."}};

@@ -1,4 +1,4 @@
-# dynalite (DynamoDB API on LevelDB) for the Compose stack; same version as local/dynalite.py.
+# dynalite (DynamoDB API on LevelDB) for the Compose stack; same version as local/stack/dynalite.py.
 #   docker build -f local/docker/dynalite.Dockerfile -t tidings-dynalite local/docker
 FROM node:22-bookworm-slim
 

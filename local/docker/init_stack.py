@@ -1,6 +1,6 @@
 """Compose init job: wait for dynalite and Kafka, then create the tables and the topics.
 
-The same helpers as the invoke stack (local.tables_setup, local.kafka.ensure_topics), with
+The same helpers as the invoke stack (local.stack.tables_setup, local.stack.kafka.ensure_topics), with
 the TIDINGS_* environment; idempotent, so re-running it is harmless.
 
     python /app/local/docker/init_stack.py
@@ -12,7 +12,7 @@ import sys
 import time
 
 from functions.settings import Settings
-from local import kafka, tables_setup
+from local.stack import kafka, tables_setup
 
 WAIT_S = 120.0
 

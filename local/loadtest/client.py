@@ -19,30 +19,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import TYPE_CHECKING
 
 import orjson
 
 from local.loadtest import wsclient
-
-if TYPE_CHECKING:  # pragma: no cover
-    from local.loadtest.worker import Generator
+from local.loadtest.model import GeneratorView, Room
 
 NEW, CONNECTING, HANDSHAKE, SUBSCRIBING, READY, SENDING, DONE, FAILED, CLOSED = range(9)
 SUBSCRIBE_RETRIES = 3
 STATE_NAMES = ("new", "connecting", "handshake", "subscribing", "ready", "sending", "done", "failed", "closed")
-
-
-class Room:
-    __slots__ = ("id", "members", "acked", "pending", "started", "subscribed")
-
-    def __init__(self, room_id: str):
-        self.id = room_id
-        self.members: list[User] = []
-        self.acked: set[str] = set()      # clientMsgIds acked (also late acks)
-        self.pending = 0                  # members not yet subscribed or failed
-        self.started = False
-        self.subscribed = 0               # members that subscribed (= expected receivers)
 
 
 class User:
@@ -51,7 +36,7 @@ class User:
                  "seen", "max_seq", "received", "deadline_handle", "stopping", "done_at", "opened",
                  "subscribed_ok", "dropped", "start_offset", "sub_attempts", "connect_at", "flow_window")
 
-    def __init__(self, gen: "Generator", idx: int, user_id: str, role: str, room: Room,
+    def __init__(self, gen: GeneratorView, idx: int, user_id: str, role: str, room: Room,
                  edge: tuple[str, int, str], token: str, planned: int, interval: float | None):
         self.gen = gen
         self.idx = idx

@@ -3,7 +3,7 @@
 Components are found by the stack's pid files (``<home>/run/<name>.pid``, JSON with pid and
 create time; a component is its process plus all its descendants: gunicorn's worker, the
 JVM, node). Without pid files, by command line (kafka.Kafka, dynalite, gunicorn/edge,
-local.esm). CPU % is per core (100 = one core busy; this machine has os.cpu_count()).
+local.emulators.esm). CPU % is per core (100 = one core busy; this machine has os.cpu_count()).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import psutil
 _PATTERNS = (
     ("kafka.Kafka", "kafka"),
     ("dynalite", "dynalite"),
-    ("local.esm", "esm"),
+    ("local.emulators.esm", "esm"),
     ("websocket_edge", "edge"),
     ("gunicorn", "edge"),
 )

@@ -22,6 +22,7 @@ from multiprocessing.connection import wait as wait_conns
 from pathlib import Path
 
 from functions.settings import Settings
+from local.loadtest import output
 from local.loadtest import report as reporting
 from local.loadtest import scenario, worker, yardstick
 from local.loadtest.resources import Sampler
@@ -76,7 +77,7 @@ class Aggregate:
 def load_settings(home: str | None) -> Settings:
     """The settings of the local stack in `home` (its ports), else from the environment."""
     try:
-        from local.stack import Stack
+        from local.stack.stack import Stack
 
         return Stack(home).settings
     except Exception:  # noqa: BLE001 - no stack module or no home: plain environment
@@ -206,8 +207,8 @@ def run(opts: Options, settings: Settings | None = None, *, console=None) -> dic
                     p.join(timeout=5)
             signal.signal(signal.SIGINT, previous_sigint)
     result = reporting.build(opts, settings, agg, sampler, readies, finals, problems, interrupted, timing)
-    reporting.write(result, agg, sampler, out_dir)
-    reporting.print_table(console, result)
+    output.write(result, agg, sampler, out_dir)
+    output.print_table(console, result)
     return result
 
 

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(1, args.runs + 1):
         print(f"== run {i} of {args.runs}: wiping and starting the stack", flush=True)
         for command in (["down", "--wipe"], ["up"]):
-            code = subprocess.call([sys.executable, "-m", "local.stackctl", *command], cwd=REPO_ROOT)
+            code = subprocess.call([sys.executable, "-m", "local.stack.stackctl", *command], cwd=REPO_ROOT)
             if code:
                 print(f"`stackctl {' '.join(command)}` failed ({code})", file=sys.stderr)
                 return 2

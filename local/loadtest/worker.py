@@ -26,7 +26,8 @@ import psutil
 from functions.settings import Settings
 from local.loadtest import codec as codecs
 from local.loadtest import setup
-from local.loadtest.client import Room, User
+from local.loadtest.client import User
+from local.loadtest.model import Room, RoomMember
 from local.loadtest.scenario import Options, PlannedRoom, parse_edge
 from local.loadtest.stats import Counters, Second
 
@@ -102,7 +103,7 @@ class Generator:
         for user in room.members:
             user.begin_sending()
 
-    def user_finished(self, user: User) -> None:
+    def user_finished(self, user: RoomMember) -> None:
         self.finished += 1
         if self.finished >= len(self.users) and self.all_finished_at is None:
             self.all_finished_at = time.time()

@@ -30,8 +30,8 @@ from functions import contracts
 from functions.rooms import Rooms
 from functions.store import Messages
 from functions.tokens import mint
-from local import kafka_status
-from local.kafka_cluster import node_name, node_names
+from local.stack import kafka_status
+from local.stack.kafka_cluster import node_name, node_names
 from scenario import Watch, delivered, drain, evidence, log_offset, worker_stats
 from traffic import Traffic
 

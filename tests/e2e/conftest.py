@@ -13,7 +13,7 @@ import pytest
 
 from functions.rooms import Rooms
 from functions.tokens import mint
-from local.client import ChatClient
+from local.demo.client import ChatClient
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, To
 from confluent_kafka.admin import AdminClient
 
 from functions.store import Messages
-from local import dlq
+from local.emulators import dlq
 
 
 def stored(settings, room):
@@ -83,7 +83,7 @@ def test_dead_letters_replay_into_their_room_once(settings, new_user, new_room, 
     """A dead letter from an earlier outage (a valid record) goes back with `invoke dlq --replay`,
     is stored in its room, and a second replay sends nothing again."""
     from functions import contracts
-    from local.esm import DLQ_HEADERS
+    from local.emulators.esm import DLQ_HEADERS
 
     alice = new_user()
     room = new_room(alice)

@@ -23,8 +23,8 @@ import websocket
 
 from functions import contracts, tokens
 from functions.settings import Settings
-from local.components import edge_argv, edge_settings
-from local.process import free_port
+from local.stack.components import edge_argv, edge_settings
+from local.stack.process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 APP_ORIGIN = "https://app.example"   # the allowed Origin of the test edges

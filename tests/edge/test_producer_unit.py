@@ -82,6 +82,13 @@ class StandIn:
         return len(self.queued)
 
 
+def wait_until(condition, timeout: float = 5.0) -> None:
+    """Let the other greenlets (the poller) run until condition() holds or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        gevent.sleep(0.001)
+
+
 @pytest.fixture
 def make():
     StandIn.instances = []
@@ -122,7 +129,8 @@ def test_publish_resolves_from_the_report_only(make):
     value, key, headers, _ = client.queued[0]
     assert key == b"r" and b'"roomId":"r"' in value
     assert dict(headers)["tidings-schema"] == b"1"
-    gevent.sleep(0.05)
+    polled = client.polls
+    wait_until(lambda: client.polls >= polled + 2)   # the poller looked for a report twice
     assert not result.ready()        # no report, no answer
     client.answer = "ok"
     assert result.get(timeout=1) == (1, 0)
@@ -184,7 +192,7 @@ def test_fatal_error_replaces_the_client(make):
     first = StandIn.instances[0]
     pending = p.publish({"n": 1}, "r")
     p._on_error(Err("Broker: fenced", fatal=True))
-    gevent.sleep(0.05)
+    wait_until(pending.ready)        # the poller's next turn fails what was pending and replaces the client
     with pytest.raises(ProduceError, match="reset"):
         pending.get(timeout=0)
     assert len(StandIn.instances) == 2 and p._client is StandIn.instances[1]
@@ -214,7 +222,7 @@ def test_factory_failure_is_retried(monkeypatch):
     try:
         with pytest.raises(ProduceError, match="not available"):
             p.publish({"n": 1}, "r").get(timeout=0)
-        gevent.sleep(0.05)
+        wait_until(lambda: p._client is not None)   # the poller retries the factory
         assert p._client is not None
     finally:
         p.close()

@@ -150,7 +150,7 @@ def world():
     session = Session(ws, environ, deps)
     runner = gevent.spawn(session.run)
     gevent.sleep(0.01)
-    yield SimpleNamespace(ws=ws, session=session, store=store, producer=producer, deps=deps)
+    yield SimpleNamespace(ws=ws, session=session, store=store, producer=producer, deps=deps, runner=runner)
     if not ws.closed:
         ws.inbox.put(None)
     runner.join(timeout=5)
@@ -251,7 +251,7 @@ def test_end_unregisters_and_says_leave(world):
     client(world, type="subscribe", room=ROOM)
     assert world.session.id in world.store.registered
     world.ws.inbox.put(None)   # the peer goes away
-    gevent.sleep(0.1)
+    world.runner.join(timeout=5)   # the session has ended: run() returns after unregistering
     assert world.session.id not in world.store.registered
     assert world.deps.hub.get(world.session.id) is None
     assert [r.get("state") for r, _, _ in world.producer.records] == ["join", "leave"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from functions import chat_worker, http_api
+from functions import chat_worker
 from functions.entry import WarmHandler
+from functions.http import api as http_api
 from functions.push import notifier
 
 

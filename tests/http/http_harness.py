@@ -18,9 +18,9 @@ import orjson
 import pytest
 
 from functions import tables
-from functions.http_api import HttpApi, match_route
+from functions.http.api import HttpApi, match_route
 from functions.store import Store, message_item, now_ms
-from local.context import LambdaContext
+from local.emulators.context import LambdaContext
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 RECORDED = json.loads((EVENTS_DIR / "apiGatewayHttpV2Get.json").read_text())

@@ -1,4 +1,4 @@
-"""`python -m local.gateway` as a real process on a free port, in front of the real handler
+"""`python -m local.emulators.gateway` as a real process on a free port, in front of the real handler
 and the test stack's dynalite, called with requests."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from http_harness import Sender, new_id, path
 
 from functions import contracts, tokens
 from local.paths import REPO_ROOT
-from local.process import free_port
+from local.stack.process import free_port
 
 
 class Gateway:
@@ -30,7 +30,7 @@ class Gateway:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, **settings.to_env(), "TIDINGS_LOCAL_MODE": "true" if local_mode else "false"}
-        argv = [sys.executable, "-m", "local.gateway", "--port", str(self.port)]
+        argv = [sys.executable, "-m", "local.emulators.gateway", "--port", str(self.port)]
         if web_dir is not None:
             argv += ["--web-dir", str(web_dir)]
         if default_route:

@@ -1,4 +1,4 @@
-"""local/gateway.py in process: the exact v2 event, the authorizer, response mapping.
+"""local/emulators/gateway.py in process: the exact v2 event, the authorizer, response mapping.
 No stack needed: the handler is a stand-in that records the event."""
 
 import base64
@@ -13,7 +13,7 @@ from http_harness import RECORDED
 
 from functions import tokens
 from functions.settings import Settings
-from local.gateway import Gateway, authorize, build_event, claim_text, map_response
+from local.emulators.gateway import Gateway, authorize, build_event, claim_text, map_response
 
 SETTINGS = Settings(local_mode=True)
 

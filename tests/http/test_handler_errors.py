@@ -9,7 +9,7 @@ from http_harness import path, v2_event
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from functions import contracts
-from functions.http_api import ROUTES, match_route
+from functions.http.api import ROUTES, match_route
 
 FUZZ = hsettings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 json_values = st.recursive(

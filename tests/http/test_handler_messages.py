@@ -4,7 +4,7 @@ import pytest
 from http_harness import path
 
 from functions import contracts
-from functions.http_routes_messages import encode_cursor
+from functions.http.messages import encode_cursor
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-"""Rooms and members through functions.http_api.handler, on a real dynalite."""
+"""Rooms and members through functions.http.api.handler, on a real dynalite."""
 
 from http_harness import path, v2_event
 
 from functions import contracts
-from functions.http_api import handler  # noqa: F401 (the Lambda entry point exists)
+from functions.http.api import handler  # noqa: F401 (the Lambda entry point exists)
 
 
 def test_create_room_creator_is_member_with_token_role(client, uid):

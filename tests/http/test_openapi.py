@@ -13,8 +13,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from functions import contracts
-from functions.http_api import ROUTES
-from local.gateway import API_PREFIX
+from functions.http.api import ROUTES
+from local.emulators.gateway import API_PREFIX
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 DOC = yaml.safe_load(DOC_PATH.read_text())

@@ -45,6 +45,35 @@ def resources(directory: Path, type_: str | None = None) -> list[tuple[str, dict
     return [(n, b) for t, n, b, _ in _labelled(directory, "resource") if type_ in (None, t)]
 
 
+_EACH_VALUE = re.compile(r"^\$\{each\.value\.(\w+)\}$")
+
+
+def instances(directory: Path, type_: str) -> list[tuple[str, dict]]:
+    """[(name, body)] of the resource instances of one type: a resource with
+    ``for_each = local.X`` (a literal map) gives one per key, named by the key, with
+    ``each.value.ATTR`` and ``each.key`` resolved; any other resource is itself."""
+    out = []
+    for name, body in resources(directory, type_):
+        each = expr(body.get("for_each", ""))
+        if not each.startswith("local."):
+            out.append((name, body))
+            continue
+        for key, values in locals_(directory)[each.removeprefix("local.")].items():
+            out.append((key, _resolve_each(body, key, values)))
+    return out
+
+
+def _resolve_each(value: Any, key: str, values: dict) -> Any:
+    if isinstance(value, dict):
+        return {k: _resolve_each(v, key, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_each(v, key, values) for v in value]
+    if value == "${each.key}":
+        return key
+    m = _EACH_VALUE.match(value) if isinstance(value, str) else None
+    return values[m.group(1)] if m else value
+
+
 def resources_typed(directory: Path) -> list[tuple[str, str, dict]]:
     return [(t, n, b) for t, n, b, _ in _labelled(directory, "resource")]
 

@@ -1,6 +1,6 @@
 """checkov over iac/ (modules included): zero failed checks; every skip says why inline.
 
-checkov runs from its own virtualenv (local/iac_check.py), created on first use from PyPI.
+checkov runs from its own virtualenv (local/deploy/iac_check.py), created on first use from PyPI.
 If that is impossible the test fails with the reason: it is never skipped."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 import pytest
 
 import iacutil as u
-from local import iac_check
+from local.deploy import iac_check
 
 # The first run installs checkov into its own venv (a few minutes on a slow index).
 pytestmark = pytest.mark.timeout(1500)

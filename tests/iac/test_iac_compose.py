@@ -108,7 +108,7 @@ def test_edge_ports_and_delivery_url(compose, name):
 
 
 def test_ports_match_the_invoke_stack(compose):
-    from local.components import COMPONENTS
+    from local.stack.components import COMPONENTS
 
     specs = {spec.name: spec for spec in COMPONENTS}
     services = compose["services"]
@@ -127,13 +127,13 @@ def test_ports_match_the_invoke_stack(compose):
 
 def test_runner_and_gateway_commands(compose):
     esm = compose["services"]["esm"]["command"]
-    assert esm[:3] == ["python", "-m", "local.esm"]
+    assert esm[:3] == ["python", "-m", "local.emulators.esm"]
     assert esm[esm.index("--handler") + 1] == "functions.chat_worker.handler"
-    assert compose["services"]["gateway"]["command"][:3] == ["python", "-m", "local.gateway"]
+    assert compose["services"]["gateway"]["command"][:3] == ["python", "-m", "local.emulators.gateway"]
     for name, module in (("esm", "esm"), ("gateway", "gateway")):
-        source = (u.ROOT / "local" / f"{module}.py").read_text()
+        source = (u.ROOT / "local" / "emulators" / f"{module}.py").read_text()
         for flag in (a for a in compose["services"][name]["command"] if a.startswith("--")):
-            assert f'"{flag}"' in source, f"{name}: local/{module}.py has no {flag} option"
+            assert f'"{flag}"' in source, f"{name}: local/emulators/{module}.py has no {flag} option"
     init = compose["services"]["init"]
     assert init["restart"] == "no"
     for name in PYTHON_SERVICES - {"init"}:
@@ -163,7 +163,7 @@ def test_kafka_is_a_single_kraft_node(compose):
 
 
 def test_dockerfile_installs_the_project_dependencies():
-    text = (u.ROOT / "local" / "docker" / "python.Dockerfile").read_text()
+    text = (u.ROOT / "websocket_edge" / "docker" / "python.Dockerfile").read_text()
     assert "pyproject.toml" in text and "tomllib" in text
     assert "aws-msk-iam-sasl-signer-python==" in text, "TIDINGS_KAFKA_SECURITY=iam needs the signer"
     cmd = re.search(r'CMD (\[.*?\])\n', text, re.S).group(1)
@@ -230,7 +230,7 @@ def test_cluster_profile_replicates_as_the_contract_says(cluster):
 
 
 def test_cluster_profile_gives_every_client_every_broker(cluster):
-    from local.kafka_cluster import node_ports
+    from local.stack.kafka_cluster import node_ports
 
     for name in PYTHON_SERVICES:
         settings = Settings.from_env(_env(cluster["services"][name]))

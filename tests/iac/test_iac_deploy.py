@@ -1,4 +1,4 @@
-"""local/deploy.py with a stand-in terraform (the real one cannot download providers here,
+"""local/deploy/terraform.py with a stand-in terraform (the real one cannot download providers here,
 and a deploy must never be attempted from a test)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 import iacutil as u
-from local import deploy
+from local.deploy import terraform as deploy
 
 FAKE_TF = textwrap.dedent("""\
     #!{python}
@@ -107,9 +107,9 @@ def test_missing_zip_and_stale_tables(env, capsys):
     (env["tmp"] / "dist" / "tidings-functions.zip").write_bytes(b"zip")
     (env["iac"] / "tables.auto.tfvars.json").write_text("{}")
     assert deploy.deploy(env["var_file"], plan_only=True, iac_dir=env["iac"]) != 0
-    assert "python -m local.package tables" in capsys.readouterr().err
+    assert "python -m local.deploy.package tables" in capsys.readouterr().err
     shutil.copy(u.IAC / "tables.auto.tfvars.json", env["iac"] / "tables.auto.tfvars.json")
     (env["iac"] / "kafka.auto.tfvars.json").write_text('{"msk_broker_count": 1}')
     assert deploy.deploy(env["var_file"], plan_only=True, iac_dir=env["iac"]) != 0
-    assert "python -m local.package kafka" in capsys.readouterr().err
+    assert "python -m local.deploy.package kafka" in capsys.readouterr().err
     assert not env["log"].exists(), "terraform must not run when a precondition fails"

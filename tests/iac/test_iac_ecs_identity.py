@@ -1,4 +1,4 @@
-"""local/docker/ecs_identity.py against a stand-in task metadata endpoint on 127.0.0.1."""
+"""websocket_edge/docker/ecs_identity.py against a stand-in task metadata endpoint on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 import iacutil as u
 
-SCRIPT = u.ROOT / "local" / "docker" / "ecs_identity.py"
+SCRIPT = u.ROOT / "websocket_edge" / "docker" / "ecs_identity.py"
 
 
 @pytest.fixture
@@ -59,9 +59,9 @@ def test_exports_the_task_address_and_id(metadata):
 
 
 def test_entrypoint_uses_it_only_on_ecs(metadata, tmp_path):
-    script = u.ROOT / "local" / "docker" / "edge-entrypoint.sh"
+    script = u.ROOT / "websocket_edge" / "docker" / "edge-entrypoint.sh"
     patched = tmp_path / "entry.sh"
-    patched.write_text(script.read_text().replace("python /app/local/docker/ecs_identity.py",
+    patched.write_text(script.read_text().replace("python /app/websocket_edge/docker/ecs_identity.py",
                                                   f"{sys.executable} {SCRIPT}"))
     show = ["sh", str(patched), "sh", "-c", 'echo "$TIDINGS_EDGE_DELIVERY_URL|$TIDINGS_EDGE_ID"']
     on_ecs = subprocess.run(show, env={"ECS_CONTAINER_METADATA_URI_V4": metadata, "PATH": "/usr/bin:/bin"},
@@ -72,8 +72,10 @@ def test_entrypoint_uses_it_only_on_ecs(metadata, tmp_path):
     assert elsewhere.stdout.strip() == "http://edge-a:8101|edge-a"
 
 
-def test_module_imports_cleanly():
+def test_module_imports_cleanly(metadata, capsys):
     spec = importlib.util.spec_from_file_location("ecs_identity", SCRIPT)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert callable(mod.identity)
+    assert capsys.readouterr().out == ""     # importing it runs nothing
+    assert mod.identity(metadata, "8101") == {"TIDINGS_EDGE_DELIVERY_URL": "http://10.40.8.17:8101",
+                                              "TIDINGS_EDGE_ID": "edge-0f1e2d3c4b5a"}

@@ -10,15 +10,20 @@ import pytest
 
 import iacutil as u
 from functions.settings import Settings
-from local import iac_check, package
+from local.deploy import iac_check, package
+from local.deploy import tfvars as generated_inputs
 
 ALL_DIRS = [u.IAC] + sorted(p for p in u.MODULES.iterdir() if p.is_dir())
+TOP_LEVEL_BLOCKS = {"terraform", "provider", "variable", "locals", "data", "resource", "module", "output",
+                    "moved", "import", "removed", "check"}
 
 
 @pytest.mark.parametrize("path", u.tf_files(), ids=lambda p: str(p.relative_to(u.IAC)))
 def test_every_tf_file_parses(path):
     parsed = u.parse(path)
-    assert isinstance(parsed, dict)
+    # Something was declared, and only Terraform's top-level blocks (a typo such as
+    # `resouce` or a stray attribute would show here).
+    assert parsed and set(parsed) <= TOP_LEVEL_BLOCKS, f"{path.name}: top-level {sorted(parsed)}"
 
 
 def test_terraform_fmt():
@@ -31,8 +36,8 @@ def test_terraform_fmt():
 
 def test_tables_tfvars_is_generated_from_tables_py():
     committed = (u.IAC / "tables.auto.tfvars.json").read_text()
-    assert committed == package.render_tables_tfvars(), \
-        "iac/tables.auto.tfvars.json is stale: run `python -m local.package tables`"
+    assert committed == generated_inputs.render_tables_tfvars(), \
+        "iac/tables.auto.tfvars.json is stale: run `python -m local.deploy.package tables`"
 
 
 @pytest.mark.parametrize("directory", ALL_DIRS, ids=lambda p: p.name)
@@ -80,6 +85,7 @@ def test_references_resolve(directory):
     text = u.raw_text(directory)
     code = re.sub(r"#[^\n]*", "", text)  # comments and prose may mention anything
     code = re.sub(r"(?m)^\s*(description|error_message)\s*=.*$", "", code)
+    code = re.sub(r"(?ms)^moved \{.*?^\}", "", code)  # a `moved` block names an address that is gone
     declared_vars = set(u.variables(directory))
     declared_locals = set(u.locals_(directory))
     for name in set(re.findall(r"\bvar\.([A-Za-z_][A-Za-z0-9_]*)", code)):
@@ -130,15 +136,21 @@ def test_lambda_matches_the_package():
 
 def test_lambda_handlers_exist():
     import importlib
+    import inspect
 
-    for name, body in u.resources(u.module_dir("lambda"), "aws_lambda_function"):
+    for name, body in u.instances(u.module_dir("lambda"), "aws_lambda_function"):
         module, _, func = body["handler"].rpartition(".")
         mod = importlib.import_module(module)
-        assert callable(getattr(mod, func, None)), f"{name}: handler {body['handler']} does not exist"
+        handler = getattr(mod, func, None)
+        assert handler is not None, f"{name}: handler {body['handler']} does not exist"
+        try:  # Lambda calls handler(event, context)
+            inspect.signature(handler).bind({}, object())
+        except (TypeError, ValueError) as exc:
+            raise AssertionError(f"{name}: {body['handler']} cannot be called as handler(event, context): {exc}")
 
 
 def test_http_routes_match_the_function():
-    from functions.http_api import ROUTES
+    from functions.http.api import ROUTES
 
     assert u.default(u.IAC, "http_routes") == [r.key for r in ROUTES]
 
@@ -150,7 +162,7 @@ def test_tfvars_example_sets_declared_variables():
         example = hcl2.load(f, serialization_options=u._OPTS)
     declared = u.variables(u.IAC)
     assert set(example) <= set(declared), f"undeclared in the example: {set(example) - set(declared)}"
-    generated = set(package.tables_tfvars()) | set(package.kafka_tfvars())
+    generated = set(generated_inputs.tables_tfvars()) | set(generated_inputs.kafka_tfvars())
     required = {n for n, v in declared.items() if "default" not in v} - generated
     assert required <= set(example), f"the example misses required variables {required - set(example)}"
     assert not set(example) & generated, f"the example sets generated variables {set(example) & generated}"

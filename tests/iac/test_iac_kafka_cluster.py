@@ -9,7 +9,8 @@ import json
 import iacutil as u
 from functions import kafka_cluster as contract
 from functions.settings import Settings
-from local import kafka, package
+from local.deploy import tfvars
+from local.stack import kafka
 
 
 def _props(text: str) -> dict[str, str]:
@@ -28,8 +29,8 @@ def test_the_contract_keeps_acked_records_through_the_loss_of_one_broker():
 
 def test_kafka_tfvars_is_generated_from_the_contract():
     committed = (u.IAC / "kafka.auto.tfvars.json").read_text()
-    assert committed == package.render_kafka_tfvars(), \
-        "iac/kafka.auto.tfvars.json is stale: run `python -m local.package kafka`"
+    assert committed == tfvars.render_kafka_tfvars(), \
+        "iac/kafka.auto.tfvars.json is stale: run `python -m local.deploy.package kafka`"
     assert json.loads(committed) == {
         "msk_broker_count": contract.BROKERS, "az_count": contract.AVAILABILITY_ZONES,
         "topic_replication_factor": contract.CONTRACT.factor,
@@ -39,7 +40,7 @@ def test_kafka_tfvars_is_generated_from_the_contract():
 
 def test_iac_has_no_second_declaration_of_the_shape():
     declared = u.variables(u.IAC)
-    for name in package.kafka_tfvars():
+    for name in tfvars.kafka_tfvars():
         assert name in declared, f"iac/variables.tf does not declare {name}"
         assert "default" not in declared[name], f"{name} has a default in iac/variables.tf: it comes from the contract"
     msk = u.raw_text(u.module_dir("msk"))

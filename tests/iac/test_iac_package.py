@@ -1,4 +1,4 @@
-"""local/package.py: the Lambda zip (functions/ + wheels for the Lambda runtime)."""
+"""local/deploy/package.py: the Lambda zip (functions/ + wheels for the Lambda runtime)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import iacutil as u
-from local import package
+from local.deploy import package
 
 # The first build downloads the Lambda wheels (about 20 MB) into the cache.
 pytestmark = pytest.mark.timeout(900)
@@ -36,7 +36,7 @@ def test_zip_contains_every_function_source(built):
 def test_zip_contains_the_worker_and_http_handlers(built):
     _, entries, _ = built
     assert "functions/chat_worker.py" in entries
-    assert "functions/http_api.py" in entries
+    assert "functions/http/api.py" in entries
 
 
 def test_zip_has_linux_wheels_for_the_lambda_architecture(built):

@@ -340,7 +340,7 @@ def _imports_closure(entry_modules: list[str]) -> set[Path]:
 
 COMPONENT_SOURCES = {
     "worker": lambda: _imports_closure(["functions.chat_worker"]),
-    "http": lambda: _imports_closure(["functions.http_api"]),
+    "http": lambda: _imports_closure(["functions.http.api"]),
     "edge": lambda: _imports_closure([f"websocket_edge.{p.stem}" for p in (u.ROOT / "websocket_edge").glob("*.py")]),
     "notifier": lambda: _imports_closure(["functions.push.notifier"]),
 }
@@ -400,7 +400,7 @@ def test_environment_reaches_the_functions_and_the_edges():
     assert calls["lambda"]["http_environment"] == "${local.http_environment}"
     assert calls["ecs"]["environment"] == "${local.edge_environment}"
     assert calls["ecs"]["secrets"] == "${local.edge_secrets}"
-    fns = dict(u.resources(LAMBDA, "aws_lambda_function"))
+    fns = dict(u.instances(LAMBDA, "aws_lambda_function"))
     assert u.block(fns["worker"], "environment")["variables"] == "${var.worker_environment}"
     assert u.block(fns["http"], "environment")["variables"] == "${var.http_environment}"
     task = u.raw_text(ECS)
@@ -408,10 +408,10 @@ def test_environment_reaches_the_functions_and_the_edges():
 
 
 def test_entrypoint_sets_the_per_task_settings():
-    script = (u.ROOT / "local" / "docker" / "ecs_identity.py").read_text()
+    script = (u.ROOT / "websocket_edge" / "docker" / "ecs_identity.py").read_text()
     for name in ENTRYPOINT_ENV:
         assert f'"{name}"' in script
-    assert "ECS_CONTAINER_METADATA_URI_V4" in (u.ROOT / "local" / "docker" / "edge-entrypoint.sh").read_text()
+    assert "ECS_CONTAINER_METADATA_URI_V4" in (u.ROOT / "websocket_edge" / "docker" / "edge-entrypoint.sh").read_text()
 
 
 @pytest.mark.parametrize("component", ["worker", "http", "edge"])

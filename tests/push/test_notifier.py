@@ -20,7 +20,7 @@ from harness import wait_for
 from functions.connections import Connections
 from functions.rooms import Rooms
 from functions.tokens import mint
-from local.client import ChatClient
+from local.demo.client import ChatClient
 
 
 @dataclass

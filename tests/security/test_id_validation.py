@@ -18,7 +18,7 @@ from hypothesis import example, given, settings as hsettings, strategies as st
 from functions import contracts, tokens
 from functions.settings import Settings
 from functions.tables import MEMBERS, ROOMS
-from local.client import ChatClient
+from local.demo.client import ChatClient
 from stomp_wire import StompWire
 from websocket_edge.json_protocol import JsonProtocol
 from websocket_edge.protocol import Invalid, Send, Subscribe

@@ -17,8 +17,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from functions import contracts
 from functions.connections import Connections
-from functions.http_api import ROUTES
-from local.client import ChatClient
+from functions.http.api import ROUTES
+from local.demo.client import ChatClient
 from security_harness import edge_routes, raw_http, variants
 
 FORGED = {"type": "message", "room": "r", "seq": 99, "messageId": "r:99", "clientMsgId": "forged",

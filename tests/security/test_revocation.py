@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from functions.rooms import Rooms
-from local.client import ChatClient
+from local.demo.client import ChatClient
 from stomp_wire import StompWire
 
 

@@ -16,9 +16,9 @@ import pytest
 import requests
 
 from functions.settings import Settings, SettingsError
-from local.components import edge_argv
+from local.stack.components import edge_argv
 from local.paths import REPO_ROOT
-from local.process import free_port
+from local.stack.process import free_port
 
 STRONG = {"TIDINGS_JWT_SECRET": "s" * 40, "TIDINGS_DELIVERY_SECRET": "d" * 40}
 
@@ -45,7 +45,7 @@ def test_settings_name_what_to_set():
     assert Settings().jwt_secret == LOCAL_JWT_SECRET and Settings().delivery_secret == LOCAL_DELIVERY_SECRET
 
 
-@pytest.mark.parametrize("module", ["functions.chat_worker", "functions.http_api"])
+@pytest.mark.parametrize("module", ["functions.chat_worker", "functions.http.api"])
 def test_the_functions_refuse_the_built_in_secrets(module):
     code = f"import {module} as m; m.handler({{}}, None)"
     proc = subprocess.run([sys.executable, "-c", code], env=_env(), cwd=REPO_ROOT, capture_output=True, text=True,
@@ -55,7 +55,7 @@ def test_the_functions_refuse_the_built_in_secrets(module):
 
 
 def test_the_gateway_refuses_the_built_in_secrets():
-    proc = subprocess.run([sys.executable, "-m", "local.gateway", "--port", str(free_port())], env=_env(),
+    proc = subprocess.run([sys.executable, "-m", "local.emulators.gateway", "--port", str(free_port())], env=_env(),
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "TIDINGS_JWT_SECRET" in proc.stderr and "TIDINGS_DELIVERY_SECRET" in proc.stderr
@@ -70,7 +70,7 @@ def test_the_edge_refuses_the_built_in_secrets(tmp_path):
 
 def _gateway(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "local.gateway", "--port", str(port)], env=env, cwd=REPO_ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "local.emulators.gateway", "--port", str(port)], env=env, cwd=REPO_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -19,7 +19,7 @@ import pytest
 import requests
 import websocket
 
-from local.client import ChatClient, ConnectionClosed
+from local.demo.client import ChatClient, ConnectionClosed
 from stomp_wire import StompWire
 
 

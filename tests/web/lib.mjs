@@ -20,7 +20,7 @@ export const config = {
   // a second gateway whose /config.json lists a dead edge first, then edge 1
   deadFirstUrl: env('TIDINGS_WEB_URL_DEAD_FIRST'),
   chromium: env('TIDINGS_CHROMIUM', '/usr/bin/chromium'),
-  nodeModules: env('TIDINGS_WEB_NODE_MODULES'),               // local/browser.py's npm cache
+  nodeModules: env('TIDINGS_WEB_NODE_MODULES'),               // local/stack/browser.py's npm cache
   artifacts: env('TIDINGS_WEB_ARTIFACTS', 'artifacts/web'),
   docsScreenshot: process.env.TIDINGS_DOCS_SCREENSHOT || '',  // set: also write the README's screenshot there
 };

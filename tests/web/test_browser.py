@@ -2,7 +2,7 @@
 
 The browser tests are JavaScript (node's test runner driving Debian's chromium with
 playwright-core): tests/web/chat.browser.test.mjs. This wrapper makes them part of
-`pytest tests`: it installs what they need (local/browser.py: chromium via apt-get when
+`pytest tests`: it installs what they need (local/stack/browser.py: chromium via apt-get when
 missing, the pinned npm packages into ~/.cache/tidings, the vendored STOMP client), takes the
 gateway and the two edges from the session's stack and runs node with their URLs in the
 environment. Screenshots go to artifacts/web/ (also on failure, as FAILED-*.png).
@@ -23,9 +23,9 @@ import pytest
 import requests
 
 from harness import wait_for
-from local import browser
+from local.stack import browser
 from local.paths import REPO_ROOT
-from local.process import free_port
+from local.stack.process import free_port
 
 WEB_TESTS = REPO_ROOT / "tests" / "web"
 ARTIFACTS = REPO_ROOT / "artifacts" / "web"
@@ -86,7 +86,7 @@ def dead_first_gateway(local_stack, tmp_path):
     edges = ("ws://127.0.0.1:9/ws", local_stack.endpoints()["edge-b"]["websocket"])
     env = {**os.environ, **dataclasses.replace(local_stack.settings, web_edges=edges).to_env()}
     log = open(tmp_path / "gateway-dead-first.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "local.gateway", "--port", str(port)], cwd=REPO_ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "local.emulators.gateway", "--port", str(port)], cwd=REPO_ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -110,7 +110,7 @@ def test_chat_in_chromium(local_stack, browser_env, dead_first_gateway):
     sent, typing, presence, read by, unread badges, reload and older pages, offline/online and a dropped
     socket with catch-up (no gap, no duplicate)."""
     endpoints = local_stack.endpoints()
-    assert "gateway" in endpoints, "the stack has no gateway component (local/components.py)"
+    assert "gateway" in endpoints, "the stack has no gateway component (local/stack/components.py)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     env = {
         **browser_env,

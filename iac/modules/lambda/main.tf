@@ -5,6 +5,33 @@ locals {
   source_hash = filebase64sha256(var.zip_path)
 
   on_failure_destination = var.esm_on_failure == "kafka" ? "kafka://${var.dlq_topic}" : aws_sqs_queue.dlq[0].arn
+
+  # The two functions share everything (zip, runtime, network, tracing, logging format)
+  # except what is listed here.
+  functions = {
+    worker = {
+      function_name        = "${var.name}-chat-worker"
+      description          = "Kafka batches -> DynamoDB (exactly once) -> deliveries to the edges"
+      role                 = var.worker_role_arn
+      handler              = "functions.chat_worker.handler"
+      memory_size          = var.worker_memory_mb
+      timeout              = var.worker_timeout_s
+      reserved_concurrency = var.worker_reserved_concurrency
+      environment          = var.worker_environment
+      log_group            = var.worker_log_group
+    }
+    http = {
+      function_name        = "${var.name}-http-api"
+      description          = "HTTP API v2: rooms, history, read marks"
+      role                 = var.http_role_arn
+      handler              = "functions.http.api.handler"
+      memory_size          = var.http_memory_mb
+      timeout              = var.http_timeout_s
+      reserved_concurrency = var.http_reserved_concurrency
+      environment          = var.http_environment
+      log_group            = var.http_log_group
+    }
+  }
 }
 
 # AWS validates the role's permissions when a VPC function or a mapping is created, so
@@ -13,24 +40,26 @@ resource "terraform_data" "prerequisites" {
   input = concat(var.policies_ready, [var.msk_ready])
 }
 
-resource "aws_lambda_function" "worker" {
-  #checkov:skip=CKV_AWS_116:Invoked synchronously by the event source mapping, whose on_failure destination is the dead-letter path; a function DLQ only applies to async invokes.
-  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip is built reproducibly by local/package.py and its hash pinned by source_code_hash.
-  function_name                  = "${var.name}-chat-worker"
-  description                    = "Kafka batches -> DynamoDB (exactly once) -> deliveries to the edges"
-  role                           = var.worker_role_arn
+resource "aws_lambda_function" "function" {
+  #checkov:skip=CKV_AWS_116:Both are invoked synchronously: the worker by the event source mapping, whose on_failure destination is the dead-letter path (a function DLQ only applies to async invokes); the HTTP function by API Gateway, whose errors go back to the client as 5xx.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip is built reproducibly by local/deploy/package.py and its hash pinned by source_code_hash.
+  for_each = local.functions
+
+  function_name                  = each.value.function_name
+  description                    = each.value.description
+  role                           = each.value.role
   runtime                        = local.runtime
   architectures                  = [var.architecture]
-  handler                        = "functions.chat_worker.handler"
+  handler                        = each.value.handler
   filename                       = var.zip_path
   source_code_hash               = local.source_hash
-  memory_size                    = var.worker_memory_mb
-  timeout                        = var.worker_timeout_s
-  reserved_concurrent_executions = var.worker_reserved_concurrency
+  memory_size                    = each.value.memory_size
+  timeout                        = each.value.timeout
+  reserved_concurrent_executions = each.value.reserved_concurrency
   kms_key_arn                    = var.kms_key_arn
 
   environment {
-    variables = var.worker_environment
+    variables = each.value.environment
   }
 
   vpc_config {
@@ -44,47 +73,21 @@ resource "aws_lambda_function" "worker" {
 
   logging_config {
     log_format = "JSON"
-    log_group  = var.worker_log_group
+    log_group  = each.value.log_group
   }
 
   depends_on = [terraform_data.prerequisites]
 }
 
-resource "aws_lambda_function" "http" {
-  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway; errors go back to the client as 5xx, there is nothing to dead-letter.
-  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip is built reproducibly by local/package.py and its hash pinned by source_code_hash.
-  function_name                  = "${var.name}-http-api"
-  description                    = "HTTP API v2: rooms, history, read marks"
-  role                           = var.http_role_arn
-  runtime                        = local.runtime
-  architectures                  = [var.architecture]
-  handler                        = "functions.http_api.handler"
-  filename                       = var.zip_path
-  source_code_hash               = local.source_hash
-  memory_size                    = var.http_memory_mb
-  timeout                        = var.http_timeout_s
-  reserved_concurrent_executions = var.http_reserved_concurrency
-  kms_key_arn                    = var.kms_key_arn
+# Both functions were separate resources before; their state moves with them.
+moved {
+  from = aws_lambda_function.worker
+  to   = aws_lambda_function.function["worker"]
+}
 
-  environment {
-    variables = var.http_environment
-  }
-
-  vpc_config {
-    subnet_ids         = var.subnet_ids
-    security_group_ids = [var.security_group_id]
-  }
-
-  tracing_config {
-    mode = "Active"
-  }
-
-  logging_config {
-    log_format = "JSON"
-    log_group  = var.http_log_group
-  }
-
-  depends_on = [terraform_data.prerequisites]
+moved {
+  from = aws_lambda_function.http
+  to   = aws_lambda_function.function["http"]
 }
 
 # Metadata-only dead-letter queue, when the Kafka-topic destination is not wanted.
@@ -99,7 +102,7 @@ resource "aws_sqs_queue" "dlq" {
 # The Kafka event source mapping. Provisioned pollers: AWS requires them for a Kafka-topic
 # destination and configures retries/bisect/partial batches in that mode.
 resource "aws_lambda_event_source_mapping" "chat" {
-  function_name     = aws_lambda_function.worker.arn
+  function_name     = aws_lambda_function.function["worker"].arn
   event_source_arn  = var.msk_cluster_arn
   topics            = [var.chat_topic]
   starting_position = var.esm_starting_position

@@ -1,16 +1,16 @@
 output "worker_function_name" {
   description = "Name of the chat worker."
-  value       = aws_lambda_function.worker.function_name
+  value       = aws_lambda_function.function["worker"].function_name
 }
 
 output "http_function_name" {
   description = "Name of the HTTP function."
-  value       = aws_lambda_function.http.function_name
+  value       = aws_lambda_function.function["http"].function_name
 }
 
 output "http_invoke_arn" {
   description = "Invoke ARN of the HTTP function (API Gateway integration)."
-  value       = aws_lambda_function.http.invoke_arn
+  value       = aws_lambda_function.function["http"].invoke_arn
 }
 
 output "esm_uuid" {

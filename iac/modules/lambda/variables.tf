@@ -4,7 +4,7 @@ variable "name" {
 }
 
 variable "zip_path" {
-  description = "Deployment zip (python -m local.package build)."
+  description = "Deployment zip (python -m local.deploy.package build)."
   type        = string
 }
 

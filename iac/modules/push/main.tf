@@ -21,7 +21,7 @@ resource "aws_secretsmanager_secret" "credentials" {
 
 resource "aws_lambda_function" "notifier" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by its event source mapping; a push that cannot be sent is retried there, nothing to dead-letter.
-  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip is built reproducibly by local/package.py.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this stack; the zip is built reproducibly by local/deploy/package.py.
   #checkov:skip=CKV_AWS_115:Concurrency is bounded by the mapping's pollers (one per partition at most).
   function_name    = "${var.name}-notifier"
   description      = "Chat topic (own consumer group) -> push notifications to offline members"

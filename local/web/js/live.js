@@ -18,7 +18,7 @@ export async function loadStomp() {
   try {
     return await import(STOMP_MODULE);
   } catch (err) {
-    throw new Error('The STOMP client is not installed: run `python -m local.browser vendor` '
+    throw new Error('The STOMP client is not installed: run `python -m local.stack.browser vendor` '
       + `(it copies @stomp/stompjs into local/web/vendor/). ${err.message}`);
   }
 }
