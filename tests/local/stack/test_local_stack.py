@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import socket
 import sys
 import textwrap
@@ -153,13 +154,20 @@ def test_a_stale_pid_file_is_ignored(tmp_path):
         s = socket.socket(); s.bind(("127.0.0.1", {port})); s.listen(); time.sleep(600)
     """)))
     stack.layout.create()
-    process.PidRecord(pid=os.getpid(), pgid=os.getpgid(0), create_time=1.0, argv=["old"],
-                      started_at=0.0, ports={"http": port}).write(stack.pid_path("srv"))
-    assert stack.status(["srv"])[0].state == "stale pid file"
+    # The pid lives, but it is another process than the file says (a recycled pid): a process
+    # of its own session, so nothing the stack does to that group can reach pytest's.
+    other = subprocess.Popen(["sleep", "600"], start_new_session=True)
     try:
-        assert stack.start("srv").outcome == "started"
+        process.PidRecord(pid=other.pid, pgid=other.pid, create_time=1.0, argv=["old"],
+                          started_at=0.0, ports={"http": port}).write(stack.pid_path("srv"))
+        assert stack.status(["srv"])[0].state == "stale pid file"
+        try:
+            assert stack.start("srv").outcome == "started"
+        finally:
+            stack.down()
     finally:
-        stack.down()
+        other.kill()
+        other.wait()
 
 
 # --------------------------------------------------------------------------- settings and homes
