@@ -1,20 +1,22 @@
 """What a session and the edge's resources are built from: settings and collaborators.
 
-`app.get_app()` builds the real ones (Kafka producer, DynamoDB tables); tests may pass
-others. The store objects are those of functions/ (`Connections`, `Rooms`, `Messages`);
-the session only calls the methods named in session.py.
+`app.get_app()` builds the real ones (Kafka producer, DynamoDB tables) and is the only
+place that names them; everything else, tests' fakes included, sees the typed ports of
+ports.py.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 from functions.settings import Settings
+from websocket_edge.admission import Admission
 from websocket_edge.hub import Hub, PendingAuth
 from websocket_edge.json_protocol import JsonProtocol
 from websocket_edge.metrics import EdgeMetrics
+from websocket_edge.ports import History, Membership, Producer, Subscriptions
 from websocket_edge.stomp_protocol import stomp_protocols
 
 
@@ -32,17 +34,17 @@ class EdgeState:
 @dataclass
 class EdgeDeps:
     settings: Settings
-    producer: Any        # publish(record, key) -> AsyncResult; drain(deadline); close()
-    connections: Any     # functions.connections.Connections
-    rooms: Any           # functions.rooms.Rooms
-    messages: Any        # functions.store.Messages
+    producer: Producer
+    connections: Subscriptions
+    rooms: Membership
+    messages: History
     hub: Hub = field(default_factory=Hub)
     metrics: EdgeMetrics = field(default_factory=EdgeMetrics)
     protocols: Mapping[str, Callable] = field(default_factory=default_protocols)
     clock: Callable[[], float] = time.time
     state: EdgeState = field(default_factory=EdgeState)
     pending: PendingAuth | None = None   # sockets without a token yet; made from settings
-    admission: Any = None                # websocket_edge.admission.Admission; None: no backpressure
+    admission: Admission | None = None   # None: no backpressure
 
     def __post_init__(self) -> None:
         if self.pending is None:
