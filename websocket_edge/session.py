@@ -1,4 +1,4 @@
-"""One WebSocket connection: reader loop, writer greenlet, timers, subscriptions.
+"""One WebSocket connection's transport: reader loop, writer greenlet, timers.
 
 Greenlets of a session:
 - the reader (the handler's own greenlet, `run`): receive → rate limit → `protocol.decode`
@@ -16,11 +16,9 @@ A socket opened without a token (handshake.py) is *pending*: outside the hub, no
 registered, counted in `deps.pending`; its first frame must carry the token (STOMP CONNECT,
 JSON `auth`) within `auth_timeout_s`, or it is closed with 1008.
 
-Membership is read AFTER what it guards (docs/guarantees.md, "Security model"): the
-subscription entry is written, the room's committed seq read, and only then is membership
-checked; live events wait meanwhile. A member removed later has their entries deleted
-and is told through the delivery API (`unsubscribed`, reason `removed`), which drops the
-room here; a refresh that finds an entry gone checks membership before putting it back.
+The chat rules (sending, subscriptions, catch-up, gap fill, revocation) are chat_rules.py's:
+they see this session only as their `Outbox` (enqueue, error, spawn ...), and the store and
+Kafka only through the ports of ports.py.
 """
 
 from __future__ import annotations
@@ -34,9 +32,8 @@ from gevent.event import Event
 from gevent.queue import Empty, Queue
 
 from functions import contracts, tokens
-from functions.rooms import UnknownRoom
-from functions.store import message_event
 from websocket_edge import bounded, handshake
+from websocket_edge.chat_rules import ChatRules
 from websocket_edge.deps import EdgeDeps
 from websocket_edge.hub import FULL, GONE, OK
 from websocket_edge.protocol import (Authenticate, Disconnect, Invalid, Ping, Reply, Send, ServerEvent,
@@ -48,14 +45,8 @@ log = logging.getLogger("tidings.edge.session")
 
 RATE_ABUSE_FRAMES = 20   # refused frames in a row before the connection is closed (1008)
 CLOSE_WAIT_S = 3.0       # after our close frame, how long the peer has to answer
-CATCH_UP_ROUNDS = 3      # store reads to close a gap between stored and buffered live messages
-RECHECK_MARGIN_S = 1.0   # after TIDINGS_SUBS_CACHE_S, how much later a new subscription re-reads
 _CLOSE = object()
 _PING = object()
-
-
-class Revoked(Exception):
-    """The user is no longer a member of the room (found while reading it)."""
 
 
 def _iso(ts: float) -> str:
@@ -81,7 +72,7 @@ class Session:
         self.user_agent = environ.get("HTTP_USER_AGENT", "")
         self.connected_at = deps.clock()
         self.last_active_at = self.connected_at
-        self.rooms: dict[str, RoomStream] = {}
+        self.rules = ChatRules(self, deps)
         self._out: Queue = Queue()   # bounded by _enqueue, so control items always fit
         self._limit = self.settings.outbound_queue_size
         self._closing: tuple[int, str] | None = None
@@ -100,6 +91,26 @@ class Session:
     def open(self) -> bool:
         return self._closing is None
 
+    @property
+    def rooms(self) -> dict[str, RoomStream]:
+        return self.rules.rooms
+
+    # --- the rules' Outbox (chat_rules.Outbox) -------------------------------------------------
+    @property
+    def connection_id(self) -> str:
+        return self.id
+
+    @property
+    def role(self) -> str:
+        return self.identity.role
+
+    @property
+    def closing(self) -> bool:
+        return self._closing is not None
+
+    def spawn_later(self, seconds: float, fn, *args) -> None:
+        self._greenlets.append(gevent.spawn_later(seconds, fn, *args))
+
     def info(self) -> dict:
         return {"connectedAt": _iso(self.connected_at),
                 "identity": {"sourceIp": self.source_ip, "userAgent": self.user_agent},
@@ -108,33 +119,21 @@ class Session:
     def deliver(self, event: ServerEvent) -> int:
         if self._closing is not None:
             return GONE
-        kind, room = event.type, event.room
-        if kind == contracts.EVENT_MESSAGE:
-            stream = self.rooms.get(room)
-            if stream is None:
-                return OK    # not (or no longer) subscribed here: nothing to show
-            result = self._enqueue_events(stream.live(event))
-            if stream.take_fill():   # seqs skipped: fetch them from the store, in order
-                self._spawn(lambda: self._fill_gap(room, stream))
-            return result
-        if kind == contracts.EVENT_UNSUBSCRIBED:   # removed from the room (functions/membership.py)
-            if room is not None:
-                self._revoke(room, str(event.data.get("reason") or contracts.REASON_REMOVED))
-            return OK
-        if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE) and room not in self.rooms:
-            return OK
-        result = self._enqueue(self.protocol.render_event(event))
-        self._close_if_failed()   # a worker refusal rendered as STOMP ERROR ends the connection now
+        handled = self.rules.deliver(event)   # a room's message, the end of a membership
+        if handled is not None:
+            return handled
+        result = self.enqueue(self.protocol.render_event(event))
+        self.close_if_failed()   # a worker refusal rendered as STOMP ERROR ends the connection now
         return result
 
     def flow(self, window: int) -> None:
         """Tell the client how many unacknowledged sends it may have out (backpressure)."""
-        self._enqueue(self.protocol.render_flow(window))
+        self.enqueue(self.protocol.render_flow(window))
 
     def deliver_raw(self, data: bytes) -> int:
         if self._closing is not None:
             return GONE
-        return self._enqueue(self.protocol.render_raw(data))
+        return self.enqueue(self.protocol.render_raw(data))
 
     def close(self, code: int, reason: str = "", flush: bool = True) -> None:
         """Close with `code` (from any greenlet). With `flush`, queued frames go out first."""
@@ -155,7 +154,7 @@ class Session:
         gevent.spawn_later(self.settings.send_timeout_s + CLOSE_WAIT_S, self._force_end)
 
     # --- queueing --------------------------------------------------------------------------
-    def _enqueue(self, frames, wait: bool = False) -> int:
+    def enqueue(self, frames, wait: bool = False) -> int:
         if self._closing is not None:
             return GONE
         if not frames:
@@ -174,20 +173,20 @@ class Session:
             self._out.put_nowait(frame)
         return OK
 
-    def _enqueue_events(self, events, wait: bool = False) -> int:
+    def enqueue_events(self, events, wait: bool = False) -> int:
         frames = []
         for event in events:
             frames.extend(self.protocol.render_event(event))
-        result = self._enqueue(frames, wait)
-        self._close_if_failed()
+        result = self.enqueue(frames, wait)
+        self.close_if_failed()
         return result
 
-    def _error(self, code: str, message: str, ref: str | None = None, action=None) -> None:
+    def error(self, code: str, message: str, ref: str | None = None, action=None) -> None:
         self.deps.metrics.errors.labels(code=code).inc()
-        self._enqueue(self.protocol.render_error(code, message, ref, action))
-        self._close_if_failed()
+        self.enqueue(self.protocol.render_error(code, message, ref, action))
+        self.close_if_failed()
 
-    def _close_if_failed(self) -> None:
+    def close_if_failed(self) -> None:
         """A protocol whose errors end the connection (STOMP's ERROR) gets its close."""
         if self.protocol.failed and self._closing is None:
             self.close(bounded.CLOSE_PROTOCOL_ERROR, "error")
@@ -197,7 +196,7 @@ class Session:
         d = self.deps
         d.metrics.connections.labels(protocol=self.protocol_name).inc()
         d.metrics.connections_total.labels(protocol=self.protocol_name).inc()
-        self._spawn(self._writer)
+        self.spawn(self._writer)
         try:
             if self.identity is not None:
                 self._admit()
@@ -219,11 +218,11 @@ class Session:
             self.user_id, lambda: TokenBucket(s.user_rate_per_second, s.user_rate_burst))
         # The connection row is for presence and cleanup, not for delivery (subscriptions
         # carry the edge): the client's first frames need not wait for it.
-        self._spawn(self._register)
-        self._spawn(self._heartbeat)
+        self.spawn(self._register)
+        self.spawn(self._heartbeat)
         if d.admission is not None and d.admission.window != d.admission.open_window:
             self.flow(d.admission.window)   # joining while the edge holds sends back
-        self._spawn(self._refresh)
+        self.spawn(self._refresh)
         self._greenlets.append(gevent.spawn_later(
             max(0.0, self.identity.expires_at - d.clock()), self._token_expired))
 
@@ -249,11 +248,11 @@ class Session:
             return
         d.pending.remove(self)
         self.identity, self.user_id = identity, identity.user_id
-        self._enqueue(self.protocol.render_authenticated(auth, identity))
+        self.enqueue(self.protocol.render_authenticated(auth, identity))
         self._admit()
 
     def _refuse_auth(self, code: str, message: str, action) -> None:
-        self._error(code, message, None, action)
+        self.error(code, message, None, action)
         self.close(bounded.CLOSE_POLICY, message)
 
     def _auth_deadline(self) -> None:
@@ -261,7 +260,7 @@ class Session:
             self._refuse_auth(contracts.ERR_UNAUTHORIZED,
                               f"no token within {self.settings.auth_timeout_s:g} s of connecting", None)
 
-    def _spawn(self, fn) -> None:
+    def spawn(self, fn) -> None:
         self._greenlets.append(gevent.spawn(fn))
 
     def _read_loop(self) -> None:
@@ -290,7 +289,7 @@ class Session:
                     self._dispatch(action)
                 except Exception:
                     log.exception("action failed: %r", action)
-                    self._error(contracts.ERR_INTERNAL, "internal error", getattr(action, "room", None), action)
+                    self.error(contracts.ERR_INTERNAL, "internal error", getattr(action, "room", None), action)
         if self._closing is None:   # the peer closed or vanished
             code = self.transport.close_code or 1006
             self._closing = (code, self.transport.close_reason)
@@ -333,13 +332,13 @@ class Session:
         if not self._admitted:
             return
         d.hub.remove(self)
-        rooms, self.rooms = list(self.rooms), {}
+        rooms = self.rules.leave_all()
         try:
             d.connections.unregister(self.id, rooms)
         except Exception:
             log.warning("unregister failed for %s (rows expire by TTL)", self.id, exc_info=True)
         for room in rooms:
-            self._presence(room, "leave")
+            self.rules.presence(room, "leave")
 
     # --- timers --------------------------------------------------------------------------------
     def _heartbeat(self) -> None:
@@ -353,10 +352,10 @@ class Session:
                 self.close(bounded.CLOSE_GOING_AWAY, "idle timeout")
                 return
             frame = p.heartbeat()
-            self._enqueue([_PING] if frame is None else [frame])
+            self.enqueue([_PING] if frame is None else [frame])
 
     def _token_expired(self) -> None:
-        self._error(contracts.ERR_UNAUTHORIZED, "token expired: reconnect with a fresh token")
+        self.error(contracts.ERR_UNAUTHORIZED, "token expired: reconnect with a fresh token")
         self.close(self.protocol.close_token_expired, "token expired")
 
     def _refresh(self) -> None:
@@ -370,234 +369,38 @@ class Session:
             except Exception:
                 log.warning("refresh failed for %s", self.id, exc_info=True)
                 continue
-            for room in missing or ():
-                # Our entry is gone: swept as gone, or the user was removed. Membership decides.
-                if room in self.rooms:
-                    self._restore(room)
+            self.rules.restore_missing(missing)
 
     def _rate_limited(self, bucket: TokenBucket) -> None:
         if bucket.refused_in_a_row > RATE_ABUSE_FRAMES:
             self.close(bounded.CLOSE_POLICY, "rate limit exceeded")
         else:
-            self._error(contracts.ERR_RATE_LIMITED, "too many messages: slow down")
+            self.error(contracts.ERR_RATE_LIMITED, "too many messages: slow down")
 
     # --- actions -------------------------------------------------------------------------------
     def _dispatch(self, action) -> None:
         if isinstance(action, Send):
-            self._send(action)
+            self.rules.send(action)
         elif isinstance(action, Subscribe):
-            self._subscribe(action)
+            self.rules.subscribe(action)
         elif isinstance(action, Unsubscribe):
-            self._unsubscribe(action)
+            self.rules.unsubscribe(action)
         elif isinstance(action, Typing):
-            self._typing(action)
+            self.rules.typing(action)
         elif isinstance(action, Ping):
-            self._enqueue(self.protocol.render_pong(action))
+            self.enqueue(self.protocol.render_pong(action))
         elif isinstance(action, Authenticate):
             if self.identity is None:
                 self._authenticate(action)
         elif isinstance(action, Reply):
-            self._enqueue(action.frames)
+            self.enqueue(action.frames)
             if action.close:
                 self.close(*action.close)
         elif isinstance(action, Disconnect):
-            self._enqueue(self.protocol.render_disconnect(action))
+            self.enqueue(self.protocol.render_disconnect(action))
             self.close(bounded.CLOSE_NORMAL, "bye")
         elif isinstance(action, Invalid):
-            self._error(action.code, action.message, action.ref, action)
+            self.error(action.code, action.message, action.ref, action)
             if action.fatal or self.protocol.error_is_fatal:
                 policy = action.code == contracts.ERR_UNAUTHORIZED
                 self.close(bounded.CLOSE_POLICY if policy else bounded.CLOSE_PROTOCOL_ERROR, action.message)
-
-    def _record(self, kind: str, room: str, **fields) -> dict:
-        return {"v": contracts.SCHEMA_VERSION, "type": kind, "roomId": room,
-                "senderId": self.user_id, "senderRole": self.identity.role,
-                "sentAt": int(self.deps.clock() * 1000), "connectionId": self.id,
-                "edgeUrl": self.settings.edge_delivery_url, **fields}
-
-    def _send(self, send: Send) -> None:
-        if not self.deps.state.accepting_sends:
-            self._error(contracts.ERR_UNAVAILABLE, "edge restarting: send again", send.client_msg_id, send)
-            return
-        admission = self.deps.admission
-        if admission is not None:   # backpressure: wait here while the worker lags
-            held = admission.admit()
-            if held:
-                self.deps.metrics.send_hold.observe(held)
-            if not self.deps.state.accepting_sends:   # the edge began to stop meanwhile
-                self._error(contracts.ERR_UNAVAILABLE, "edge restarting: send again", send.client_msg_id, send)
-                return
-        record = self._record(contracts.RECORD_SEND, send.room,
-                              clientMsgId=send.client_msg_id, body=send.body)
-        result = self.deps.producer.publish(record, send.room)
-        result.rawlink(lambda r: self._reported(send, r))   # runs in the hub: only enqueues
-
-    def _reported(self, send: Send, result) -> None:
-        if result.successful():
-            partition, offset = result.value
-            self._enqueue(self.protocol.render_ack(send, partition, offset))
-        else:
-            self._error(contracts.ERR_UNAVAILABLE, f"not accepted, send again: {result.exception}",
-                        send.client_msg_id, send)
-
-    def _typing(self, typing: Typing) -> None:
-        if typing.room not in self.rooms:
-            self._error(contracts.ERR_FORBIDDEN, "subscribe to the room first", typing.room, typing)
-            return
-        self.deps.producer.publish(self._record(contracts.RECORD_TYPING, typing.room), typing.room)
-
-    def _presence(self, room: str, state: str) -> None:
-        try:
-            self.deps.producer.publish(self._record(contracts.RECORD_PRESENCE, room, state=state), room)
-        except Exception:
-            log.warning("presence %s for %s not produced", state, room, exc_info=True)
-
-    def _subscribe(self, sub: Subscribe) -> None:
-        d, room = self.deps, sub.room
-        if room not in self.rooms and len(self.rooms) >= self.settings.max_subscriptions_per_connection:
-            self._error(contracts.ERR_BAD_REQUEST, "too many subscriptions on this connection", room, sub)
-            return
-        stream = self.rooms.get(room)
-        fresh = stream is None
-        if fresh:
-            stream = self.rooms[room] = RoomStream()
-            stream.hold()   # live events wait until membership is confirmed
-        if sub.after_seq is not None:
-            stream.begin_catch_up(sub.after_seq)   # live events are buffered from now on
-        try:
-            d.connections.subscribe(room, self.id, self.user_id, self.identity.role,
-                                    self.settings.edge_delivery_url)
-            high = self._verified_high(room)
-        except Revoked:
-            self._revoke(room, contracts.REASON_REMOVED, quiet=fresh)
-            self._error(contracts.ERR_FORBIDDEN, "not a member of this room", room, sub)
-            return
-        except Exception as exc:
-            unknown = isinstance(exc, UnknownRoom)
-            if not unknown:
-                log.warning("subscribe to %s failed", room, exc_info=True)
-            if fresh:
-                self.rooms.pop(room, None)
-                self._quietly(d.connections.unsubscribe, room, self.id)
-            else:
-                self._enqueue_events(stream.abandon_catch_up())
-            if unknown:
-                self._error(contracts.ERR_UNKNOWN_ROOM, "no such room", room, sub)
-            else:
-                self._error(contracts.ERR_UNAVAILABLE, "cannot subscribe now: try again", room, sub)
-            return
-        if self.rooms.get(room) is not stream:
-            return   # removed while we were reading: the client was told
-        if sub.after_seq is not None:
-            self._fill(room, stream, high)
-        elif stream.catching_up:   # without afterSeq: live from now on (older live ones pass too)
-            stream.floor = high
-            self._enqueue_events(stream.finish_catch_up(force=True)[0])   # release the hold
-        self._enqueue(self.protocol.render_subscribed(sub, stream.last_seq if sub.after_seq is not None else None))
-        if fresh:
-            self._presence(room, "join")
-            self._recheck_later(room, stream)
-
-    def _verified_high(self, room: str) -> int:
-        """The room's committed seq, read BEFORE membership is checked: when the user is still a
-        member after this read, every message up to it was stored while they were one."""
-        high = self.deps.messages.committed_seq_if_member(room, self.user_id)
-        if high is None:
-            raise Revoked(room)
-        return high
-
-    def _fill(self, room: str, stream: RoomStream, high: int | None = None) -> None:
-        """Stored messages after `stream.last_seq` (up to a verified seq), then the buffered live
-        ones, gapless. A round that still finds a gap reads (and verifies) again."""
-        for round_ in range(CATCH_UP_ROUNDS):
-            if high is None:
-                high = self._verified_high(room)
-            for item in self.deps.messages.messages_after(room, stream.last_seq, upto=high):
-                if self.rooms.get(room) is not stream:
-                    return   # removed meanwhile
-                event = ServerEvent(message_event(item))
-                if stream.stored(event) and self._enqueue_events([event], wait=True) != OK:
-                    raise ConnectionAbortedError("client too slow for the catch-up")
-            ready, gap = stream.finish_catch_up(force=round_ == CATCH_UP_ROUNDS - 1)
-            self._enqueue_events(ready)
-            if not gap:
-                return
-            high = None
-
-    def _recheck_later(self, room: str, stream: RoomStream) -> None:
-        """A worker may deliver from a copy of the room's subscribers read before ours was
-        added, for up to TIDINGS_SUBS_CACHE_S: once that has passed, read the room's stored seq
-        again and fill what did not come live."""
-        self._greenlets.append(gevent.spawn_later(self.settings.subs_cache_s + RECHECK_MARGIN_S,
-                                                  self._recheck, room, stream))
-
-    def _recheck(self, room: str, stream: RoomStream) -> None:
-        if self._closing is not None or self.rooms.get(room) is not stream or stream.catching_up:
-            return
-        try:
-            high = self.deps.messages.committed_seq(room)
-        except Exception:
-            log.warning("recheck of %s failed", room, exc_info=True)
-            return
-        have = stream.stored_up_to()
-        if high > have and self.rooms.get(room) is stream and not stream.catching_up:
-            self.deps.metrics.rechecks_filled.inc()
-            stream.begin_catch_up(have)
-            self._fill_gap(room, stream)
-
-    def _fill_gap(self, room: str, stream: RoomStream) -> None:
-        self.deps.metrics.gap_fills.inc()
-        try:
-            self._fill(room, stream)
-        except Revoked:
-            self._revoke(room, contracts.REASON_REMOVED)
-        except Exception:
-            log.warning("gap fill of %s failed: sending what is buffered", room, exc_info=True)
-            self._enqueue_events(stream.abandon_catch_up())
-
-    def _restore(self, room: str) -> None:
-        """Put back a subscription entry that vanished, if the user is still a member, and read
-        what was stored while it was gone."""
-        stream = self.rooms.get(room)
-        try:
-            self.deps.connections.subscribe(room, self.id, self.user_id, self.identity.role,
-                                            self.settings.edge_delivery_url)
-            if stream is None or stream.last_seq is None:
-                if not self.deps.rooms.is_member(room, self.user_id):
-                    raise Revoked(room)
-                return
-            stream.begin_catch_up(stream.last_seq)
-            self._fill(room, stream)
-            self._recheck_later(room, stream)
-        except (Revoked, UnknownRoom):
-            self._revoke(room, contracts.REASON_REMOVED)
-        except Exception:
-            log.warning("restoring the subscription to %s failed", room, exc_info=True)
-            if stream is not None and stream.catching_up:
-                self._enqueue_events(stream.abandon_catch_up())
-
-    def _revoke(self, room: str, reason: str, quiet: bool = False) -> None:
-        """End this connection's subscription to `room` (the user is no longer a member):
-        nothing more of the room is shown; the client is told unless `quiet`."""
-        stream = self.rooms.pop(room, None)
-        if stream is None:
-            return
-        self._quietly(self.deps.connections.unsubscribe, room, self.id)
-        if not quiet:
-            self._enqueue(self.protocol.render_revoked(room, reason))
-            self._close_if_failed()
-            self._presence(room, "leave")
-
-    def _unsubscribe(self, unsub: Unsubscribe) -> None:
-        stream = self.rooms.pop(unsub.room, None)
-        if stream is not None:
-            self._quietly(self.deps.connections.unsubscribe, unsub.room, self.id)
-            self._presence(unsub.room, "leave")
-        self._enqueue(self.protocol.render_unsubscribed(unsub))
-
-    @staticmethod
-    def _quietly(fn, *args) -> None:
-        try:
-            fn(*args)
-        except Exception:
-            log.warning("%s failed (the entry expires by TTL)", getattr(fn, "__name__", fn), exc_info=True)

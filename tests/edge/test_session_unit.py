@@ -305,7 +305,7 @@ def test_a_refresh_that_finds_the_entry_gone_checks_membership(world):
     client(world, type="subscribe", room=ROOM)
     world.store.rooms[ROOM] = {"someone-else"}
     world.store.subs[ROOM].discard(world.session.id)
-    world.session._restore(ROOM)
+    world.session.rules.restore(ROOM)
     settle()
     assert world.session.id not in world.store.subs.get(ROOM, set())
     assert world.ws.frames()[-1] == {"type": "unsubscribed", "room": ROOM, "reason": "removed"}
