@@ -26,7 +26,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
-from functions import tables
+from functions import contracts, tables
 from functions.chat_plan import Plan, Planner
 from functions.chat_records import ChatRecord, Delivery, ToConnection, Unparseable, invalid_reason, parse
 from functions.connections import Connections, by_edge, live_subscribers
@@ -53,6 +53,7 @@ class ChatWorker:
         self.deliverer = deliverer or Deliverer(settings)
         self.commits = PartitionCommits(self.store)
         self.memory = WorkerMemory(settings.member_cache_s, settings.subs_cache_s)
+        self.edit_window_ms = int(settings.edit_window_s * 1000)
         self.clock = clock
 
     def __call__(self, event: dict, context: Any = None) -> dict:
@@ -114,8 +115,9 @@ class ChatWorker:
         valid = [r for r in records if r.error is None]
         self._load_rooms(memory, {r.room_id for r in valid})
         members, existing = self._memberships(valid, rooms_read)
-        plan = Planner(memory.commit.offset, memory.rooms, members, existing,
-                       int(self.clock() * 1000)).decide(records)
+        plan = Planner(memory.commit.offset, memory.rooms, members, existing, int(self.clock() * 1000),
+                       items=self._targets(memory, valid), creators=self._creators(valid, rooms_read),
+                       edit_window_ms=self.edit_window_ms).decide(records)
         self._store(key, memory, plan, last)
         memory.handled = max(memory.handled, last)
         self.memory.keep(key, memory)
@@ -135,6 +137,32 @@ class ChatWorker:
 
         self.store.in_parallel(load, missing)
         memory.rooms.update(loaded)
+
+    def _targets(self, memory: PartitionMemory, valid: list[ChatRecord]) -> dict[tuple[str, int], dict]:
+        """The stored messages the batch's changes and replies name, and the replies of those it
+        deletes (their quotes go too): at most two BatchGetItems, none for a batch of plain sends."""
+        def stored(keys: set) -> dict[tuple[str, int], dict]:
+            keys = {(room, seq) for room, seq in keys
+                    if memory.room(room) is not None and seq <= memory.room(room).last_seq}
+            if not keys:
+                return {}
+            found = self.store.batch_get({tables.MESSAGES: [{"roomId": r, "seq": s} for r, s in keys]})
+            return {(i["roomId"], int(i["seq"])): i for i in found[tables.MESSAGES]}
+
+        items = stored({r.target for r in valid if r.target is not None})
+        replies = {(r.room_id, seq) for r in valid if r.type == contracts.RECORD_DELETE and r.target in items
+                   for seq in items[r.target].get("replies") or ()}
+        items.update(stored(replies - set(items)))
+        return items
+
+    def _creators(self, valid: list[ChatRecord], rooms_read: dict[str, dict]) -> dict[str, str]:
+        """Who created each room a delete is about (the creator may delete any message)."""
+        rooms = {r.room_id for r in valid if r.type == contracts.RECORD_DELETE}
+        unread = rooms - set(rooms_read)
+        if unread:
+            rooms_read.update({i["roomId"]: i for i in
+                               self.store.batch_get({tables.ROOMS: [{"roomId": r} for r in unread]})[tables.ROOMS]})
+        return {room: rooms_read[room].get("createdBy") for room in rooms if room in rooms_read}
 
     def _memberships(self, valid: list[ChatRecord], rooms_read: dict[str, dict]) -> tuple[set, set]:
         """(members, existing rooms): a member row proves the room exists; only a non-member's

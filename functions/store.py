@@ -101,29 +101,53 @@ def now_ms() -> int:
 
 
 def message_item(room_id: str, seq: int, rec: Mapping[str, Any], partition: str, offset: int,
-                 stored_at_ms: int) -> dict:
-    return {
+                 stored_at_ms: int, reply_to: Mapping[str, Any] | None = None) -> dict:
+    item = {
         "roomId": room_id, "seq": seq, "messageId": contracts.message_id(room_id, seq),
         "clientMsgId": rec["clientMsgId"], "senderId": rec["senderId"], "senderRole": rec["senderRole"],
         "body": rec["body"], "sentAt": rec["sentAt"], "storedAt": stored_at_ms,
         "partition": partition, "offset": offset,
     }
+    if reply_to is not None:
+        item["replyTo"] = dict(reply_to)
+    return item
 
 
 def last_message(item: Mapping[str, Any]) -> dict:
     """The room list's preview of a message item (body cut to PREVIEW_CHARS)."""
-    return {"seq": item["seq"], "senderId": item["senderId"], "senderRole": item["senderRole"],
-            "body": item["body"][:PREVIEW_CHARS], "sentAt": item["sentAt"]}
+    preview = {"seq": item["seq"], "senderId": item["senderId"], "senderRole": item["senderRole"],
+               "body": (item.get("body") or "")[:PREVIEW_CHARS], "sentAt": item["sentAt"]}
+    return {**preview, **changed_state(item)}
+
+
+def changed_state(item: Mapping[str, Any]) -> dict:
+    """What a message's changes (issue 16) add to its event and views: replyTo, editedAt and
+    version, deleted/deletedAt/deletedBy, reactions {emoji: [userId]} (only what applies)."""
+    out: dict[str, Any] = {}
+    if item.get("replyTo"):
+        out["replyTo"] = item["replyTo"]
+    if item.get("editedAt") is not None:
+        out["editedAt"], out["version"] = item["editedAt"], item.get("version", 2)
+    if item.get("deleted"):
+        out.update(deleted=True, deletedAt=item.get("deletedAt"), deletedBy=item.get("deletedBy"))
+    if item.get("reactions"):
+        out["reactions"] = item["reactions"]
+    return out
 
 
 def message_event(item: Mapping[str, Any]) -> dict:
-    """The server event (contracts.EVENT_MESSAGE) for a stored message item."""
-    return {
+    """The server event (contracts.EVENT_MESSAGE) for a stored message item, as it is now
+    (a deleted message has no body)."""
+    event = {
         "type": contracts.EVENT_MESSAGE, "room": item["roomId"], "seq": item["seq"],
         "messageId": item.get("messageId") or contracts.message_id(item["roomId"], item["seq"]),
         "clientMsgId": item["clientMsgId"], "senderId": item["senderId"],
-        "senderRole": item["senderRole"], "body": item["body"], "sentAt": item["sentAt"],
+        "senderRole": item["senderRole"], "sentAt": item["sentAt"],
     }
+    if not item.get("deleted"):
+        event["body"] = item["body"]
+    event.update(changed_state(item))
+    return event
 
 
 # --- batched access -------------------------------------------------------------------------
