@@ -109,7 +109,8 @@ class Session:
         if self._closing is not None:
             return GONE
         kind, room = event.type, event.room
-        if kind == contracts.EVENT_MESSAGE:
+        if kind == contracts.EVENT_MESSAGE or kind in contracts.EVENT_CHANGES:
+            # a change keeps its place after the messages of the room (held during a catch-up)
             stream = self.rooms.get(room)
             if stream is None:
                 return OK    # not (or no longer) subscribed here: nothing to show
@@ -427,8 +428,7 @@ class Session:
             if not self.deps.state.accepting_sends:   # the edge began to stop meanwhile
                 self._error(contracts.ERR_UNAVAILABLE, "edge restarting: send again", send.client_msg_id, send)
                 return
-        record = self._record(contracts.RECORD_SEND, send.room,
-                              clientMsgId=send.client_msg_id, body=send.body)
+        record = self._record(send.kind, send.room, **send.record_fields())
         result = self.deps.producer.publish(record, send.room)
         result.rawlink(lambda r: self._reported(send, r))   # runs in the hub: only enqueues
 
