@@ -117,7 +117,11 @@ def last_message(item: Mapping[str, Any]) -> dict:
     """The room list's preview of a message item (body cut to PREVIEW_CHARS)."""
     preview = {"seq": item["seq"], "senderId": item["senderId"], "senderRole": item["senderRole"],
                "body": (item.get("body") or "")[:PREVIEW_CHARS], "sentAt": item["sentAt"]}
-    return {**preview, **changed_state(item)}
+    if item.get("editedAt") is not None:
+        preview["editedAt"] = item["editedAt"]
+    if item.get("deleted"):
+        preview["deleted"] = True   # a tombstone: the body is ""
+    return preview
 
 
 def changed_state(item: Mapping[str, Any]) -> dict:
