@@ -168,7 +168,7 @@ class Planner:
         except changes.Refused as refused:
             self._refuse(rec, refused)
             return
-        self._changed(rec.target, item)
+        self._changed(rec.target, item, visibly=True)
         self.plan.deliveries.append(ToRoom(rec.room_id, event))
         self.plan.stats[rec.type] += 1
 
@@ -178,7 +178,11 @@ class Planner:
             raise changes.Refused(c.ERR_NOT_FOUND, f"no message {c.message_id(*key)}")
         return item
 
-    def _changed(self, key: tuple[str, int], item: dict) -> None:
+    def _changed(self, key: tuple[str, int], item: dict, visibly: bool = False) -> None:
+        """Write `item` with the batch; `visibly`: members see the change, so a client coming
+        back after the room's seq it had finds it (`changedSeq`: the room's seq then)."""
+        if visibly:
+            item["changedSeq"] = self.rooms[key[0]].last_seq
         if key not in self.new:
             self.changed[key] = item
 
@@ -190,7 +194,7 @@ class Planner:
             quoted = (reply or {}).get("replyTo") or {}
             if quoted.get("seq") == deleted["seq"] and not quoted.get("deleted"):
                 reply["replyTo"] = changes.scrubbed(quoted)
-                self._changed(key, reply)
+                self._changed(key, reply, visibly=True)
 
     def _refuse(self, rec: ChatRecord, refused: changes.Refused) -> None:
         self.plan.stats["rejected"] += 1

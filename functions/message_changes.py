@@ -16,7 +16,10 @@ What a message item holds besides the send (functions.store.message_item):
   the record's Kafka offset): a change found there was applied before, by a failed attempt of
   this batch (same offset) or as a client resend (another offset), and is not applied again;
 - `replies`: seqs of the messages replying to this one (the last MAX_REPLIES), so a delete can
-  remove its quote from them.
+  remove its quote from them;
+- `changedSeq`: the room's last seq when members last saw it change, so a client that comes
+  back with `afterSeq` N is sent the state of the messages at or below N changed since
+  (`state_events`, functions.store.Messages.changed_up_to).
 """
 
 from __future__ import annotations
@@ -78,6 +81,23 @@ def state_event(kind: str, item: Mapping[str, Any], sender_id: str, value: Mappi
     if kind == c.RECORD_REACT:
         return reaction_event(item, sender_id, value.get("emoji"), client_msg_id)
     return None
+
+
+def state_events(item: Mapping[str, Any]) -> list[dict]:
+    """A changed message's state as change events, for a client that was away: `deleted`; or
+    `edited` (if it was) and a `reaction` with the counts (no userId/emoji/added: nobody's
+    reaction in particular, the state as it is)."""
+    if item.get("deleted"):
+        return [deleted_event(item)]
+    out = [edited_event(item)] if item.get("editedAt") is not None else []
+    reactions = item.get("reactions") or {}
+    out.append({**_head(item, c.EVENT_REACTION, None), "counts": counts(item),
+                "reactions": {e: list(users) for e, users in reactions.items()}})
+    quoted = item.get("replyTo") or {}
+    if quoted.get("deleted"):   # the message it quotes is gone (maybe older than what is read)
+        out.insert(0, {"type": c.EVENT_DELETED, "room": item["roomId"], "seq": quoted.get("seq"),
+                       "messageId": quoted.get("messageId")})
+    return out
 
 
 def applied_at(item: Mapping[str, Any], digest: str) -> int | None:

@@ -35,6 +35,7 @@ PREVIEW_CHARS = 200
 LATEST_PAGE = 8           # newest items read per room to find its last stored one
 MAX_PAGE = 200
 DIGEST_CHARS = 16
+CHANGED_WINDOW = 100      # how many messages before afterSeq a catch-up looks at for changes
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -466,6 +467,19 @@ class Messages:
             tables.MESSAGES, KeyConditionExpression="roomId = :r AND seq BETWEEN :a AND :b",
             ExpressionAttributeValues={":r": room_id, ":a": int(after_seq) + 1, ":b": high}, ConsistentRead=True,
             Limit=max(1, min(page_size, 1000)), max_items=limit)
+
+    def changed_up_to(self, room_id: str, seq: int, window: int = CHANGED_WINDOW) -> list[dict]:
+        """The messages among the last `window` up to `seq` that members saw change after the
+        room's seq was `seq` (`changedSeq`, functions/message_changes.py), ascending: what a
+        client that had seen up to `seq` missed. One Query (the window read, the rest filtered)."""
+        seq = int(seq)
+        if seq <= 0:
+            return []
+        return list(self.store.query(
+            tables.MESSAGES, KeyConditionExpression="roomId = :r AND seq BETWEEN :a AND :b",
+            FilterExpression="changedSeq >= :b", ExpressionAttributeValues={":r": room_id,
+                                                                          ":a": max(1, seq - window + 1), ":b": seq},
+            ConsistentRead=True))
 
     def get(self, room_id: str, seq: int) -> dict | None:
         if int(seq) > self.committed_seq(room_id):

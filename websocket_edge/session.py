@@ -34,6 +34,7 @@ from gevent.event import Event
 from gevent.queue import Empty, Queue
 
 from functions import contracts, tokens
+from functions import message_changes as changes
 from functions.rooms import UnknownRoom
 from functions.store import message_event
 from websocket_edge import bounded, handshake
@@ -489,6 +490,7 @@ class Session:
         if self.rooms.get(room) is not stream:
             return   # removed while we were reading: the client was told
         if sub.after_seq is not None:
+            self._changes_since(room, stream, min(sub.after_seq, high))
             self._fill(room, stream, high)
         elif stream.catching_up:   # without afterSeq: live from now on (older live ones pass too)
             stream.floor = high
@@ -523,6 +525,14 @@ class Session:
             if not gap:
                 return
             high = None
+
+    def _changes_since(self, room: str, stream: RoomStream, seq: int) -> None:
+        """What changed while the client was away, among the messages it had (up to `seq`):
+        their state as change events, before the catch-up's newer messages (docs/protocol.md)."""
+        events = [ServerEvent(e) for item in self.deps.messages.changed_up_to(room, seq)
+                  for e in changes.state_events(item)]
+        if events and self.rooms.get(room) is stream and self._enqueue_events(events, wait=True) != OK:
+            raise ConnectionAbortedError("client too slow for the catch-up")
 
     def _recheck_later(self, room: str, stream: RoomStream) -> None:
         """A worker may deliver from a copy of the room's subscribers read before ours was

@@ -91,21 +91,34 @@ def test_json_reply_edit_react_delete_reach_members_on_both_edges(chat, settings
 def test_a_client_that_comes_back_sees_the_final_state(chat, connect):
     seqs = [sent(chat.c, chat.room, f"m{n}")["seq"] for n in range(4)]
     room = chat.room
-    chat.g.close()
+    event(chat.g, "message", seq=seqs[-1])
+    chat.g.close()   # the groomer had everything up to seqs[-1]
     mid = [contracts.message_id(room, s) for s in seqs]
     change(chat.c, "edit", room, messageId=mid[0], body="m0 fixed")
     change(chat.c, "react", room, messageId=mid[1], emoji="🐶")
     change(chat.c, "delete", room, messageId=mid[2])
     last = sent(chat.c, room, "see above", replyTo=mid[0])
-    time.sleep(0.2)
-    back = connect("edge-a", chat.groomer)   # the other edge this time
-    assert back.subscribe(room, after_seq=0)["lastSeq"] == last["seq"]
-    got = {m["seq"]: m for m in back.messages(room)}
+
+    # from the start: every message as it is now
+    fresh = connect("edge-a", chat.groomer)   # the other edge this time
+    assert fresh.subscribe(room, after_seq=0)["lastSeq"] == last["seq"]
+    got = {m["seq"]: m for m in fresh.messages(room)}
     assert (got[seqs[0]]["body"], got[seqs[0]]["version"]) == ("m0 fixed", 2) and "editedAt" in got[seqs[0]]
     assert got[seqs[1]]["reactions"] == {"🐶": [chat.customer.id]}
     assert got[seqs[2]]["deleted"] is True and "body" not in got[seqs[2]]
     assert got[seqs[3]]["body"] == "m3" and "editedAt" not in got[seqs[3]]
     assert got[last["seq"]]["replyTo"]["quote"] == "m0 fixed"
+
+    # from where it left off: what changed among the messages it had, then what is new
+    back = connect("edge-b", chat.groomer)
+    assert back.subscribe(room, after_seq=seqs[-1])["lastSeq"] == last["seq"]
+    shown = [(f["type"], f.get("seq")) for f in back.frames if f.get("room") == room
+             and f["type"] in ("message", *contracts.EVENT_CHANGES)]
+    assert shown == [("edited", seqs[0]), ("reaction", seqs[0]), ("reaction", seqs[1]), ("deleted", seqs[2]),
+                     ("message", last["seq"])]
+    states = {(f["type"], f["seq"]): f for f in back.frames if f["type"] in contracts.EVENT_CHANGES}
+    assert states[("edited", seqs[0])]["body"] == "m0 fixed"
+    assert states[("reaction", seqs[1])]["counts"] == {"🐶": 1}
 
 
 def test_json_bad_input_is_refused_and_changes_nothing(chat, connect, new_user, new_room, settings):
