@@ -11,10 +11,11 @@ Per record, in offset order:
 - a `chat.send` with `replyTo`: as above, carrying the quote of the (stored, not deleted)
   message it replies to, which remembers the reply (functions.message_changes);
 - an edit / delete / reaction (functions.message_changes) from a member: applied to the
-  working copy of its message (a stored one, read before, or one of this batch), which is
-  written with the batch; members get the change's event. A change the message remembers
-  (`ops`) was applied before: by a failed attempt of this very record (same offset: the
-  members get the event now) or as a client resend (the sender gets the state back);
+  working copy of its message (one of this batch, or a stored one as stored: read before,
+  overlays settled). A stored message is written with its new state in a change overlay
+  (`next`, functions/store.py), which counts once the batch commits and is folded in after;
+  members get the change's event. A change the message remembers (`ops`) is a client resend:
+  not applied again, the sender gets the state back;
 - typing / presence: fanned out in room order, never stored;
 - anything refused (contract broken, unknown room, not a member, a change the rules do not
   allow, a message that is not there): an error to the sender, nothing changed.
@@ -22,6 +23,7 @@ Per record, in offset order:
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,12 +32,16 @@ from functions import contracts as c
 from functions import message_changes as changes
 from functions.chat_records import ChatRecord, Delivery, ToConnection, ToRoom
 from functions.room_state import RoomState
-from functions.store import message_event, message_item
+from functions.store import CHANGE_FIELDS, message_event, message_item
 
 
 @dataclass
 class Plan:
     messages: list[dict] = field(default_factory=list)          # items to write, in order
+    # stored messages changed: written (in `messages`) with the change overlay; `folds` are
+    # their settled items, written after the commit; `changed` their keys, for the claim
+    folds: list[dict] = field(default_factory=list)
+    changed: frozenset = frozenset()
     deliveries: list[Delivery] = field(default_factory=list)    # in room order
     # deliveries of a message stored before (a replay, a resend): index -> (room, seq); the
     # event is replaced by the stored item's before anything is sent
@@ -64,6 +70,8 @@ class Planner:
         self.edit_window_ms = edit_window_ms
         self.new: set[tuple[str, int]] = set()
         self.changed: dict[tuple[str, int], dict] = {}   # stored messages to write again
+        self.before: dict[tuple[str, int], dict] = {}    # ... as they were stored
+        self.change_at: dict[tuple[str, int], tuple[str, int]] = {}   # ... (partition, offset) of their last change
         self.plan = Plan()
 
     def decide(self, records: list[ChatRecord]) -> Plan:
@@ -81,7 +89,13 @@ class Planner:
                 self._change(rec)
             else:
                 self._signal(rec)
-        self.plan.messages.extend(item for key, item in self.changed.items() if key not in self.new)
+        for key, item in self.changed.items():
+            partition, offset = self.change_at[key]
+            state = {k: copy.deepcopy(item[k]) for k in CHANGE_FIELDS if k in item}
+            self.plan.messages.append({**self.before[key], "next": {"partition": partition, "offset": offset,
+                                                                    "state": state}})
+            self.plan.folds.append(item)
+        self.plan.changed = frozenset(self.changed)
         return self.plan
 
     def _replayed(self, rec: ChatRecord) -> None:
@@ -131,7 +145,7 @@ class Planner:
         self.new.add(key)
         if replied is not None:
             changes.add_reply(replied, item["seq"])
-            self._changed(rec.target, replied)
+            self._changed(rec.target, replied, rec)
         self.plan.deliveries.append(ToRoom(rec.room_id, message_event(item)))
         self.plan.stats["stored"] += 1
 
@@ -144,17 +158,11 @@ class Planner:
         except changes.Refused as refused:
             self._refuse(rec, refused)
             return
-        applied = changes.applied_at(item, rec.digest)
-        if applied is not None:
+        if changes.applied_at(item, rec.digest) is not None:   # a client resend: the sender hears the state
+            self.plan.stats["resent"] += 1
             event = changes.state_event(rec.type, item, rec.sender_id, rec.value)
-            if applied == rec.offset:   # this record, applied by an attempt that did not commit
-                self.plan.stats["reapplied"] += 1
-                if event is not None:
-                    self.plan.deliveries.append(ToRoom(rec.room_id, event))
-            else:                       # a client resend: the sender hears the state again
-                self.plan.stats["resent"] += 1
-                if event is not None and rec.sender_known:
-                    self.plan.deliveries.append(ToConnection(rec.edge_url, rec.connection_id, event))
+            if event is not None and rec.sender_known:
+                self.plan.deliveries.append(ToConnection(rec.edge_url, rec.connection_id, event))
             return
         try:
             if rec.type == c.RECORD_EDIT:
@@ -162,13 +170,13 @@ class Planner:
             elif rec.type == c.RECORD_DELETE:
                 event = changes.delete(item, rec.sender_id, rec.value, rec.digest, rec.offset,
                                        self.creators.get(rec.room_id))
-                self._scrub_quotes(item)
+                self._scrub_quotes(item, rec)
             else:
                 event = changes.react(item, rec.sender_id, rec.value, rec.digest, rec.offset)
         except changes.Refused as refused:
             self._refuse(rec, refused)
             return
-        self._changed(rec.target, item, visibly=True)
+        self._changed(rec.target, item, rec, visibly=True)
         self.plan.deliveries.append(ToRoom(rec.room_id, event))
         self.plan.stats[rec.type] += 1
 
@@ -176,25 +184,31 @@ class Planner:
         item = self.items.get(key)
         if item is None:
             raise changes.Refused(c.ERR_NOT_FOUND, f"no message {c.message_id(*key)}")
+        if key not in self.new and key not in self.before:   # as stored, before any change of this batch
+            self.before[key] = copy.deepcopy(item)
         return item
 
-    def _changed(self, key: tuple[str, int], item: dict, visibly: bool = False) -> None:
-        """Write `item` with the batch; `visibly`: members see the change, so a client coming
-        back after the room's seq it had finds it (`changedSeq`: the room's seq then)."""
+    def _changed(self, key: tuple[str, int], item: dict, rec: ChatRecord, visibly: bool = False) -> None:
+        """`item` (got from `_message`) was changed by `rec`: write it with the batch, a stored
+        one as a change overlay of `rec`'s offset. `visibly`: members see the change, so a client
+        coming back after the room's seq it had finds it (`changedSeq`: the room's seq then)."""
         if visibly:
             item["changedSeq"] = self.rooms[key[0]].last_seq
         if key not in self.new:
             self.changed[key] = item
+            self.change_at[key] = (rec.partition, rec.offset)
 
-    def _scrub_quotes(self, deleted: dict) -> None:
+    def _scrub_quotes(self, deleted: dict, rec: ChatRecord) -> None:
         """The replies to a deleted message keep who and which, not what it said."""
         for seq in deleted.get("replies") or ():
             key = (deleted["roomId"], seq)
-            reply = self.items.get(key)
-            quoted = (reply or {}).get("replyTo") or {}
+            if key not in self.items:
+                continue
+            reply = self._message(key)
+            quoted = reply.get("replyTo") or {}
             if quoted.get("seq") == deleted["seq"] and not quoted.get("deleted"):
                 reply["replyTo"] = changes.scrubbed(quoted)
-                self._changed(key, reply, visibly=True)
+                self._changed(key, reply, rec, visibly=True)
 
     def _refuse(self, rec: ChatRecord, refused: changes.Refused) -> None:
         self.plan.stats["rejected"] += 1

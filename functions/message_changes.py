@@ -13,8 +13,8 @@ What a message item holds besides the send (functions.store.message_item):
 - `deleted`, `deletedAt`, `deletedBy`: a tombstone; body, quote and reactions are removed;
 - `reactions`: {emoji: [userId, ...]} in the order they came;
 - `ops`: [[digest, offset], ...] of the last MAX_OPS changes applied (senderId|clientMsgId and
-  the record's Kafka offset): a change found there was applied before, by a failed attempt of
-  this batch (same offset) or as a client resend (another offset), and is not applied again;
+  the record's Kafka offset): a change found there is a client resend, not applied again (a
+  failed attempt's changes never count: they sit in an uncommitted overlay, functions/store.py);
 - `replies`: seqs of the messages replying to this one (the last MAX_REPLIES), so a delete can
   remove its quote from them;
 - `changedSeq`: the room's last seq when members last saw it change, so a client that comes

@@ -290,3 +290,68 @@ def test_a_removed_member_can_change_nothing(world, settings, ddb):
     worker(world.kafka.event(world.kafka.record(change(world, world.b1, DELETE, seq, user="bob", role="groomer",
                                                        cmid="gone"))), None)
     assert world.stored()[0].get("deleted") is None
+
+
+# --- changes count once their batch commits (the change overlay) ----------------------------------
+
+def raw_item(world, seq):
+    [item] = [i for i in world.all_items() if i["seq"] == seq]
+    return item
+
+
+def test_a_change_is_invisible_until_its_batch_commits(world, settings, ddb):
+    seq = send(world, body="original")
+    k = world.kafka
+    batch = [k.record(change(world, world.a1, EDIT, seq, body="changed")),
+             k.record(change(world, world.b1, REACT, seq, user="bob", role="groomer", emoji="👍"))]
+    with pytest.raises(ClientError):
+        broken_worker(settings, ddb, world, "commit")(k.event(*batch), None)
+    assert raw_item(world, seq)["next"]["state"]["body"] == "changed"   # written, but not committed
+    [shown] = world.stored()
+    assert shown["body"] == "original" and "reactions" not in shown and "editedAt" not in shown
+    assert world.messages.get(world.room, seq)["body"] == "original"
+    assert world.head()["lastMessage"]["body"] == "original"
+    world.run(*batch)
+    [shown] = world.stored()
+    assert (shown["body"], shown["reactions"]) == ("changed", {"👍": ["bob"]})
+    assert "next" not in raw_item(world, seq)   # folded in after the commit
+
+
+def test_a_change_whose_attempt_never_commits_never_shows(world, settings, ddb):
+    """The edit's batch fails and is dead-lettered; later batches commit offsets past it: its
+    overlay must not come to count, and is cleared."""
+    seq = send(world, body="original")
+    k = world.kafka
+    doomed = k.record(change(world, world.a1, DELETE, seq))
+    with pytest.raises(ClientError):
+        broken_worker(settings, ddb, world, "commit")(k.event(doomed), None)
+    assert "next" in raw_item(world, seq)
+    world.run(k.record(world.value(world.a1, body="later")))   # a later offset commits
+    stored = world.stored()
+    assert [(m["seq"], m.get("body"), m.get("deleted")) for m in stored] == [(seq, "original", None),
+                                                                            (seq + 1, "later", None)]
+    assert "next" not in raw_item(world, seq)
+    assert world.commit()[1] is None
+
+
+class FoldFails(chat_worker.Store):
+    """Everything up to the commit works; the write after it (the fold) fails."""
+
+    def batch_write(self, puts=None, deletes=None):
+        if deletes is None and puts:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "BatchWriteItem")
+        return super().batch_write(puts, deletes)
+
+
+def test_a_committed_change_counts_before_its_fold_and_a_replay_folds_it(world, settings, ddb):
+    seq = send(world, body="secret")
+    event = world.kafka.event(world.kafka.record(change(world, world.a1, DELETE, seq)))
+    worker = chat_worker.ChatWorker(settings, store=FoldFails(settings, ddb), deliverer=world.deliverer)
+    with pytest.raises(ClientError):
+        worker(event, None)
+    assert "next" in raw_item(world, seq) and raw_item(world, seq)["body"] == "secret"
+    assert world.stored()[0]["deleted"] is True and "body" not in world.stored()[0]   # committed: it counts
+    world.clear()
+    world.run(event=event)   # the runner retries the batch: a replay
+    assert "secret" not in repr(world.all_items())
+    assert [e["type"] for e in world.got(world.b1)] == ["deleted"]
