@@ -71,6 +71,15 @@ class ChatRecord:
         return self.value.get("state")
 
     @property
+    def target(self) -> tuple[str, int] | None:
+        """(roomId, seq) of the message a change is about, or a send replies to; else None."""
+        if self.type in c.RECORD_CHANGES:
+            return c.parse_message_id(self.value.get("messageId"))
+        if self.type == c.RECORD_SEND:
+            return c.parse_message_id(self.value.get("replyTo"))
+        return None
+
+    @property
     def digest(self) -> str:
         return dedup_digest(self.sender_id, self.client_msg_id)
 
@@ -106,6 +115,11 @@ def _is_url(value: Any) -> bool:
 def invalid_reason(v: dict, key: bytes | None) -> str | None:
     """Why a record breaks the contract (the first reason), or None."""
     kind, body, sent_at, conn = v.get("type"), v.get("body"), v.get("sentAt"), v.get("connectionId")
+    texts = (c.RECORD_SEND, c.RECORD_EDIT)            # records with a body
+    ids = (c.RECORD_SEND, *c.RECORD_CHANGES)          # records with a clientMsgId
+    target = c.parse_message_id(v.get("messageId"))
+    reply_to = v.get("replyTo")
+    replied = c.parse_message_id(reply_to)
     checks = (
         (v.get("v", c.SCHEMA_VERSION) == c.SCHEMA_VERSION, f"unsupported schema version {v.get('v')!r}"),
         (kind in c.RECORD_KINDS, f"unknown record type {kind!r}"),
@@ -116,10 +130,16 @@ def invalid_reason(v: dict, key: bytes | None) -> str | None:
         (isinstance(conn, str) and 0 < len(conn) <= MAX_CONNECTION_ID_CHARS, "invalid connectionId"),
         (_is_url(v.get("edgeUrl")), "invalid edgeUrl"),
         (key is None or key == str(v.get("roomId")).encode(), "record key is not the room id"),
-        (kind != c.RECORD_SEND or c.CLIENT_MSG_ID.valid(v.get("clientMsgId")), "invalid clientMsgId"),
-        (kind != c.RECORD_SEND or (isinstance(body, str) and body.strip() != ""), "body must be non-empty text"),
-        (kind != c.RECORD_SEND or not isinstance(body, str) or len(body) <= c.MAX_BODY_CHARS,
+        (kind not in ids or c.CLIENT_MSG_ID.valid(v.get("clientMsgId")), "invalid clientMsgId"),
+        (kind not in texts or (isinstance(body, str) and body.strip() != ""), "body must be non-empty text"),
+        (kind not in texts or not isinstance(body, str) or len(body) <= c.MAX_BODY_CHARS,
          f"body longer than {c.MAX_BODY_CHARS} characters"),
+        (kind not in c.RECORD_CHANGES or target is not None, "invalid messageId"),
+        (kind not in c.RECORD_CHANGES or target is None or target[0] == v.get("roomId"), "messageId is not a message of this room"),
+        (kind != c.RECORD_SEND or reply_to is None or replied is not None, "invalid replyTo"),
+        (kind != c.RECORD_SEND or replied is None or replied[0] == v.get("roomId"),
+         "replyTo is not a message of this room"),
+        (kind != c.RECORD_REACT or c.is_single_emoji(v.get("emoji")), "a reaction is exactly one emoji"),
         (kind != c.RECORD_PRESENCE or v.get("state") in PRESENCE_STATES, "invalid presence state"),
     )
     return next((reason for ok, reason in checks if not ok), None)

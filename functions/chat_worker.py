@@ -21,12 +21,13 @@ Per partition of the event, one invocation at a time (the mapping's guarantee):
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from collections import Counter, defaultdict
 from typing import Any
 
-from functions import tables
+from functions import contracts, tables
 from functions.chat_plan import Plan, Planner
 from functions.chat_records import ChatRecord, Delivery, ToConnection, Unparseable, invalid_reason, parse
 from functions.connections import Connections, by_edge, live_subscribers
@@ -53,6 +54,7 @@ class ChatWorker:
         self.deliverer = deliverer or Deliverer(settings)
         self.commits = PartitionCommits(self.store)
         self.memory = WorkerMemory(settings.member_cache_s, settings.subs_cache_s)
+        self.edit_window_ms = int(settings.edit_window_s * 1000)
         self.clock = clock
 
     def __call__(self, event: dict, context: Any = None) -> dict:
@@ -114,9 +116,11 @@ class ChatWorker:
         valid = [r for r in records if r.error is None]
         self._load_rooms(memory, {r.room_id for r in valid})
         members, existing = self._memberships(valid, rooms_read)
-        plan = Planner(memory.commit.offset, memory.rooms, members, existing,
-                       int(self.clock() * 1000)).decide(records)
-        self._store(key, memory, plan, last)
+        targets, settle_too = self._targets(key, memory, valid)
+        plan = Planner(memory.commit.offset, memory.rooms, members, existing, int(self.clock() * 1000),
+                       items=targets, creators=self._creators(valid, rooms_read),
+                       edit_window_ms=self.edit_window_ms).decide(records)
+        self._store(key, memory, plan, last, settle_too)
         memory.handled = max(memory.handled, last)
         self.memory.keep(key, memory)
         self._resolve_earlier(plan)
@@ -136,6 +140,39 @@ class ChatWorker:
         self.store.in_parallel(load, missing)
         memory.rooms.update(loaded)
 
+    def _targets(self, key: str, memory: PartitionMemory, valid: list[ChatRecord]
+                 ) -> tuple[dict[tuple[str, int], dict], dict[tuple[str, int], dict]]:
+        """The stored messages the batch's changes and replies name, and the replies of those it
+        deletes (their quotes go too), as stored (change overlays settled): at most two
+        BatchGetItems, none for a batch of plain sends. Also those of them that still carry an
+        overlay, settled: written back as they are (uncommitted: gone; committed: folded in)."""
+        commits = {key: memory.commit.offset}
+        raw: dict[tuple[str, int], dict] = {}
+
+        def stored(keys: set) -> dict[tuple[str, int], dict]:
+            keys = {(room, seq) for room, seq in keys
+                    if memory.room(room) is not None and seq <= memory.room(room).last_seq}
+            if not keys:
+                return {}
+            found = self.store.batch_get({tables.MESSAGES: [{"roomId": r, "seq": s} for r, s in keys]})
+            raw.update({(i["roomId"], int(i["seq"])): i for i in found[tables.MESSAGES]})
+            return {(i["roomId"], int(i["seq"])): i for i in self.store.settled(found[tables.MESSAGES], commits)}
+
+        items = stored({r.target for r in valid if r.target is not None})
+        replies = {(r.room_id, seq) for r in valid if r.type == contracts.RECORD_DELETE and r.target in items
+                   for seq in items[r.target].get("replies") or ()}
+        items.update(stored(replies - set(items)))
+        return items, {k: copy.deepcopy(items[k]) for k, item in raw.items() if item.get("next")}
+
+    def _creators(self, valid: list[ChatRecord], rooms_read: dict[str, dict]) -> dict[str, str]:
+        """Who created each room a delete is about (the creator may delete any message)."""
+        rooms = {r.room_id for r in valid if r.type == contracts.RECORD_DELETE}
+        unread = rooms - set(rooms_read)
+        if unread:
+            rooms_read.update({i["roomId"]: i for i in
+                               self.store.batch_get({tables.ROOMS: [{"roomId": r} for r in unread]})[tables.ROOMS]})
+        return {room: rooms_read[room].get("createdBy") for room in rooms if room in rooms_read}
+
     def _memberships(self, valid: list[ChatRecord], rooms_read: dict[str, dict]) -> tuple[set, set]:
         """(members, existing rooms): a member row proves the room exists; only a non-member's
         room is read, to tell `unknown_room` from `forbidden`."""
@@ -154,24 +191,36 @@ class ChatWorker:
         existing = {room for room, _user in members} | {r for r in {p[0] for p in pairs} if r in rooms_read}
         return members, existing
 
-    def _store(self, key: str, memory: PartitionMemory, plan: Plan, last: int) -> None:
-        """Claim, write, commit (functions.partition_commit). Nothing to write and no failed
-        attempt to clean up: only the commit, and only for batches with chat messages (a
-        typing-only batch is not worth a write; its replay just re-sends stale typing)."""
+    def _store(self, key: str, memory: PartitionMemory, plan: Plan, last: int,
+               settle_too: dict[tuple[str, int], dict]) -> None:
+        """Claim, write, commit (functions.partition_commit), then fold the committed change
+        overlays into their messages. Nothing to write and no failed attempt to clean up: only
+        the commit, and only for batches with chat records (a typing-only batch is not worth a
+        write; its replay just re-sends stale typing)."""
         seen = memory.commit
         claimed: Pending | None = None
         if plan.messages or seen.pending is not None:
             previous = seen.pending or Pending("")
-            claimed = previous.merged(new_attempt(), plan.touched)
+            claimed = previous.merged(new_attempt(), plan.touched, plan.changed)
             self.commits.claim(key, seen, claimed)
         deletes = self._leftovers(memory, seen.pending, plan)
-        if plan.messages or deletes:
-            self.store.batch_write({tables.MESSAGES: plan.messages}, deletes={tables.MESSAGES: deletes})
+        # overlays failed attempts gave messages this batch does not change: gone before the commit
+        left = set(seen.pending.changed if seen.pending is not None else ()) - set(plan.changed) - set(settle_too)
+        if left:
+            found = self.store.batch_get({tables.MESSAGES: [{"roomId": r, "seq": s} for r, s in left]})
+            settle_too.update({(i["roomId"], int(i["seq"])): i for i in
+                               self.store.settled(found[tables.MESSAGES], {key: seen.offset})})
+        cleared = [item for k, item in settle_too.items() if k not in plan.changed]
+        if plan.messages or deletes or cleared:
+            self.store.batch_write({tables.MESSAGES: [*cleared, *plan.messages]}, deletes={tables.MESSAGES: deletes})
         if claimed is not None or plan.has_sends:
             offset = max(last, seen.offset)   # a batch of replays never moves the commit back
             self.commits.commit(key, seen, offset, claimed)
             memory.commit = CommitState(offset)
+        if plan.folds:   # committed: the messages' new state is theirs now (a deleted body is gone)
+            self.store.batch_write({tables.MESSAGES: plan.folds})
         plan.stats["deleted_leftovers"] += len(deletes)
+        plan.stats["folded"] += len(plan.folds)
 
     @staticmethod
     def _leftovers(memory: PartitionMemory, pending: Pending | None, plan: Plan) -> list[dict]:

@@ -21,7 +21,14 @@ SCHEMA_VERSION = 1
 RECORD_SEND = "chat.send"
 RECORD_TYPING = "chat.typing"
 RECORD_PRESENCE = "chat.presence"   # {state: "join"|"leave"} produced by the edge on (un)subscribe
-RECORD_KINDS = (RECORD_SEND, RECORD_TYPING, RECORD_PRESENCE)
+# Changes to a stored message (issue 16): they ride the room's partition like sends, so a
+# change is applied in room order, exactly once, by the room's only writer.
+RECORD_EDIT = "chat.edit"           # {messageId, body}: the sender, within EDIT_WINDOW
+RECORD_DELETE = "chat.delete"       # {messageId}: the sender, or the room's creator
+RECORD_REACT = "chat.react"         # {messageId, emoji}: toggles the sender's emoji on the message
+RECORD_CHANGES = (RECORD_EDIT, RECORD_DELETE, RECORD_REACT)
+RECORD_STORED = (RECORD_SEND, *RECORD_CHANGES)   # records whose offset the worker commits
+RECORD_KINDS = (RECORD_SEND, RECORD_TYPING, RECORD_PRESENCE, *RECORD_CHANGES)
 
 # Kafka header names (ASCII); values are UTF-8 bytes.
 HEADER_SCHEMA = "tidings-schema"
@@ -40,9 +47,14 @@ RECORD_FIELDS = (
     "connectionId", # the sender's connection, for error deliveries
     "edgeUrl",      # the delivery API base URL of the sender's edge
     # "state" ("join" | "leave") on chat.presence records only
+    # "replyTo" (a messageId of the same room) on chat.send records, optional
+    # "messageId" (the message changed, same room) on chat.edit / chat.delete / chat.react
+    # "emoji" (one emoji) on chat.react; "body" (the new text) on chat.edit
 )
 
 MAX_BODY_CHARS = 8000
+QUOTE_CHARS = 100                 # a reply's quote: the first characters of the message replied to
+MAX_REACTION_KINDS = 32           # different emoji on one message
 
 
 class IdPattern:
@@ -77,6 +89,26 @@ def has_control_chars(text: str) -> bool:
     return _CONTROL.search(text) is not None
 
 
+_SEQ_PART = re.compile(r"[1-9][0-9]{0,15}")
+
+
+def parse_message_id(value: Any) -> tuple[str, int] | None:
+    """(roomId, seq) of a message id `{roomId}:{seq}` (message_id's form), else None. Room ids
+    may hold ":", so the seq is what follows the last one; both parts are checked whole."""
+    if not isinstance(value, str) or len(value) > 145:
+        return None
+    room, sep, seq = value.rpartition(":")
+    if not sep or not ROOM_ID.valid(room) or _SEQ_PART.fullmatch(seq) is None:
+        return None
+    return room, int(seq)
+
+
+def is_single_emoji(value: Any) -> bool:
+    """Exactly one emoji (a skin tone, a ZWJ family or a flag counts as one), nothing else."""
+    import emoji   # the emoji library's data; loaded on first use only
+    return isinstance(value, str) and 0 < len(value) <= 32 and emoji.is_emoji(value)
+
+
 def encode(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
@@ -96,6 +128,13 @@ EVENT_MESSAGE = "message"     # {type, room, seq, messageId, clientMsgId, sender
 EVENT_ERROR = "error"         # {type, code, message, ref}
 EVENT_TYPING = "typing"       # {type, room, userId, role, at}
 EVENT_PRESENCE = "presence"   # {type, room, userId, state: "join"|"leave", at}
+# A message event may also carry replyTo {messageId, seq, senderId, quote | deleted},
+# editedAt + version, deleted + deletedAt + deletedBy (then no body), reactions {emoji: [userId]}.
+# Changes to a stored message, each carrying the message's state after the change:
+EVENT_EDITED = "edited"       # {type, room, seq, messageId, body, editedAt, version, clientMsgId}
+EVENT_DELETED = "deleted"     # {type, room, seq, messageId, deletedAt, deletedBy, clientMsgId}
+EVENT_REACTION = "reaction"   # {type, room, seq, messageId, userId, emoji, added, counts, reactions, clientMsgId}
+EVENT_CHANGES = (EVENT_EDITED, EVENT_DELETED, EVENT_REACTION)
 EVENT_ACK = "ack"             # edge only: {type, clientMsgId, room, partition, offset}
 # {type, room, reason}: the connection's subscription to the room ended. Posted to a removed
 # member's connections (reason REASON_REMOVED) by the membership change; the edge drops the
@@ -117,7 +156,8 @@ ERR_UNKNOWN_ROOM = "unknown_room"
 ERR_RATE_LIMITED = "rate_limited"
 ERR_UNAVAILABLE = "unavailable"        # broker down: not accepted, send again
 ERR_CONFLICT = "conflict"
-ERR_NOT_FOUND = "not_found"
+ERR_NOT_FOUND = "not_found"            # no such thing (a route, a device; a message, or a deleted one)
+ERR_TOO_LATE = "too_late"              # an edit after the edit window
 ERR_INTERNAL = "internal"
 
 

@@ -16,7 +16,9 @@ partition's committed `offset`: a failed attempt's items stay invisible. Its `pe
 which seqs it may have written in which rooms (`base` = the room's committed last seq then,
 `max` = the highest it planned), so the next attempt deletes whatever of those it does not
 write itself, before it commits. Pendings of failed attempts accumulate until a commit
-cleans up after all of them.
+cleans up after all of them. `changed` lists the stored messages an attempt gave a change
+overlay (functions/store.py `settle`): the next attempt clears the overlays it does not write
+again, so a change a failed attempt planned never becomes visible with a later commit.
 """
 
 from __future__ import annotations
@@ -42,17 +44,22 @@ class Fenced(RuntimeError):
 class Pending:
     attempt: str
     rooms: dict[str, tuple[int, int]] = field(default_factory=dict)   # roomId -> (base, max)
+    changed: frozenset = frozenset()   # (roomId, seq) of stored messages given a change overlay
 
-    def merged(self, attempt: str, rooms: Mapping[str, tuple[int, int]]) -> "Pending":
+    def merged(self, attempt: str, rooms: Mapping[str, tuple[int, int]],
+               changed: frozenset = frozenset()) -> "Pending":
         """A claim for `attempt` that also covers what this pending may have written."""
         merged = dict(self.rooms)
         for room, (base, high) in rooms.items():
             old = merged.get(room)
             merged[room] = (base, high) if old is None else (old[0], max(old[1], high))
-        return Pending(attempt, merged)
+        return Pending(attempt, merged, frozenset(self.changed) | frozenset(changed))
 
     def item(self) -> dict:
-        return {"attempt": self.attempt, "rooms": {r: [b, m] for r, (b, m) in self.rooms.items()}}
+        out = {"attempt": self.attempt, "rooms": {r: [b, m] for r, (b, m) in self.rooms.items()}}
+        if self.changed:
+            out["changed"] = sorted([r, s] for r, s in self.changed)
+        return out
 
 
 @dataclass
@@ -77,7 +84,8 @@ class PartitionCommits:
         pending = item.get("pending")
         return CommitState(int(item.get("offset", -1)),
                            Pending(pending["attempt"], {r: (int(b), int(m)) for r, (b, m) in
-                                                        pending.get("rooms", {}).items()}) if pending else None)
+                                                        pending.get("rooms", {}).items()},
+                                   frozenset((r, int(q)) for r, q in pending.get("changed", ()))) if pending else None)
 
     def _update(self, partition: str, update: str, condition: str, names: dict, values: dict) -> None:
         params = {"TableName": self.table, "Key": encode_item({"partition": partition}),

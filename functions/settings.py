@@ -112,6 +112,9 @@ class Settings:
     # How long a warm chat worker reuses a room's subscribers it read; an edge re-reads a room it
     # subscribes to once this has passed, so nothing is missed (functions/worker_memory.py).
     subs_cache_s: float = field(default=2.0, metadata={"env": "TIDINGS_SUBS_CACHE_S"})
+    # How long after sending a sender may edit a message (from the message's sentAt to the
+    # edit's, both stamped by an edge); the chat worker refuses later edits (too_late).
+    edit_window_s: int = field(default=900, metadata={"env": "TIDINGS_EDIT_WINDOW_S"})
 
     # The edges the web client connects to (its /config.json; the page never takes them from
     # its URL). Empty: the page's own host name, port 8001.
@@ -167,6 +170,8 @@ class Settings:
             raise SettingsError(f"TIDINGS_JWT_ALGORITHM must be HS256 or RS256, got {self.jwt_algorithm!r}")
         if self.jwt_algorithm == "RS256" and not self.jwt_public_key:
             raise SettingsError("TIDINGS_JWT_ALGORITHM=RS256 needs TIDINGS_JWT_PUBLIC_KEY")
+        if self.edit_window_s < 0:
+            raise SettingsError(f"TIDINGS_EDIT_WINDOW_S must be at least 0, got {self.edit_window_s}")
         if self.push_max_attempts < 1:
             raise SettingsError(f"TIDINGS_PUSH_MAX_ATTEMPTS must be at least 1, got {self.push_max_attempts}")
         if not self.chat_topic or self.chat_topic == self.dead_letter_topic:

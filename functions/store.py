@@ -35,6 +35,7 @@ PREVIEW_CHARS = 200
 LATEST_PAGE = 8           # newest items read per room to find its last stored one
 MAX_PAGE = 200
 DIGEST_CHARS = 16
+CHANGED_WINDOW = 100      # how many messages before afterSeq a catch-up looks at for changes
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -101,29 +102,78 @@ def now_ms() -> int:
 
 
 def message_item(room_id: str, seq: int, rec: Mapping[str, Any], partition: str, offset: int,
-                 stored_at_ms: int) -> dict:
-    return {
+                 stored_at_ms: int, reply_to: Mapping[str, Any] | None = None) -> dict:
+    item = {
         "roomId": room_id, "seq": seq, "messageId": contracts.message_id(room_id, seq),
         "clientMsgId": rec["clientMsgId"], "senderId": rec["senderId"], "senderRole": rec["senderRole"],
         "body": rec["body"], "sentAt": rec["sentAt"], "storedAt": stored_at_ms,
         "partition": partition, "offset": offset,
     }
+    if reply_to is not None:
+        item["replyTo"] = dict(reply_to)
+    return item
 
 
 def last_message(item: Mapping[str, Any]) -> dict:
     """The room list's preview of a message item (body cut to PREVIEW_CHARS)."""
-    return {"seq": item["seq"], "senderId": item["senderId"], "senderRole": item["senderRole"],
-            "body": item["body"][:PREVIEW_CHARS], "sentAt": item["sentAt"]}
+    preview = {"seq": item["seq"], "senderId": item["senderId"], "senderRole": item["senderRole"],
+               "body": (item.get("body") or "")[:PREVIEW_CHARS], "sentAt": item["sentAt"]}
+    if item.get("editedAt") is not None:
+        preview["editedAt"] = item["editedAt"]
+    if item.get("deleted"):
+        preview["deleted"] = True   # a tombstone: the body is ""
+    return preview
+
+
+# The fields changes of a stored message rewrite (functions/message_changes.py). A batch that
+# changes a stored message writes the new values in the item's `next` overlay, {partition,
+# offset, state}, which counts once its offset is committed, like a message: until then readers
+# see the message as it was, and an attempt that never commits changed nothing. After its
+# commit the worker folds the overlay into the item (`settle`).
+CHANGE_FIELDS = ("body", "editedAt", "version", "deleted", "deletedAt", "deletedBy", "reactions", "replyTo",
+                 "ops", "replies", "changedSeq")
+
+
+def settle(item: Mapping[str, Any], commits: Mapping[str, int]) -> dict:
+    """The message as stored: its `next` overlay applied if its partition committed its offset,
+    dropped otherwise (what a failed attempt left)."""
+    overlay = item.get("next")
+    out = {k: v for k, v in item.items() if k != "next"}
+    if overlay and int(overlay.get("offset", -1)) <= commits.get(overlay.get("partition"), -1):
+        for key in CHANGE_FIELDS:
+            out.pop(key, None)
+        out.update(overlay.get("state") or {})
+    return out
+
+
+def changed_state(item: Mapping[str, Any]) -> dict:
+    """What a message's changes (issue 16) add to its event and views: replyTo, editedAt and
+    version, deleted/deletedAt/deletedBy, reactions {emoji: [userId]} (only what applies)."""
+    out: dict[str, Any] = {}
+    if item.get("replyTo"):
+        out["replyTo"] = item["replyTo"]
+    if item.get("editedAt") is not None:
+        out["editedAt"], out["version"] = item["editedAt"], item.get("version", 2)
+    if item.get("deleted"):
+        out.update(deleted=True, deletedAt=item.get("deletedAt"), deletedBy=item.get("deletedBy"))
+    if item.get("reactions"):
+        out["reactions"] = item["reactions"]
+    return out
 
 
 def message_event(item: Mapping[str, Any]) -> dict:
-    """The server event (contracts.EVENT_MESSAGE) for a stored message item."""
-    return {
+    """The server event (contracts.EVENT_MESSAGE) for a stored message item, as it is now
+    (a deleted message has no body)."""
+    event = {
         "type": contracts.EVENT_MESSAGE, "room": item["roomId"], "seq": item["seq"],
         "messageId": item.get("messageId") or contracts.message_id(item["roomId"], item["seq"]),
         "clientMsgId": item["clientMsgId"], "senderId": item["senderId"],
-        "senderRole": item["senderRole"], "body": item["body"], "sentAt": item["sentAt"],
+        "senderRole": item["senderRole"], "sentAt": item["sentAt"],
     }
+    if not item.get("deleted"):
+        event["body"] = item["body"]
+    event.update(changed_state(item))
+    return event
 
 
 # --- batched access -------------------------------------------------------------------------
@@ -277,6 +327,16 @@ class Store:
             before = page[-1]["seq"]
         return out[:limit]
 
+    def settled(self, items: Iterable[Mapping[str, Any]], commits: dict[str, int] | None = None) -> list[dict]:
+        """The items as stored (`settle`), reading the commits of the partitions their change
+        overlays name that `commits` (updated in place) does not have yet."""
+        items = list(items)
+        commits = {} if commits is None else commits
+        unknown = {i["next"].get("partition") for i in items if i.get("next")} - set(commits)
+        if unknown:
+            commits.update(self.commits(unknown))
+        return [settle(i, commits) for i in items]
+
     def latest(self, room_ids: Iterable[str], keys_only: bool = False) -> dict[str, dict | None]:
         """Each room's newest stored message item (None: none yet), the rooms read in parallel;
         `keys_only`: without the body (enough for its seq)."""
@@ -296,6 +356,8 @@ class Store:
             else:   # more unstored items than a page on top (a big batch in flight): look deeper
                 deeper = self.stored_newest(room, 1, commits, keys_only)
                 out[room] = deeper[0] if deeper else None
+            if out[room] is not None:
+                out[room] = self.settled([out[room]], commits)[0]
         return out
 
     def stored_at(self, room_id: str, partition: str, offsets: Iterable[int], page: int = 32) -> dict[int, dict]:
@@ -305,7 +367,8 @@ class Store:
         wanted = set(offsets)
         if not wanted:
             return {}
-        committed = self.commits([partition])[partition]
+        commits = self.commits([partition])
+        committed = commits[partition]
         found: dict[int, dict] = {}
         before = None
         while True:
@@ -313,7 +376,7 @@ class Store:
             for item in items:
                 if item.get("partition") == partition and item.get("offset") in wanted \
                         and item["offset"] <= committed:
-                    found[item["offset"]] = item
+                    found[item["offset"]] = self.settled([item], commits)[0]
             if not items or len(items) < page or len(found) == len(wanted) or any(
                     i.get("partition") == partition and i.get("offset", 0) < min(wanted) for i in items):
                 return found
@@ -421,7 +484,7 @@ class Messages:
             ExpressionAttributeValues={":r": room_id, ":a": low, ":b": high}, ConsistentRead=True,
             ScanIndexForward=forward, Limit=limit + 1, max_items=limit + 1))
         more = len(items) > limit
-        items = items[:limit]
+        items = self.store.settled(items[:limit])
         if forward:
             return Page(items, items[-1]["seq"] if more else None, "forward")
         items.reverse()
@@ -435,14 +498,29 @@ class Messages:
         high = self.committed_seq(room_id) if upto is None else int(upto)
         if high <= int(after_seq):
             return
-        yield from self.store.query(
+        commits: dict[str, int] = {}
+        for item in self.store.query(
+                tables.MESSAGES, KeyConditionExpression="roomId = :r AND seq BETWEEN :a AND :b",
+                ExpressionAttributeValues={":r": room_id, ":a": int(after_seq) + 1, ":b": high}, ConsistentRead=True,
+                Limit=max(1, min(page_size, 1000)), max_items=limit):
+            yield self.store.settled([item], commits)[0]
+
+    def changed_up_to(self, room_id: str, seq: int, window: int = CHANGED_WINDOW) -> list[dict]:
+        """The messages among the last `window` up to `seq` that members saw change after the
+        room's seq was `seq` (`changedSeq`, functions/message_changes.py), ascending: what a
+        client that had seen up to `seq` missed. One Query (the window read, the rest filtered)."""
+        seq = int(seq)
+        if seq <= 0:
+            return []
+        found = self.store.query(
             tables.MESSAGES, KeyConditionExpression="roomId = :r AND seq BETWEEN :a AND :b",
-            ExpressionAttributeValues={":r": room_id, ":a": int(after_seq) + 1, ":b": high}, ConsistentRead=True,
-            Limit=max(1, min(page_size, 1000)), max_items=limit)
+            FilterExpression="changedSeq >= :b OR attribute_exists(#n)", ExpressionAttributeNames={"#n": "next"},
+            ExpressionAttributeValues={":r": room_id, ":a": max(1, seq - window + 1), ":b": seq}, ConsistentRead=True)
+        return [i for i in self.store.settled(found) if int(i.get("changedSeq", -1)) >= seq]
 
     def get(self, room_id: str, seq: int) -> dict | None:
         if int(seq) > self.committed_seq(room_id):
             return None
         found = self.store.batch_get({tables.MESSAGES: [{"roomId": room_id, "seq": int(seq)}]})
-        return found[tables.MESSAGES][0] if found[tables.MESSAGES] else None
+        return self.store.settled(found[tables.MESSAGES])[0] if found[tables.MESSAGES] else None
 

@@ -65,6 +65,7 @@ locals {
     TIDINGS_MAX_RETRY_ATTEMPTS = tostring(var.esm_max_retry_attempts)
     TIDINGS_MAX_RECORD_AGE_S   = tostring(var.esm_max_record_age_s)
     TIDINGS_BISECT_ON_ERROR    = "true"
+    TIDINGS_EDIT_WINDOW_S      = tostring(var.edit_window_s)
   }
 
   # The HTTP API posts to the edges too: removing a member ends their subscriptions there.

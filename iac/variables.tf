@@ -728,6 +728,17 @@ variable "push_consumer_group" {
   }
 }
 
+variable "edit_window_s" {
+  description = "How long after sending a sender may edit a message, in seconds (TIDINGS_EDIT_WINDOW_S)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.edit_window_s >= 0
+    error_message = "edit_window_s must be 0 or more."
+  }
+}
+
 variable "push_preview" {
   description = "Whether pushes carry the message text (false: \"New message\" only)."
   type        = bool

@@ -20,6 +20,7 @@ import logging
 from typing import Any, Callable, Iterable, Protocol
 
 from functions import contracts
+from functions import message_changes as changes
 from functions.rooms import UnknownRoom
 from functions.store import message_event
 from websocket_edge.deps import EdgeDeps
@@ -82,7 +83,8 @@ class ChatRules:
     def deliver(self, event: ServerEvent) -> int | None:
         """A room's message or the end of a membership; None: not the rules' to show."""
         kind, room = event.type, event.room
-        if kind == contracts.EVENT_MESSAGE:
+        if kind == contracts.EVENT_MESSAGE or kind in contracts.EVENT_CHANGES:
+            # a change keeps its place after the messages of the room (held during a catch-up)
             stream = self.rooms.get(room)
             if stream is None:
                 return OK    # not (or no longer) subscribed here: nothing to show
@@ -130,8 +132,7 @@ class ChatRules:
             if not self.deps.state.accepting_sends:   # the edge began to stop meanwhile
                 self.out.error(contracts.ERR_UNAVAILABLE, "edge restarting: send again", send.client_msg_id, send)
                 return
-        record = self._record(contracts.RECORD_SEND, send.room,
-                              clientMsgId=send.client_msg_id, body=send.body)
+        record = self._record(send.kind, send.room, **send.record_fields())
         result = self.deps.producer.publish(record, send.room)
         result.rawlink(lambda r: self._reported(send, r))   # runs in the hub: only enqueues
 
@@ -192,6 +193,7 @@ class ChatRules:
         if self.rooms.get(room) is not stream:
             return   # removed while we were reading: the client was told
         if sub.after_seq is not None:
+            self._changes_since(room, stream, min(sub.after_seq, high))
             self._fill(room, stream, high)
         elif stream.catching_up:   # without afterSeq: live from now on (older live ones pass too)
             stream.floor = high
@@ -226,6 +228,14 @@ class ChatRules:
             if not gap:
                 return
             high = None
+
+    def _changes_since(self, room: str, stream: RoomStream, seq: int) -> None:
+        """What changed while the client was away, among the messages it had (up to `seq`):
+        their state as change events, before the catch-up's newer messages (docs/protocol.md)."""
+        events = [ServerEvent(e) for item in self.deps.messages.changed_up_to(room, seq)
+                  for e in changes.state_events(item)]
+        if events and self.rooms.get(room) is stream and self.out.enqueue_events(events, wait=True) != OK:
+            raise ConnectionAbortedError("client too slow for the catch-up")
 
     def _recheck_later(self, room: str, stream: RoomStream) -> None:
         """A worker may deliver from a copy of the room's subscribers read before ours was

@@ -34,6 +34,45 @@ def _room(obj: dict) -> str:
     return room
 
 
+def _ids(obj: dict) -> tuple[str, str]:
+    """(room, clientMsgId) of a send or a change; errors name the clientMsgId when valid."""
+    client_msg_id = obj.get("clientMsgId")
+    ref = client_msg_id if CLIENT_MSG_ID.valid(client_msg_id) else None
+    try:
+        room = _room(obj)
+    except _Bad as bad:
+        raise _Bad(bad.code, bad.message, ref) from None
+    if client_msg_id is None:
+        raise _Bad(contracts.ERR_BAD_REQUEST, "missing field: clientMsgId")
+    if ref is None:
+        raise _Bad(contracts.ERR_BAD_REQUEST, "bad clientMsgId")
+    return room, client_msg_id
+
+
+def _body(obj: dict, ref: str) -> str:
+    body = obj.get("body")
+    if body is None:
+        raise _Bad(contracts.ERR_BAD_REQUEST, "missing field: body", ref)
+    if not isinstance(body, str) or not body.strip():
+        raise _Bad(contracts.ERR_BAD_REQUEST, "body must be non-empty text", ref)
+    if len(body) > MAX_BODY_CHARS:
+        raise _Bad(contracts.ERR_TOO_LARGE, f"body over {MAX_BODY_CHARS} characters", ref)
+    return body
+
+
+def _message_id(obj: dict, field: str, room: str, ref: str) -> str:
+    """A message id of this room (`{roomId}:{seq}`); whether it exists the worker decides."""
+    value = obj.get(field)
+    if value is None:
+        raise _Bad(contracts.ERR_BAD_REQUEST, f"missing field: {field}", ref)
+    named = contracts.parse_message_id(value)
+    if named is None:
+        raise _Bad(contracts.ERR_BAD_REQUEST, f"bad {field} (a messageId, roomId:seq)", ref)
+    if named[0] != room:
+        raise _Bad(contracts.ERR_BAD_REQUEST, f"{field} is not a message of room {room}", ref)
+    return value
+
+
 class JsonProtocol(Protocol):
     name = "tidings.json"
 
@@ -72,24 +111,35 @@ class JsonProtocol(Protocol):
 
     @staticmethod
     def _send(obj: dict) -> Send:
-        client_msg_id = obj.get("clientMsgId")
-        ref = client_msg_id if CLIENT_MSG_ID.valid(client_msg_id) else None
-        try:
-            room = _room(obj)
-        except _Bad as bad:
-            raise _Bad(bad.code, bad.message, ref) from None
-        if client_msg_id is None:
-            raise _Bad(contracts.ERR_BAD_REQUEST, "missing field: clientMsgId")
-        if ref is None:
-            raise _Bad(contracts.ERR_BAD_REQUEST, "bad clientMsgId")
-        body = obj.get("body")
-        if body is None:
-            raise _Bad(contracts.ERR_BAD_REQUEST, "missing field: body", ref)
-        if not isinstance(body, str) or not body.strip():
-            raise _Bad(contracts.ERR_BAD_REQUEST, "body must be non-empty text", ref)
-        if len(body) > MAX_BODY_CHARS:
-            raise _Bad(contracts.ERR_TOO_LARGE, f"body over {MAX_BODY_CHARS} characters", ref)
-        return Send(room, client_msg_id, body)
+        room, client_msg_id = _ids(obj)
+        body = _body(obj, client_msg_id)
+        fields = ()
+        if obj.get("replyTo") is not None:
+            fields = (("replyTo", _message_id(obj, "replyTo", room, client_msg_id)),)
+        return Send(room, client_msg_id, body, fields=fields)
+
+    @staticmethod
+    def _edit(obj: dict) -> Send:
+        room, client_msg_id = _ids(obj)
+        target = _message_id(obj, "messageId", room, client_msg_id)
+        return Send(room, client_msg_id, _body(obj, client_msg_id), kind=contracts.RECORD_EDIT,
+                    fields=(("messageId", target),))
+
+    @staticmethod
+    def _delete(obj: dict) -> Send:
+        room, client_msg_id = _ids(obj)
+        target = _message_id(obj, "messageId", room, client_msg_id)
+        return Send(room, client_msg_id, None, kind=contracts.RECORD_DELETE, fields=(("messageId", target),))
+
+    @staticmethod
+    def _react(obj: dict) -> Send:
+        room, client_msg_id = _ids(obj)
+        target = _message_id(obj, "messageId", room, client_msg_id)
+        emoji = obj.get("emoji")
+        if not contracts.is_single_emoji(emoji):
+            raise _Bad(contracts.ERR_BAD_REQUEST, "emoji must be exactly one emoji", client_msg_id)
+        return Send(room, client_msg_id, None, kind=contracts.RECORD_REACT,
+                    fields=(("messageId", target), ("emoji", emoji)))
 
     @staticmethod
     def _subscribe(obj: dict) -> Subscribe:
@@ -113,6 +163,9 @@ class JsonProtocol(Protocol):
 
     _decoders = {
         "send": _send.__func__,
+        "edit": _edit.__func__,
+        "delete": _delete.__func__,
+        "react": _react.__func__,
         "subscribe": _subscribe.__func__,
         "unsubscribe": _unsubscribe.__func__,
         "typing": _typing.__func__,

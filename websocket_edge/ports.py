@@ -57,3 +57,6 @@ class History(Protocol):
         """The room's last stored seq, read before membership; None: not a member."""
 
     def messages_after(self, room_id: str, after_seq: int, upto: int | None = None) -> Iterable[dict]: ...
+
+    def changed_up_to(self, room_id: str, seq: int) -> Iterable[dict]:
+        """Messages up to `seq` that were edited, deleted or reacted to (their stored items)."""

@@ -6,7 +6,12 @@ check membership, subscribe...) and asks the protocol to *render* the outcome. E
 a protocol renders is a `bytes` frame, sent as a text frame unless `Protocol.binary`.
 
 Actions (client → session), plain dataclasses:
-    Send(room, client_msg_id, body, receipt)          produce; ack only from the delivery report
+    Send(room, client_msg_id, body, receipt, kind, fields)
+                                                      produce; ack only from the delivery report.
+                                                      `kind` is the record type (a send, or an
+                                                      edit / delete / reaction of a message);
+                                                      `fields` the record's other fields
+                                                      (messageId, emoji, replyTo)
     Subscribe(room, after_seq, receipt)               membership, subscribe, catch-up, "subscribed"
     Unsubscribe(room, receipt)
     Typing(room)
@@ -66,8 +71,17 @@ Frame = bytes
 class Send:
     room: str
     client_msg_id: str
-    body: str
+    body: str | None
     receipt: Any = None
+    kind: str = contracts.RECORD_SEND
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    def record_fields(self) -> dict:
+        """What the Kafka record carries besides the edge's stamps."""
+        out = {"clientMsgId": self.client_msg_id, **dict(self.fields)}
+        if self.body is not None:
+            out["body"] = self.body
+        return out
 
 
 @dataclass(frozen=True)
@@ -146,6 +160,10 @@ class ServerEvent:
 
     @property
     def seq(self) -> int | None:
+        """The room seq a message event carries (other events, a change's included, have none
+        for ordering: a change names its message, it is not a new seq of the room)."""
+        if self.data.get("type") != contracts.EVENT_MESSAGE:
+            return None
         seq = self.data.get("seq")
         return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
 

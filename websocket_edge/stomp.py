@@ -399,6 +399,9 @@ def negotiate_heartbeat(client_hb: str | None, server_cx: int, server_cy: int) -
 SEND_PREFIX = "/pub/chat/send/"
 TYPING_PREFIX = "/pub/chat/typing/"
 SUBSCRIBE_PREFIX = "/sub/chat/"
+# changes to a stored message (issue 16): destination prefix -> the record type it produces
+CHANGE_PREFIXES = {"/pub/chat/edit/": "chat.edit", "/pub/chat/delete/": "chat.delete",
+                   "/pub/chat/react/": "chat.react"}
 
 
 def _room_after(prefix: str, destination: str | None) -> str | None:
@@ -416,6 +419,15 @@ def parse_send_destination(destination: str | None) -> str | None:
 def parse_typing_destination(destination: str | None) -> str | None:
     """Room id of `/pub/chat/typing/{roomId}` (a typing indicator, never stored), else None."""
     return _room_after(TYPING_PREFIX, destination)
+
+
+def parse_change_destination(destination: str | None) -> tuple[str, str] | None:
+    """(record type, room id) of `/pub/chat/edit|delete|react/{roomId}`, else None."""
+    for prefix, kind in CHANGE_PREFIXES.items():
+        room = _room_after(prefix, destination)
+        if room is not None:
+            return kind, room
+    return None
 
 
 def parse_subscribe_destination(destination: str | None) -> str | None:

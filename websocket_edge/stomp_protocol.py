@@ -30,7 +30,8 @@ from websocket_edge.protocol import (Action, Authenticate, Disconnect, Frame, In
 from websocket_edge.stomp import HEARTBEAT, StompError
 
 SERVER = "tidings/0.1"
-EVENT_HEADER = "tidings-event"        # MESSAGE frames that are not chat messages: typing|presence|error
+# MESSAGE frames that are not chat messages: typing|presence|error|edited|deleted|reaction
+EVENT_HEADER = "tidings-event"
 REF_HEADER = "tidings-ref"            # on ERROR: the client message id / room the error is about
 REASON_HEADER = "tidings-reason"      # on the ERROR that ends a subscription: why ("removed")
 FLOW_WINDOW_HEADER = "tidings-flow-window"   # on CONNECTED: unacknowledged sends allowed (backpressure)
@@ -39,6 +40,7 @@ AFTER_SEQ_HEADER = "after-seq"
 ACK_MODES = ("auto", "client", "client-individual")
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_NORMAL = 1000
+_STATE_FIELDS = ("replyTo", "editedAt", "version", "deleted", "deletedAt", "deletedBy", "reactions")
 _SEQ_RE = re.compile(r"[0-9]{1,15}")
 _JWT_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # Close codes the session uses → the ERROR `message` (a contracts.ERR_* code) we send before them.
@@ -234,16 +236,68 @@ class StompProtocol(Protocol):
         else:
             client_msg_id = self._new_id()
         destination = frame.get("destination")
+        change = stomp.parse_change_destination(destination)
+        if change is not None:
+            return self._change(frame, receipt, client_msg_id, *change)
         room = stomp.parse_send_destination(destination)
         if room is None:
             what = "missing destination" if destination is None else f"unknown destination {destination[:80]!r}"
             raise _Refuse(contracts.ERR_BAD_REQUEST, f"{what} (send to {stomp.SEND_PREFIX}{{roomId}})",
                           receipt, client_msg_id)
-        content = self._content(frame, receipt, client_msg_id)
-        return Send(room, client_msg_id, content, Ref(receipt))
+        content, obj = self._content(frame, receipt, client_msg_id)
+        fields = ()
+        if obj is not None and obj.get("replyTo") is not None:
+            fields = (("replyTo", self._message_id(obj, "replyTo", room, receipt, client_msg_id)),)
+        return Send(room, client_msg_id, content, Ref(receipt), fields=fields)
+
+    def _change(self, frame: stomp.Frame, receipt: str | None, client_msg_id: str, kind: str, room: str) -> Send:
+        """SEND to /pub/chat/edit|delete|react/{roomId}: a JSON object naming the message
+        (`messageId`), with `content` (edit) or `emoji` (react)."""
+        obj = self._json_object(frame, receipt, client_msg_id)
+        fields = [("messageId", self._message_id(obj, "messageId", room, receipt, client_msg_id))]
+        content = None
+        if kind == contracts.RECORD_EDIT:
+            content = self._text(obj.get("content"), receipt, client_msg_id)
+        elif kind == contracts.RECORD_REACT:
+            if not contracts.is_single_emoji(obj.get("emoji")):
+                raise _Refuse(contracts.ERR_BAD_REQUEST, '"emoji" must be exactly one emoji', receipt, client_msg_id)
+            fields.append(("emoji", obj["emoji"]))
+        return Send(room, client_msg_id, content, Ref(receipt), kind=kind, fields=tuple(fields))
 
     @staticmethod
-    def _content(frame: stomp.Frame, receipt: str | None, ref: str) -> str:
+    def _message_id(obj: dict, field: str, room: str, receipt: str | None, ref: str) -> str:
+        named = contracts.parse_message_id(obj.get(field))
+        if named is None:
+            raise _Refuse(contracts.ERR_BAD_REQUEST, f'"{field}" must be a messageId (roomId:seq)', receipt, ref)
+        if named[0] != room:
+            raise _Refuse(contracts.ERR_BAD_REQUEST, f'"{field}" is not a message of room {room}', receipt, ref)
+        return obj[field]
+
+    @staticmethod
+    def _json_object(frame: stomp.Frame, receipt: str | None, ref: str) -> dict:
+        mime = (frame.get("content-type") or "").partition(";")[0].strip().lower()
+        if mime not in ("", "application/json") and not mime.endswith("+json"):
+            raise _Refuse(contracts.ERR_BAD_REQUEST, f"unsupported content-type {mime[:60]!r} (use application/json)",
+                          receipt, ref)
+        try:
+            obj = orjson.loads(frame.text("utf-8"))
+        except orjson.JSONDecodeError:
+            obj = None
+        if not isinstance(obj, dict):
+            raise _Refuse(contracts.ERR_BAD_REQUEST, 'the body must be a JSON object with "messageId"', receipt, ref)
+        return obj
+
+    @staticmethod
+    def _text(content, receipt: str | None, ref: str) -> str:
+        if not isinstance(content, str) or not content.strip():
+            raise _Refuse(contracts.ERR_BAD_REQUEST, "content must be non-empty text", receipt, ref)
+        if len(content) > MAX_BODY_CHARS:
+            raise _Refuse(contracts.ERR_TOO_LARGE, f"content over {MAX_BODY_CHARS} characters", receipt, ref)
+        return content
+
+    @classmethod
+    def _content(cls, frame: stomp.Frame, receipt: str | None, ref: str) -> tuple[str, dict | None]:
+        """The content of a SEND, and the JSON object it came in (None for a text body)."""
         mime, _, params = (frame.get("content-type") or "").partition(";")
         mime = mime.strip().lower()
         charset = "utf-8"
@@ -252,6 +306,7 @@ class StompProtocol(Protocol):
             if key.strip().lower() == "charset" and value.strip():
                 charset = value.strip().strip('"')
         text = frame.text(charset)
+        obj = None
         if mime.startswith("text/"):
             content = text
         elif mime in ("", "application/json") or mime.endswith("+json"):
@@ -268,15 +323,11 @@ class StompProtocol(Protocol):
             elif mime:
                 raise _Refuse(contracts.ERR_BAD_REQUEST, 'JSON body must be an object with "content"', receipt, ref)
             else:
-                content = text          # no content-type and not a JSON object: plain text
+                content, obj = text, None   # no content-type and not a JSON object: plain text
         else:
             raise _Refuse(contracts.ERR_BAD_REQUEST, f"unsupported content-type {mime[:60]!r} "
                                                      "(use application/json or text/plain)", receipt, ref)
-        if not content.strip():
-            raise _Refuse(contracts.ERR_BAD_REQUEST, "content must be non-empty text", receipt, ref)
-        if len(content) > MAX_BODY_CHARS:
-            raise _Refuse(contracts.ERR_TOO_LARGE, f"content over {MAX_BODY_CHARS} characters", receipt, ref)
-        return content
+        return cls._text(content, receipt, ref), obj
 
     def _subscribe(self, frame: stomp.Frame, receipt: str | None) -> Subscribe:
         destination = frame.get("destination")
@@ -401,7 +452,7 @@ class StompProtocol(Protocol):
             seq = () if event.seq is None else (("seq", str(event.seq)),)
             return self._messages(subs, event, self._chat_body(event), seq,
                                   str(event.data.get("messageId") or contracts.message_id(room, event.seq)))
-        if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE):
+        if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE, *contracts.EVENT_CHANGES):
             return self._messages(subs, event, self._signal_body(event), ((EVENT_HEADER, kind),))
         if kind == contracts.EVENT_ERROR:
             code = str(event.data.get("code") or contracts.ERR_INTERNAL)
@@ -432,10 +483,11 @@ class StompProtocol(Protocol):
     @staticmethod
     def _chat_body(event: ServerEvent) -> bytes:
         d = event.data
-        return orjson.dumps({"roomId": d.get("room"), "senderId": d.get("senderId"),
-                             "senderRole": d.get("senderRole"), "content": d.get("body"),
-                             "seq": d.get("seq"), "messageId": d.get("messageId"),
-                             "sentAt": d.get("sentAt"), "clientMsgId": d.get("clientMsgId")})
+        body = {"roomId": d.get("room"), "senderId": d.get("senderId"), "senderRole": d.get("senderRole"),
+                "content": d.get("body"), "seq": d.get("seq"), "messageId": d.get("messageId"),
+                "sentAt": d.get("sentAt"), "clientMsgId": d.get("clientMsgId")}
+        body.update((key, d[key]) for key in _STATE_FIELDS if key in d)   # replies, edits, deletion, reactions
+        return orjson.dumps(body)
 
     @staticmethod
     def _signal_body(event: ServerEvent) -> bytes:

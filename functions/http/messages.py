@@ -19,18 +19,20 @@ import binascii
 
 from functions import contracts
 from functions.http.common import MAX_SEQ, Request, bad_request
-from functions.store import MAX_PAGE
+from functions.store import MAX_PAGE, changed_state
 
 DEFAULT_LIMIT = 50
 MAX_CURSOR_CHARS = 512
 
 
 def message_view(item: dict) -> dict:
+    """A message as it is now: the latest version of its body (null once deleted), and what its
+    changes added (replyTo, editedAt/version, deleted/deletedAt/deletedBy, reactions)."""
     return {"roomId": item["roomId"], "seq": item["seq"],
             "messageId": item.get("messageId") or contracts.message_id(item["roomId"], item["seq"]),
             "clientMsgId": item.get("clientMsgId"), "senderId": item.get("senderId"),
             "senderRole": item.get("senderRole"), "body": item.get("body"), "sentAt": item.get("sentAt"),
-            "storedAt": item.get("storedAt")}
+            "storedAt": item.get("storedAt"), **changed_state(item)}
 
 
 def encode_cursor(room_id: str, after: int | None = None, before: int | None = None) -> str:

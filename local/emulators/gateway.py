@@ -17,7 +17,7 @@ program), a greenlet per request, so requests run concurrently.
   JSON 404/405). CORS preflights are answered without authorization, as API Gateway's
   CORS configuration does.
 - `GET /healthz`: 200 {"status": "ok"}.
-- `GET /config.json`: {"edges": [...]}, the WebSocket URLs the web client may use
+- `GET /config.json`: {"edges": [...], "editWindowS"}, the WebSocket URLs the web client may use
   (TIDINGS_WEB_EDGES; empty: the request's host name, port 8001). The page takes its edges
   from here only, never from its own URL, so a link cannot send its token elsewhere.
 - `POST /dev/login` {userId, role}: {token, ...} minted with functions.tokens.mint; only
@@ -252,8 +252,8 @@ class Gateway:
         if path == "/dev/login":
             return self.dev_login(environ)
         if path == "/config.json":
-            return json_reply(200, {"edges": list(self.edges(environ))}) if method in ("GET", "HEAD") \
-                else gateway_error(405)
+            config = {"edges": list(self.edges(environ)), "editWindowS": self.settings.edit_window_s}
+            return json_reply(200, config) if method in ("GET", "HEAD") else gateway_error(405)
         return self.static(path, method, environ)
 
     def edges(self, environ: dict) -> tuple[str, ...]:

@@ -127,6 +127,9 @@ class History:
     def messages_after(self, room_id, after_seq, upto=None):
         return [m for m in self.stored.get(room_id, []) if after_seq < m["seq"] <= (upto or 10**9)]
 
+    def changed_up_to(self, room_id, seq):
+        return []
+
     def add(self, *bodies):
         for body in bodies:
             seq = len(self.stored[ROOM]) + 1

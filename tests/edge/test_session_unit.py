@@ -130,6 +130,9 @@ class FakeStore:
             hook()
         yield from items
 
+    def changed_up_to(self, room_id, seq, window=100):
+        return [m for m in self.messages[room_id] if m["seq"] <= seq and m.get("changedSeq", -1) >= seq]
+
 
 def live(seq):
     return ServerEvent({"type": "message", "room": ROOM, "seq": seq, "messageId": f"{ROOM}:{seq}",
@@ -356,3 +359,33 @@ def test_a_new_subscription_reads_the_room_again_after_the_workers_copies_expire
     gevent.sleep(1.3)                            # the recheck after subs_cache_s + 1 s
     assert [f.get("seq") for f in world.ws.frames() if f["type"] == "message"] == [2, 3]
     assert world.deps.metrics.rechecks_filled._value.get() == 1
+
+
+def test_a_change_during_catch_up_comes_after_the_message_it_changes(world):
+    """Message 3 arrives live while the catch-up reads, then its edit: the client must see the
+    edit after the (older) message event, or it would show the stale body."""
+    world.store.store(1, 2)
+
+    def meanwhile():
+        world.session.deliver(live(3))
+        world.session.deliver(ServerEvent({"type": "edited", "room": ROOM, "seq": 3, "messageId": f"{ROOM}:3",
+                                           "body": "m3 fixed", "editedAt": 9, "version": 2}))
+
+    world.store.during_read = meanwhile
+    client(world, type="subscribe", room=ROOM, afterSeq=0)
+    kinds = [(f["type"], f.get("seq")) for f in world.ws.frames()]
+    assert kinds == [("message", 1), ("message", 2), ("message", 3), ("edited", 3), ("subscribed", None)]
+
+
+def test_coming_back_gets_what_changed_among_the_messages_it_had(world):
+    world.store.store(1, 2, 3, 4)
+    messages = world.store.messages[ROOM]
+    messages[0].update(deleted=True, changedSeq=4)
+    del messages[0]["body"]
+    messages[1].update(body="m2 fixed", editedAt=7, version=2, changedSeq=2)   # before seq 3: seen
+    messages[2].update(reactions={"👍": ["bob"]}, changedSeq=3)
+    client(world, type="subscribe", room=ROOM, afterSeq=3)
+    frames = world.ws.frames()
+    assert [(f["type"], f.get("seq")) for f in frames] == [("deleted", 1), ("reaction", 3), ("message", 4),
+                                                           ("subscribed", None)]
+    assert frames[1]["counts"] == {"👍": 1} and "userId" not in frames[1]

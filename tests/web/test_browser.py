@@ -122,3 +122,18 @@ def test_chat_in_chromium(local_stack, browser_env, dead_first_gateway):
     run_node([str(WEB_TESTS / "chat.browser.test.mjs")], env)
     shots = sorted(p.name for p in ARTIFACTS.glob("0*.png"))
     assert "01-customer.png" in shots, f"no screenshots in {ARTIFACTS}: {shots}"
+
+
+def test_message_menu_in_chromium(local_stack, browser_env):
+    """Issue 16 in the browser: reply with a quote, react, edit, delete from the message menu across a
+    customer on edge-a and a groomer on edge-b; a refused edit says why; a reload shows the final state."""
+    endpoints = local_stack.endpoints()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    env = {
+        **browser_env,
+        "TIDINGS_WEB_URL": endpoints["gateway"]["web client"].rstrip("/"),
+        "TIDINGS_WEB_URL_DEAD_FIRST": "unused",
+        "TIDINGS_EDGES": ",".join(endpoints[name]["websocket"] for name in ("edge-a", "edge-b")),
+        "TIDINGS_WEB_ARTIFACTS": str(ARTIFACTS),
+    }
+    run_node([str(WEB_TESTS / "changes.browser.test.mjs")], env)

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { Timeline, TypingSet, backoff, normalize, resumeSeq, typingText } from '../../local/web/js/timeline.js';
+import { Timeline, TypingSet, actionsFor, backoff, normalize, reactionChips, resumeSeq, typingText } from '../../local/web/js/timeline.js';
 
 const msg = (seq, extra = {}) => ({ roomId: 'r', seq, messageId: `r:${seq}`, senderId: 'bob', senderRole: 'groomer',
   content: `m${seq}`, sentAt: 1000 + seq, clientMsgId: `c${seq}`, ...extra });
@@ -110,4 +110,65 @@ test('resubscribing resumes from what we hold, not from a rooms list that moved 
   const tl = new Timeline('r', 'me');
   tl.addPage({ items: [msg(1), msg(2), msg(3)], prevCursor: null });
   assert.equal(resumeSeq(tl, 9), 3);                          // 4..9 come in the catch-up: no hole
+});
+
+// --- issue 16: edits, deletions, reactions, replies ------------------------------------------------
+
+test('a message keeps its state: edited, deleted (no text), reactions, quote', () => {
+  const edited = normalize({ roomId: 'r', seq: 1, body: 'new', editedAt: 9, version: 2, reactions: { '👍': ['a'] } });
+  assert.equal(edited.content, 'new');
+  assert.equal(edited.editedAt, 9);
+  assert.deepEqual(edited.reactions, { '👍': ['a'] });
+  const gone = normalize({ roomId: 'r', seq: 2, content: null, deleted: true, deletedBy: 'a' });
+  assert.equal(gone.deleted, true);
+  assert.equal(gone.content, '');
+  const reply = normalize({ seq: 3, body: 'yes', replyTo: { messageId: 'r:1', seq: 1, senderId: 'a', quote: 'q' } }, 'r');
+  assert.equal(reply.replyTo.quote, 'q');
+});
+
+test('changes apply to the message they name; a deletion also removes quotes of it', () => {
+  const tl = new Timeline('r', 'me');
+  tl.add(msg(1));
+  tl.add(msg(2, { replyTo: { messageId: 'r:1', seq: 1, senderId: 'bob', quote: 'm1' } }));
+  assert.equal(tl.applyChange('edited', { seq: 1, messageId: 'r:1', body: 'm1!', editedAt: 5, version: 2 }), true);
+  assert.equal(tl.bySeq.get(1).content, 'm1!');
+  // an older version arriving late does not win
+  assert.equal(tl.applyChange('edited', { seq: 1, messageId: 'r:1', body: 'stale', editedAt: 4, version: 1 }), false);
+  assert.equal(tl.applyChange('reaction', { seq: 1, messageId: 'r:1', reactions: { '🐶': ['me'] } }), true);
+  assert.deepEqual(reactionChips(tl.bySeq.get(1).reactions, 'me'), [{ emoji: '🐶', count: 1, mine: true }]);
+  assert.equal(tl.applyChange('deleted', { seq: 1, messageId: 'r:1' }), true);
+  assert.equal(tl.bySeq.get(1).deleted, true);
+  assert.equal(tl.bySeq.get(1).content, '');
+  assert.deepEqual(tl.bySeq.get(1).reactions, {});
+  assert.deepEqual(tl.bySeq.get(2).replyTo, { messageId: 'r:1', seq: 1, senderId: 'bob', deleted: true });
+  // a change of another message, or of one not held, changes nothing
+  assert.equal(tl.applyChange('edited', { seq: 7, messageId: 'r:7', body: 'x', version: 2 }), false);
+  assert.equal(tl.applyChange('edited', { seq: 1, messageId: 'other:1', body: 'x', version: 3 }), false);
+});
+
+test('a history page refreshes the state of messages already held', () => {
+  const tl = new Timeline('r', 'me');
+  tl.add(msg(1));
+  assert.equal(tl.addPage({ items: [{ ...msg(1), content: undefined, body: 'fixed', editedAt: 3, version: 2 }],
+    prevCursor: null }), 0);
+  assert.equal(tl.bySeq.get(1).content, 'fixed');
+});
+
+test('the menu offers edit to the sender within the window, delete to the sender or the creator', () => {
+  const mine = normalize(msg(1, { senderId: 'me', sentAt: 1000 }));
+  const theirs = normalize(msg(2, { senderId: 'bob', sentAt: 1000 }));
+  assert.deepEqual(actionsFor(mine, 'me', { now: 1000 + 60000 }), { reply: true, react: true, edit: true, delete: true });
+  assert.equal(actionsFor(mine, 'me', { now: 1000 + 900001 }).edit, false);
+  assert.deepEqual(actionsFor(theirs, 'me', { now: 2000 }), { reply: true, react: true, edit: false, delete: false });
+  assert.equal(actionsFor(theirs, 'me', { creator: 'me', now: 2000 }).delete, true);
+  assert.equal(actionsFor({ ...theirs, deleted: true }, 'me', { creator: 'me' }).reply, false);
+});
+
+test('a pending reply shows the quote of the message it answers', () => {
+  const tl = new Timeline('r', 'me');
+  tl.add(msg(1, { content: 'x'.repeat(150) }));
+  tl.queue('c-1', 'answer', 5, 'r:1');
+  const [, pending] = tl.visible();
+  assert.equal(pending.replyTo.quote, 'x'.repeat(100));
+  assert.deepEqual(tl.unconfirmed().map((e) => e.replyTo), ['r:1']);
 });

@@ -6,13 +6,15 @@ import { Api, ApiError, devLogin } from './api.js';
 import { fetchServerConfig, readConfig } from './config.js';
 import { registerPush } from './push.js';  // push notifications (issue 15)
 import { Live, loadStomp } from './live.js';
-import { Timeline, TypingSet, backoff, resumeSeq, typingText } from './timeline.js';
+import { Timeline, TypingSet, actionsFor, backoff, reactionChips, resumeSeq, typingText } from './timeline.js';
 
 const PAGE_SIZE = 30;
 const SESSION_KEY = 'tidings.session';
 const ROOMS_POLL_MS = 15000;
 const READS_POLL_MS = 5000;
 const PRESENCE_POLL_MS = 20000;
+const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '🐶', '✅'];
+const CHANGE_VERBS = { edit: 'edited', delete: 'deleted', react: 'reacted' };
 
 const $ = (id) => document.getElementById(id);
 
@@ -62,6 +64,8 @@ class App {
     this.details = new Map(); // roomId -> {members, online:Set, reads:Map}
     this.msgEls = new Map();  // key -> <li> of the open room
     this.loadingOlder = false;
+    this.composing = null;     // {mode: 'reply' | 'edit', roomId, messageId, label}
+    this.changes = new Map();  // clientMsgId -> {roomId, kind} of my edits / deletes / reactions in flight
     this.timers = [];
     this.markRead = debounce(() => this.doMarkRead(), 250);
     this.refreshReads = debounce(() => this.loadReads(), 600);
@@ -84,6 +88,8 @@ class App {
     });
     input.addEventListener('input', () => { if (this.live && this.current && input.value.trim()) this.live.typing(this.current); });
     $('history').addEventListener('scroll', () => { if ($('history').scrollTop < 80) this.loadOlder(); });
+    $('compose-cancel').addEventListener('click', () => this.compose(null));
+    input.addEventListener('keydown', (e) => { if (e.key === 'Escape' && this.composing) this.compose(null); });
     document.addEventListener('visibilitychange', () => { if (!document.hidden) this.markRead(); });
     window.addEventListener('hashchange', () => this.openFromHash());
 
@@ -439,7 +445,7 @@ class App {
   onConnected() {
     // what is still waiting for a RECEIPT goes again, with the same client message id
     for (const [roomId, tl] of this.timelines) {
-      for (const entry of tl.unconfirmed()) this.live.send(roomId, entry.clientMsgId, entry.content);
+      for (const entry of tl.unconfirmed()) this.live.send(roomId, entry.clientMsgId, entry.content, entry.replyTo);
     }
     this.loadRooms().catch((e) => this.handleAuth(e));
     if (this.current) { this.loadPresence(); this.loadReads(); }
@@ -477,6 +483,19 @@ class App {
       if (roomId === this.current) this.renderTyping();
     } else if (kind === 'presence') {
       if (roomId === this.current) this.refreshPresence();
+    } else if (kind === 'edited' || kind === 'deleted' || kind === 'reaction') {
+      const tl = this.timeline(roomId);
+      if (body.clientMsgId && this.changes.has(body.clientMsgId)) this.changes.delete(body.clientMsgId);
+      if (tl.applyChange(kind, body)) {
+        const summary = this.rooms.get(roomId);
+        if (summary?.lastMessage?.seq === body.seq && kind !== 'reaction') {
+          summary.lastMessage = { ...summary.lastMessage, body: kind === 'deleted' ? '' : String(body.body).slice(0, 200),
+            deleted: kind === 'deleted' || undefined };
+          this.renderRooms();
+        }
+        if (this.composing && this.composing.messageId === body.messageId && kind === 'deleted') this.compose(null);
+        if (roomId === this.current) this.renderMessages();
+      }
     }
   }
 
@@ -490,6 +509,12 @@ class App {
   }
 
   onRejected({ roomId, ref, code, message }) {
+    const change = ref && this.changes.get(ref);
+    if (change) {   // an edit / delete / reaction the server refused: nothing changed
+      this.changes.delete(ref);
+      if (roomId === this.current) this.notice(`Not ${CHANGE_VERBS[change.kind]}: ${message} (${code})`);
+      return;
+    }
     const tl = this.timelines.get(roomId);
     if (tl && ref && tl.failed(ref, `${code}: ${message}`) && roomId === this.current) this.renderMessages();
   }
@@ -499,13 +524,67 @@ class App {
     const content = input.value.trim();
     const roomId = this.current;
     if (!content || !roomId) return;
+    const composing = this.composing && this.composing.roomId === roomId ? this.composing : null;
+    if (composing?.mode === 'edit') {
+      if (this.change(roomId, 'edit', { messageId: composing.messageId, content })) {
+        input.value = '';
+        this.compose(null);
+      }
+      return;
+    }
+    const replyTo = composing?.mode === 'reply' ? composing.messageId : null;
     const tl = this.timeline(roomId);
     const id = newClientMsgId();
-    tl.queue(id, content);
+    tl.queue(id, content, Date.now(), replyTo);
     input.value = '';
+    this.compose(null);
     this.renderMessages({ toBottom: true });
-    this.live?.send(roomId, id, content);   // not connected: it stays pending and goes on reconnect
+    this.live?.send(roomId, id, content, replyTo);   // not connected: it stays pending and goes on reconnect
     this.live?.typingDone();
+  }
+
+  // An edit / delete / reaction: applied by the server in the room's order; the `edited` /
+  // `deleted` / `reaction` event updates the view, a refusal shows a notice.
+  change(roomId, kind, body) {
+    const id = newClientMsgId();
+    if (!this.live || !this.live.change(roomId, kind, id, body)) {
+      this.notice(`Not ${CHANGE_VERBS[kind]}: not connected, try again when the connection is back`);
+      return false;
+    }
+    this.changes.set(id, { roomId, kind });
+    this.notice('');
+    return true;
+  }
+
+  // The composer's context: replying to or editing a message (null: a plain new message).
+  compose(context) {
+    this.composing = context;
+    const box = $('compose-context');
+    box.hidden = !context;
+    $('compose-label').textContent = context ? context.label : '';
+    $('message-input').placeholder = context?.mode === 'edit' ? 'Edit your message (Enter saves, Esc cancels)'
+      : 'Write a message (Enter sends, Shift+Enter for a new line)';
+    if (context) $('message-input').focus();
+  }
+
+  notice(text) {
+    if ($('room-notice').textContent !== text) $('room-notice').textContent = text;
+  }
+
+  messageAction(action, m, extra) {
+    const roomId = this.current;
+    if (!roomId) return;
+    const who = m.senderId === this.session.userId ? 'yourself' : m.senderId;
+    if (action === 'reply') {
+      this.compose({ mode: 'reply', roomId, messageId: m.messageId, label: `Replying to ${who}: ${m.content.slice(0, 100)}` });
+    } else if (action === 'edit') {
+      $('message-input').value = m.content;
+      this.compose({ mode: 'edit', roomId, messageId: m.messageId, label: 'Editing your message' });
+    } else if (action === 'delete') {
+      if (window.confirm('Delete this message for everyone?')) this.change(roomId, 'delete', { messageId: m.messageId });
+    } else if (action === 'react') {
+      this.change(roomId, 'react', { messageId: m.messageId, emoji: extra });
+    }
   }
 
   // --- rendering ----------------------------------------------------------------------------
@@ -570,6 +649,60 @@ class App {
     else top.replaceChildren(h('p', { class: 'hint', text: 'This is the beginning of the conversation.' }));
   }
 
+  // What a message's changes show: the latest text or the tombstone, "(edited)", the quote it
+  // replies with, its reactions, and its menu (reply, react, edit, delete).
+  renderMessageState(el, m, roomId) {
+    const me = this.session.userId;
+    const text = el.querySelector('.text');
+    const shown = m.deleted ? 'This message was deleted.' : m.content;
+    if (text.textContent !== shown) text.textContent = shown;
+    el.classList.toggle('deleted', Boolean(m.deleted));
+    el.querySelector('.edited').hidden = !m.editedAt;
+    const quote = el.querySelector('.quote');
+    const q = m.replyTo;
+    const quoteText = !q ? '' : q.deleted ? `${q.senderId || 'someone'}: a deleted message` : `${q.senderId}: ${q.quote}`;
+    quote.hidden = !q;
+    if (quote.textContent !== quoteText) quote.textContent = quoteText;
+    if (q) quote.dataset.replyTo = q.messageId;
+    const chips = reactionChips(m.reactions, me);
+    const box = el.querySelector('.reactions');
+    const sig = JSON.stringify(chips);
+    if (box.dataset.sig !== sig) {
+      box.dataset.sig = sig;
+      box.replaceChildren(...chips.map((c) => h('button', {
+        type: 'button', class: 'chip', 'aria-pressed': c.mine ? 'true' : 'false', 'data-emoji': c.emoji,
+        'aria-label': `${c.emoji} ${c.count}${c.mine ? ', yours: take it back' : ''}`, text: `${c.emoji} ${c.count}`,
+        onclick: () => this.messageAction('react', m, c.emoji) })));
+    }
+    box.hidden = chips.length === 0;
+    const can = actionsFor(m, me, { creator: this.rooms.get(roomId)?.createdBy ?? null,
+      editWindowMs: this.config.editWindowMs ?? 900000 });
+    let menu = el.querySelector('.actions');
+    if (!menu && can.reply) {
+      menu = h('details', { class: 'actions' },
+        h('summary', { 'aria-label': 'Message actions', title: 'Message actions', text: '⋯' }),
+        h('div', { class: 'menu', role: 'group', 'aria-label': 'Message actions' },
+          h('button', { type: 'button', 'data-action': 'reply', text: 'Reply' }),
+          h('button', { type: 'button', 'data-action': 'edit', text: 'Edit' }),
+          h('button', { type: 'button', 'data-action': 'delete', text: 'Delete' }),
+          h('span', { class: 'quick', role: 'group', 'aria-label': 'React' },
+            ...QUICK_REACTIONS.map((e) => h('button', { type: 'button', 'data-action': 'react', 'data-emoji': e,
+              'aria-label': `React ${e}`, text: e })))));
+      el.querySelector('.meta').append(menu);
+    }
+    if (menu) {
+      menu.hidden = !can.reply;
+      menu.querySelector('[data-action="edit"]').hidden = !can.edit;
+      menu.querySelector('[data-action="delete"]').hidden = !can.delete;
+      menu.onclick = (e) => {
+        const button = e.target.closest('button[data-action]');
+        if (!button) return;
+        menu.open = false;
+        this.messageAction(button.dataset.action, this.timeline(roomId).bySeq.get(m.seq) || m, button.dataset.emoji);
+      };
+    }
+  }
+
   // Keyed, in-place updates: an element per message, kept across renders (a pending message
   // becomes "sent" in place; the log region announces only additions).
   renderMessages({ toBottom = false, follow = false } = {}) {
@@ -593,11 +726,15 @@ class App {
           h('div', { class: 'meta' },
             h('span', { class: 'sender', text: mine ? 'You' : m.senderId }),
             m.senderRole ? h('span', { class: 'role', text: m.senderRole }) : null,
-            h('time', {})),
-          h('p', { class: 'text', text: m.content }),
+            h('time', {}),
+            h('span', { class: 'edited', hidden: true, text: '(edited)' })),
+          h('blockquote', { class: 'quote', hidden: true }),
+          h('p', { class: 'text' }),
+          h('div', { class: 'reactions', hidden: true }),
           mine ? h('p', { class: 'status' }) : null);
         this.msgEls.set(key, el);
       }
+      this.renderMessageState(el, m, roomId);
       el.dataset.key = key;
       if (m.seq !== null) { el.dataset.seq = m.seq; el.dataset.messageId = m.messageId; }
       if (m.clientMsgId) el.dataset.clientMsgId = m.clientMsgId;

@@ -11,7 +11,9 @@ export function readConfig(server = {}, loc = window.location) {
     edges.push(`${scheme}://${loc.hostname || '127.0.0.1'}:8001/ws`);
   }
   const edge = Number.parseInt(q.get('edge') || '0', 10);
-  return { edges, edgeIndex: Number.isInteger(edge) && edge >= 0 ? edge % edges.length : 0, debug: q.has('debug') };
+  const editWindowS = Number.isInteger(server.editWindowS) && server.editWindowS >= 0 ? server.editWindowS : 900;
+  return { edges, edgeIndex: Number.isInteger(edge) && edge >= 0 ? edge % edges.length : 0, debug: q.has('debug'),
+    editWindowMs: editWindowS * 1000 };
 }
 
 export async function fetchServerConfig(fetchImpl = fetch) {

@@ -10,6 +10,7 @@
 //   client-msg-id (the server stores a resend once);
 // - SEND with `receipt` = `client-msg-id`: the RECEIPT says Kafka has it.
 // - typing: SEND to `/pub/chat/typing/{roomId}` (fanned out, never stored, no receipt).
+// - changes: SEND to `/pub/chat/edit|delete|react/{roomId}` with a receipt, like messages.
 
 const STOMP_MODULE = '../vendor/stompjs/index.js';
 const ROOM_ID = /^[A-Za-z0-9_.:-]{1,128}$/;   // functions/contracts.py ROOM_ID (JS `$`: end only)
@@ -209,7 +210,19 @@ export class Live {
   }
 
   // Returns false when not connected (the caller keeps it pending and sends it after reconnecting).
-  send(roomId, clientMsgId, content) {
+  // `replyTo`: the messageId it answers, or null.
+  send(roomId, clientMsgId, content, replyTo = null) {
+    const body = replyTo ? { content, replyTo } : { content };
+    return this.publish(`/pub/chat/send/${roomId}`, clientMsgId, body);
+  }
+
+  // An edit / delete / react (`kind`) of a stored message: {messageId, content?, emoji?}.
+  change(roomId, kind, clientMsgId, body) {
+    if (!['edit', 'delete', 'react'].includes(kind)) throw new Error(`not a change: ${kind}`);
+    return this.publish(`/pub/chat/${kind}/${roomId}`, clientMsgId, body);
+  }
+
+  publish(destination, clientMsgId, body) {
     if (!this.connected) return false;
     const client = this.client;
     try {
@@ -217,9 +230,9 @@ export class Live {
         if (this.client === client) this.o.onReceipt(clientMsgId);
       });
       client.publish({
-        destination: `/pub/chat/send/${roomId}`,
+        destination,
         headers: { 'content-type': 'application/json', receipt: clientMsgId, 'client-msg-id': clientMsgId },
-        body: JSON.stringify({ content }),
+        body: JSON.stringify(body),
       });
       return true;
     } catch (err) {

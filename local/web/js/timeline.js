@@ -31,19 +31,62 @@ export class Timeline {
     return true;
   }
 
-  // A history page (ascending seq). Returns how many messages were new.
+  // A history page (ascending seq). Returns how many messages were new. History is the final
+  // state, so messages already held take the page's version (edits, deletion, reactions).
   addPage(page, { older = false } = {}) {
     let added = 0;
-    for (const item of page.items || []) if (this.add(item)) added += 1;
+    for (const item of page.items || []) {
+      if (this.add(item)) added += 1;
+      else this.refresh(item);
+    }
     if (older || this.prevCursor === undefined) this.prevCursor = page.prevCursor ?? null;
     const first = page.items && page.items.length ? page.items[0].seq : null;
     if (first !== null && (this.loadedFrom === null || first < this.loadedFrom)) this.loadedFrom = first;
     return added;
   }
 
-  // My message, before the edge has it.
-  queue(clientMsgId, content, now = Date.now()) {
-    const entry = { clientMsgId, content, status: 'pending', createdAt: now, error: null };
+  // A held message as the store has it now (a history item): its state, not its place.
+  refresh(raw) {
+    const msg = normalize(raw, this.roomId);
+    const held = msg && this.bySeq.get(msg.seq);
+    if (!held || held.messageId !== msg.messageId) return false;
+    this.bySeq.set(msg.seq, msg);
+    return true;
+  }
+
+  // A change of a stored message (an `edited` / `deleted` / `reaction` event: the message's
+  // state after it). Returns true when something shown changed. A deletion also removes the
+  // quote of that message from the replies held, even when the message itself is not held.
+  applyChange(kind, event) {
+    let changed = false;
+    const msg = this.bySeq.get(event.seq);
+    const held = msg && msg.messageId === event.messageId ? msg : null;
+    if (kind === 'deleted') {
+      if (held && !held.deleted) {
+        Object.assign(held, { deleted: true, content: '', reactions: {}, editedAt: null });
+        changed = true;
+      }
+      for (const other of this.bySeq.values()) {
+        if (other.replyTo && other.replyTo.messageId === event.messageId && !other.replyTo.deleted) {
+          other.replyTo = { messageId: other.replyTo.messageId, seq: other.replyTo.seq,
+            senderId: other.replyTo.senderId, deleted: true };
+          changed = true;
+        }
+      }
+    } else if (held && !held.deleted && kind === 'edited' && (event.version || 0) >= (held.version || 1)) {
+      Object.assign(held, { content: event.body ?? held.content, editedAt: event.editedAt ?? null,
+        version: event.version || 2 });
+      changed = true;
+    } else if (held && !held.deleted && kind === 'reaction' && event.reactions && typeof event.reactions === 'object') {
+      held.reactions = event.reactions;
+      changed = true;
+    }
+    return changed;
+  }
+
+  // My message, before the edge has it (`replyTo`: the messageId it answers).
+  queue(clientMsgId, content, now = Date.now(), replyTo = null) {
+    const entry = { clientMsgId, content, status: 'pending', createdAt: now, error: null, replyTo };
     this.outbox.set(clientMsgId, entry);
     return entry;
   }
@@ -76,8 +119,20 @@ export class Timeline {
     const waiting = [...this.outbox.values()].sort((a, b) => a.createdAt - b.createdAt).map((e) => ({
       kind: 'outbox', roomId: this.roomId, senderId: this.me, content: e.content, clientMsgId: e.clientMsgId,
       status: e.status, error: e.error, sentAt: e.createdAt, seq: null, messageId: null,
+      replyTo: e.replyTo ? this.quoteOf(e.replyTo) : null, reactions: {}, deleted: false, editedAt: null,
     }));
     return stored.concat(waiting);
+  }
+
+  // What a reply shows of the message it answers, from what is held (a pending reply).
+  quoteOf(messageId) {
+    for (const m of this.bySeq.values()) {
+      if (m.messageId === messageId) {
+        return m.deleted ? { messageId, seq: m.seq, senderId: m.senderId, deleted: true }
+          : { messageId, seq: m.seq, senderId: m.senderId, quote: m.content.slice(0, 100) };
+      }
+    }
+    return { messageId, seq: null, senderId: null, quote: '' };
   }
 
   // True when no gap separates the shown block from the room's first message or the loaded page.
@@ -97,10 +152,12 @@ export function resumeSeq(timeline, listedLastSeq) {
   return listedLastSeq || 0;
 }
 
-// A stored message from either source: history items have `body`, STOMP bodies `content`.
+// A stored message from either source: history items have `body`, STOMP bodies `content`;
+// both carry its state now (docs/protocol.md): replyTo, editedAt/version, deleted, reactions.
 export function normalize(raw, roomId) {
   if (!raw || typeof raw !== 'object' || !Number.isInteger(raw.seq)) return null;
   const room = raw.roomId ?? raw.room ?? roomId;
+  const deleted = raw.deleted === true;
   return {
     roomId: room,
     seq: raw.seq,
@@ -108,8 +165,32 @@ export function normalize(raw, roomId) {
     clientMsgId: raw.clientMsgId ?? null,
     senderId: raw.senderId,
     senderRole: raw.senderRole,
-    content: raw.content ?? raw.body ?? '',
+    content: deleted ? '' : (raw.content ?? raw.body ?? ''),
     sentAt: raw.sentAt ?? null,
+    editedAt: deleted ? null : (raw.editedAt ?? null),
+    version: raw.version ?? 1,
+    deleted,
+    reactions: !deleted && raw.reactions && typeof raw.reactions === 'object' ? raw.reactions : {},
+    replyTo: raw.replyTo && typeof raw.replyTo === 'object' ? raw.replyTo : null,
+  };
+}
+
+// The reactions of a message as chips: [{emoji, count, mine}] in the order they came.
+export function reactionChips(reactions, me) {
+  return Object.entries(reactions || {})
+    .filter(([, users]) => Array.isArray(users) && users.length > 0)
+    .map(([emoji, users]) => ({ emoji, count: users.length, mine: users.includes(me) }));
+}
+
+// Which actions the message menu offers `me` on a stored message (the server decides anyway).
+export function actionsFor(msg, me, { creator = null, editWindowMs = 900000, now = Date.now() } = {}) {
+  if (!msg || msg.seq === null || msg.deleted) return { reply: false, react: false, edit: false, delete: false };
+  const mine = msg.senderId === me;
+  return {
+    reply: true,
+    react: true,
+    edit: mine && (msg.sentAt === null || now - msg.sentAt <= editWindowMs),
+    delete: mine || (creator !== null && creator === me),
   };
 }
 
