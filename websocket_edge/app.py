@@ -97,7 +97,7 @@ def get_app() -> EdgeServer:
     """Everything from the environment (functions.settings): what gunicorn loads."""
     from functions.connections import Connections
     from functions.rooms import Rooms
-    from functions.store import Messages
+    from functions.history import Messages
     from websocket_edge.admission import Admission
     from websocket_edge.metrics import EdgeMetrics
     from websocket_edge.pipeline_lag import PipelineLag

@@ -49,7 +49,7 @@ class Membership(Protocol):
 
 
 class History(Protocol):
-    """A room's stored messages (functions.store.Messages)."""
+    """A room's stored messages (functions.history.Messages)."""
 
     def committed_seq(self, room_id: str) -> int: ...
 

@@ -21,7 +21,8 @@ from functions.events import HttpApiEvent
 from functions.read_marks import ReadMarks
 from functions.rooms import Rooms
 from functions.settings import Settings
-from functions.store import Messages, Store
+from functions.history import Messages
+from functions.store import Store
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_SEQ = 2 ** 53 - 1           # JSON-safe integers only

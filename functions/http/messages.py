@@ -19,7 +19,8 @@ import binascii
 
 from functions import contracts
 from functions.http.common import MAX_SEQ, Request, bad_request
-from functions.store import MAX_PAGE, changed_state
+from functions.history import MAX_PAGE
+from functions.store import changed_state
 
 DEFAULT_LIMIT = 50
 MAX_CURSOR_CHARS = 512

@@ -28,7 +28,7 @@ from checks import Report, check, stored_by_room
 from cluster_checks import check_kafka, failover
 from functions import contracts
 from functions.rooms import Rooms
-from functions.store import Messages
+from functions.history import Messages
 from functions.tokens import mint
 from local.stack import kafka_status
 from local.stack.kafka_cluster import node_name, node_names

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from checks import check
-from functions.store import Messages
+from functions.history import Messages
 from scenario import Watch, delivered, drain, evidence, log_offset, worker_stats
 
 DOWN_S = 4.0            # how long the component stays dead

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from functions.store import Messages
+from functions.history import Messages
 
 
 def test_reconnect_to_the_other_edge_gets_exactly_the_missing_ones_then_live(settings, new_user, new_room,

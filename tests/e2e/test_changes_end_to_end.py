@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from functions import contracts
-from functions.store import Messages
+from functions.history import Messages
 from harness import produce_sync
 from test_stomp_clients import chat_messages, stomp_client, subscribe
 

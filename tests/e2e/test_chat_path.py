@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from functions import contracts
 from functions.connections import Connections
-from functions.store import Messages
+from functions.history import Messages
 from functions.tables import CONNECTIONS, ROOMS
 
 

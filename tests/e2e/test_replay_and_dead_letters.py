@@ -9,7 +9,7 @@ import uuid
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from functions.store import Messages
+from functions.history import Messages
 from local.emulators import dlq
 
 

@@ -14,7 +14,8 @@ from functions.connections import Connections
 from functions.delivery import Deliverer
 from functions.partition_commit import Fenced, PartitionCommits
 from functions.rooms import Rooms
-from functions.store import Messages, Store
+from functions.history import Messages
+from functions.store import Store
 
 
 class World:

@@ -1,8 +1,8 @@
 import pytest
 
 from functions import contracts, tables
-from functions.store import (Messages, Page, Store, StoreError, dedup_digest, from_item, message_event,
-                             message_item, to_item)
+from functions.history import Messages, Page
+from functions.store import Store, StoreError, dedup_digest, from_item, message_event, message_item, to_item
 
 
 class FlakyWire:
