@@ -14,7 +14,6 @@ frames: if the session has not closed by the next input, that input closes it.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -23,11 +22,13 @@ from typing import Any, Callable
 import orjson
 
 from functions import contracts, tokens
-from functions.contracts import CLIENT_MSG_ID, MAX_BODY_CHARS, has_control_chars
+from functions.contracts import CLIENT_MSG_ID, has_control_chars
 from websocket_edge import stomp
 from websocket_edge.protocol import (Action, Authenticate, Disconnect, Frame, Invalid, Protocol, Reply,
                                      Send, ServerEvent, Subscribe, Typing, Unsubscribe)
 from websocket_edge.stomp import HEARTBEAT, StompError
+from websocket_edge.stomp_send import Ref, change_action, client_msg_id_from_receipt, content_of, message_id
+from websocket_edge.stomp_send import Refuse as _Refuse
 
 SERVER = "tidings/0.1"
 # MESSAGE frames that are not chat messages: typing|presence|error|edited|deleted|reaction
@@ -49,40 +50,15 @@ _CLOSE_CODES = {4001: contracts.ERR_UNAUTHORIZED, 1008: contracts.ERR_RATE_LIMIT
 
 
 @dataclass(frozen=True)
-class Ref:
-    """What an action carries back to us as its opaque `receipt`."""
-    receipt: str | None = None                 # the frame's `receipt` header
-    sub_id: str | None = None                  # SUBSCRIBE: the subscription id
-    headers: tuple[tuple[str, str], ...] = ()  # extra headers for an ERROR about this frame
-
-
-@dataclass(frozen=True)
 class Subscription:
     id: str
     room: str
     ack: str
 
 
-class _Refuse(Exception):
-    """A frame we answer with ERROR (and close)."""
-
-    def __init__(self, code: str, message: str, receipt: str | None = None, ref: str | None = None,
-                 headers: tuple[tuple[str, str], ...] = ()):
-        super().__init__(message)
-        self.code, self.message, self.receipt, self.ref, self.headers = code, message, receipt, ref, headers
-
-
 def _receipt_of(action: Any) -> Ref:
     ref = getattr(action, "receipt", None)
     return ref if isinstance(ref, Ref) else Ref()
-
-
-def client_msg_id_from_receipt(receipt: str) -> str:
-    """A receipt id as a client message id: as is when it is a valid one, else a digest of it
-    (so a resend with the same receipt still lands on the same stored message)."""
-    if CLIENT_MSG_ID.valid(receipt):
-        return receipt
-    return "r-" + hashlib.sha256(receipt.encode("utf-8")).hexdigest()[:40]
 
 
 class StompProtocol(Protocol):
@@ -238,96 +214,17 @@ class StompProtocol(Protocol):
         destination = frame.get("destination")
         change = stomp.parse_change_destination(destination)
         if change is not None:
-            return self._change(frame, receipt, client_msg_id, *change)
+            return change_action(frame, receipt, client_msg_id, *change)
         room = stomp.parse_send_destination(destination)
         if room is None:
             what = "missing destination" if destination is None else f"unknown destination {destination[:80]!r}"
             raise _Refuse(contracts.ERR_BAD_REQUEST, f"{what} (send to {stomp.SEND_PREFIX}{{roomId}})",
                           receipt, client_msg_id)
-        content, obj = self._content(frame, receipt, client_msg_id)
+        content, obj = content_of(frame, receipt, client_msg_id)
         fields = ()
         if obj is not None and obj.get("replyTo") is not None:
-            fields = (("replyTo", self._message_id(obj, "replyTo", room, receipt, client_msg_id)),)
+            fields = (("replyTo", message_id(obj, "replyTo", room, receipt, client_msg_id)),)
         return Send(room, client_msg_id, content, Ref(receipt), fields=fields)
-
-    def _change(self, frame: stomp.Frame, receipt: str | None, client_msg_id: str, kind: str, room: str) -> Send:
-        """SEND to /pub/chat/edit|delete|react/{roomId}: a JSON object naming the message
-        (`messageId`), with `content` (edit) or `emoji` (react)."""
-        obj = self._json_object(frame, receipt, client_msg_id)
-        fields = [("messageId", self._message_id(obj, "messageId", room, receipt, client_msg_id))]
-        content = None
-        if kind == contracts.RECORD_EDIT:
-            content = self._text(obj.get("content"), receipt, client_msg_id)
-        elif kind == contracts.RECORD_REACT:
-            if not contracts.is_single_emoji(obj.get("emoji")):
-                raise _Refuse(contracts.ERR_BAD_REQUEST, '"emoji" must be exactly one emoji', receipt, client_msg_id)
-            fields.append(("emoji", obj["emoji"]))
-        return Send(room, client_msg_id, content, Ref(receipt), kind=kind, fields=tuple(fields))
-
-    @staticmethod
-    def _message_id(obj: dict, field: str, room: str, receipt: str | None, ref: str) -> str:
-        named = contracts.parse_message_id(obj.get(field))
-        if named is None:
-            raise _Refuse(contracts.ERR_BAD_REQUEST, f'"{field}" must be a messageId (roomId:seq)', receipt, ref)
-        if named[0] != room:
-            raise _Refuse(contracts.ERR_BAD_REQUEST, f'"{field}" is not a message of room {room}', receipt, ref)
-        return obj[field]
-
-    @staticmethod
-    def _json_object(frame: stomp.Frame, receipt: str | None, ref: str) -> dict:
-        mime = (frame.get("content-type") or "").partition(";")[0].strip().lower()
-        if mime not in ("", "application/json") and not mime.endswith("+json"):
-            raise _Refuse(contracts.ERR_BAD_REQUEST, f"unsupported content-type {mime[:60]!r} (use application/json)",
-                          receipt, ref)
-        try:
-            obj = orjson.loads(frame.text("utf-8"))
-        except orjson.JSONDecodeError:
-            obj = None
-        if not isinstance(obj, dict):
-            raise _Refuse(contracts.ERR_BAD_REQUEST, 'the body must be a JSON object with "messageId"', receipt, ref)
-        return obj
-
-    @staticmethod
-    def _text(content, receipt: str | None, ref: str) -> str:
-        if not isinstance(content, str) or not content.strip():
-            raise _Refuse(contracts.ERR_BAD_REQUEST, "content must be non-empty text", receipt, ref)
-        if len(content) > MAX_BODY_CHARS:
-            raise _Refuse(contracts.ERR_TOO_LARGE, f"content over {MAX_BODY_CHARS} characters", receipt, ref)
-        return content
-
-    @classmethod
-    def _content(cls, frame: stomp.Frame, receipt: str | None, ref: str) -> tuple[str, dict | None]:
-        """The content of a SEND, and the JSON object it came in (None for a text body)."""
-        mime, _, params = (frame.get("content-type") or "").partition(";")
-        mime = mime.strip().lower()
-        charset = "utf-8"
-        for param in params.split(";"):
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "charset" and value.strip():
-                charset = value.strip().strip('"')
-        text = frame.text(charset)
-        obj = None
-        if mime.startswith("text/"):
-            content = text
-        elif mime in ("", "application/json") or mime.endswith("+json"):
-            try:
-                obj = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                obj = None
-                if mime:
-                    raise _Refuse(contracts.ERR_BAD_REQUEST, "body is not valid JSON", receipt, ref) from None
-            if isinstance(obj, dict):   # the old DTO; sender fields in it are ignored
-                content = obj.get("content")
-                if not isinstance(content, str):
-                    raise _Refuse(contracts.ERR_BAD_REQUEST, 'JSON body needs a "content" string', receipt, ref)
-            elif mime:
-                raise _Refuse(contracts.ERR_BAD_REQUEST, 'JSON body must be an object with "content"', receipt, ref)
-            else:
-                content, obj = text, None   # no content-type and not a JSON object: plain text
-        else:
-            raise _Refuse(contracts.ERR_BAD_REQUEST, f"unsupported content-type {mime[:60]!r} "
-                                                     "(use application/json or text/plain)", receipt, ref)
-        return cls._text(content, receipt, ref), obj
 
     def _subscribe(self, frame: stomp.Frame, receipt: str | None) -> Subscribe:
         destination = frame.get("destination")
