@@ -90,10 +90,12 @@ class Settings:
     produce_timeout_s: float = field(default=10.0, metadata={"env": "TIDINGS_PRODUCE_TIMEOUT_S"})
     # Backpressure (websocket_edge/admission.py): past this backlog delay (lag / drain rate) an
     # edge admits sends only as fast as the chat worker drains (0 turns it off), holding a send
-    # at most max_hold; clients are told a send window of flow_window (1 while it holds).
+    # at most max_hold; clients are told a send window of flow_window (1 while it holds),
+    # smaller while the edge holds many connections: all of them together get flow_budget.
     backpressure_delay_s: float = field(default=2.0, metadata={"env": "TIDINGS_BACKPRESSURE_DELAY_S"})
     backpressure_max_hold_s: float = field(default=5.0, metadata={"env": "TIDINGS_BACKPRESSURE_MAX_HOLD_S"})
     flow_window: int = field(default=16, metadata={"env": "TIDINGS_FLOW_WINDOW"})
+    flow_budget: int = field(default=2000, metadata={"env": "TIDINGS_FLOW_BUDGET"})
     # Frames queued for one client; a full queue closes it with 1013 (it reconnects, catches up).
     outbound_queue_size: int = field(default=1024, metadata={"env": "TIDINGS_OUTBOUND_QUEUE_SIZE"})
     # One frame write to a client taking longer than this: the client is not reading, drop it.
@@ -162,6 +164,8 @@ class Settings:
             raise SettingsError(f"TIDINGS_BATCH_WINDOW_MS must be 0..300000, got {self.batch_window_ms}")
         if self.flow_window < 1:
             raise SettingsError(f"TIDINGS_FLOW_WINDOW must be at least 1, got {self.flow_window}")
+        if self.flow_budget < 0:
+            raise SettingsError(f"TIDINGS_FLOW_BUDGET must be 0 (no budget) or more, got {self.flow_budget}")
         if self.max_message_bytes < 1024:
             raise SettingsError(f"TIDINGS_MAX_MESSAGE_BYTES must be at least 1024, got {self.max_message_bytes}")
         if self.kafka_security not in ("plaintext", "iam"):

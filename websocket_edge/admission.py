@@ -16,7 +16,9 @@ comes only from Kafka's delivery report; it just comes later.
 
 Clients are told how many unacknowledged sends they may have out: `window` (JSON `flow`
 event, STOMP CONNECTED header). A client that honours it keeps its own queue instead of
-stuffing the edge's.
+stuffing the edge's. The open window shrinks as the edge's connections grow, so that together
+they never have more than `TIDINGS_FLOW_BUDGET` sends out: a burst from thousands of clients
+at once (before any lag reading) is then at most the budget deep, not thousands of windows.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ class Admission:
                  on_window: Callable[[int], None] | None = None):
         self.delay_s = settings.backpressure_delay_s
         self.max_hold_s = settings.backpressure_max_hold_s
-        self.open_window = settings.flow_window
+        self.max_window = settings.flow_window
+        self.budget = settings.flow_budget
+        self.connections = 0
         self._clock = clock
         self._on_window = on_window
         self.rate: float | None = None         # sends a second; None: no limit
@@ -72,15 +76,30 @@ class Admission:
         elif delay < self.delay_s / 2:
             self._set(None)
 
-    def _set(self, rate: float | None) -> None:
-        if (rate is None) != (self.rate is None):
-            log.info("backpressure %s", "off" if rate is None else f"on: {rate:.0f} sends/s")
-        self.rate = rate
-        window = self.open_window if rate is None else 1
+    @property
+    def open_window(self) -> int:
+        """The window while sends go straight through: the budget shared by the connections."""
+        if self.budget <= 0:
+            return self.max_window
+        return max(1, min(self.max_window, self.budget // max(1, self.connections)))
+
+    def set_connections(self, count: int) -> None:
+        """The edge's number of connections changed (the hub's size)."""
+        self.connections = count
+        self._set_window()
+
+    def _set_window(self) -> None:
+        window = self.open_window if self.rate is None else 1
         if window != self.window:
             self.window = window
             if self._on_window is not None:
                 self._on_window(window)
+
+    def _set(self, rate: float | None) -> None:
+        if (rate is None) != (self.rate is None):
+            log.info("backpressure %s", "off" if rate is None else f"on: {rate:.0f} sends/s")
+        self.rate = rate
+        self._set_window()
         if rate is None:
             while self._waiters:   # let everyone through
                 self._waiters.popleft().set()

@@ -220,8 +220,11 @@ class Session:
         # carry the edge): the client's first frames need not wait for it.
         self.spawn(self._register)
         self.spawn(self._heartbeat)
-        if d.admission is not None and d.admission.window != d.admission.open_window:
-            self.flow(d.admission.window)   # joining while the edge holds sends back
+        if d.admission is not None:
+            before = d.admission.window
+            d.admission.set_connections(len(d.hub))   # a changed window is announced to all, us too
+            if d.admission.window == before != s.flow_window:
+                self.flow(before)   # joining with less than the default window
         self.spawn(self._refresh)
         self._greenlets.append(gevent.spawn_later(
             max(0.0, self.identity.expires_at - d.clock()), self._token_expired))
@@ -332,6 +335,8 @@ class Session:
         if not self._admitted:
             return
         d.hub.remove(self)
+        if d.admission is not None:
+            d.admission.set_connections(len(d.hub))
         rooms = self.rules.leave_all()
         try:
             d.connections.unregister(self.id, rooms)

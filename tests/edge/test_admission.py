@@ -144,3 +144,27 @@ def test_lag_reading_against_the_broker(stack_settings):
         assert reading.lag == 6
     finally:
         lag.stop()
+
+
+def test_the_open_window_shares_the_budget_among_the_connections():
+    admission, windows = _admission(flow_budget=100)
+    admission.set_connections(5)
+    assert admission.window == 16 and windows == []      # 5 x 16 is within 100
+    admission.set_connections(10)
+    assert admission.window == 10 and windows == [10]    # 10 connections share 100
+    admission.set_connections(1000)
+    assert admission.window == 1 and windows == [10, 1]  # never below 1
+    # holding back says 1 whatever the budget; caught up, the budget's window again
+    admission.on_reading(LagReading(lag=5000, drain_per_s=100, ingest_per_s=100, at=1.0))
+    admission.set_connections(20)
+    assert admission.window == 1
+    admission.on_reading(LagReading(lag=10, drain_per_s=100, ingest_per_s=100, at=2.0))
+    assert admission.window == 5 and windows[-1] == 5
+    admission.set_connections(0)
+    assert admission.window == 16
+
+
+def test_no_budget_keeps_the_configured_window():
+    admission, windows = _admission(flow_budget=0)
+    admission.set_connections(100_000)
+    assert admission.window == 16 and windows == []

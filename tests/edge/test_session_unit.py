@@ -389,3 +389,28 @@ def test_coming_back_gets_what_changed_among_the_messages_it_had(world):
     assert [(f["type"], f.get("seq")) for f in frames] == [("deleted", 1), ("reaction", 3), ("message", 4),
                                                            ("subscribed", None)]
     assert frames[1]["counts"] == {"👍": 1} and "userId" not in frames[1]
+
+
+def test_connections_share_the_flow_budget_and_are_told_their_window():
+    from websocket_edge.admission import Admission
+
+    settings = Settings(outbound_queue_size=64, heartbeat_ms=60000, flow_window=16, flow_budget=8)
+    store = FakeStore()
+    deps = EdgeDeps(settings=settings, producer=FakeProducer(), connections=store, rooms=store, messages=store,
+                    clock=time.time)
+    deps.admission = Admission(settings, on_window=lambda w: [s.flow(w) for s in deps.hub.sessions()])
+    sockets, runners = [], []
+    for user in ("alice", "bob"):
+        ws = FakeWS()
+        environ = {handshake.ENV_IDENTITY: Identity(user, "customer", time.time() + 600),
+                   handshake.ENV_SUBPROTOCOL: "tidings.json", "REMOTE_ADDR": "10.0.0.1"}
+        runners.append(gevent.spawn(Session(ws, environ, deps).run))
+        sockets.append(ws)
+        settle()
+    flows = [[f["window"] for f in ws.frames() if f["type"] == "flow"] for ws in sockets]
+    assert flows == [[8, 4], [4]]   # alone: 8 of the budget; two: 4 each, both told once
+    sockets[1].inbox.put(None)      # bob leaves: alice may have 8 again
+    runners[1].join(timeout=5)
+    assert [f["window"] for f in sockets[0].frames() if f["type"] == "flow"] == [8, 4, 8]
+    sockets[0].inbox.put(None)
+    runners[0].join(timeout=5)
