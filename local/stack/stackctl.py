@@ -17,7 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from functions.settings import SettingsError
-from local.stack import logs, process
+from local.stack import process
+from local.stack import logs as log_files   # `logs` is the command below
 from local.stack.dynalite import DynaliteSetupError
 from local.stack.kafka import KafkaSetupError
 from local.stack.stack import Stack, StackError, StartResult
@@ -189,11 +190,11 @@ def logs(name: str, follow: bool = False, lines: int = 50) -> None:
         raise CommandFailed(f"no log yet for {name} ({path}); start it with `invoke up`")
     if follow:
         try:
-            logs.follow(path, lines)
+            log_files.follow(path, lines)
         except KeyboardInterrupt:
             pass
     else:
-        print(logs.tail(path, lines))
+        print(log_files.tail(path, lines))
 
 
 def main(argv: list[str] | None = None) -> int:
