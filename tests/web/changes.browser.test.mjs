@@ -3,9 +3,9 @@
 // other's changes live; a refused change says why; a reload shows the final state from history.
 // Run through pytest (tests/web/test_browser.py::test_message_menu_in_chromium).
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 
-import { launch, openRoom, pageUrl, refreshRooms, screenshot, send, signIn, unique, waitSent, waitText,
+import { launch, openRoom, pageUrl, refreshRooms, screenshot, send, signIn, steps, unique, waitSent, waitText,
   watchErrors } from './lib.mjs';
 
 const customer = unique('cust');
@@ -20,27 +20,9 @@ let browser;
 let pageC;   // the customer (the room's creator), on edge 0
 let pageG;   // the groomer, on edge 1
 let pageErrors = () => [];
-let failedStep = null;
 let questionId = null;
 
-function step(name, fn, timeout = 60000) {
-  it(name, { timeout }, async (t) => {
-    if (failedStep) {
-      t.skip(`an earlier step failed: ${failedStep}`);
-      return;
-    }
-    try {
-      await fn();
-    } catch (err) {
-      failedStep = name;
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 40);
-      for (const [who, page] of [['customer', pageC], ['groomer', pageG]]) {
-        if (page && !page.isClosed()) await screenshot(page, `FAILED-changes-${slug}-${who}`).catch(() => {});
-      }
-      throw err;
-    }
-  });
-}
+const step = steps('changes-', () => [['customer', pageC], ['groomer', pageG]]);
 
 const message = (page, id) => page.locator(`#messages .msg[data-message-id="${id}"]`);
 

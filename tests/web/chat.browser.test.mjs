@@ -5,11 +5,11 @@
 // The steps build on each other (one room, one conversation), so they run in order.
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 
 import {
   apiHistory, config, launch, openRoom, pageUrl, recordConnection, recordStatuses, refreshRooms, screenshot, send,
-  shown, signIn, statusesOf, unique, unreadOf, waitSent, waitText, watchErrors,
+  shown, signIn, statusesOf, steps, unique, unreadOf, waitSent, waitText, watchErrors,
 } from './lib.mjs';
 
 const customer = unique('cust');
@@ -25,28 +25,7 @@ let pageC;   // the customer, on edge 0
 let pageG;   // the groomer, on edge 1
 let pageErrors = () => [];   // uncaught errors and console errors of both pages
 
-let failedStep = null;
-
-// A step that leaves screenshots of both pages behind when it fails. The steps build on each
-// other: after a failure the next ones are skipped rather than failing one timeout at a time.
-function step(name, fn, timeout = 60000) {
-  it(name, { timeout }, async (t) => {
-    if (failedStep) {
-      t.skip(`an earlier step failed: ${failedStep}`);
-      return;
-    }
-    try {
-      await fn();
-    } catch (err) {
-      failedStep = name;
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 40);
-      for (const [who, page] of [['customer', pageC], ['groomer', pageG]]) {
-        if (page && !page.isClosed()) await screenshot(page, `FAILED-${slug}-${who}`).catch(() => {});
-      }
-      throw err;
-    }
-  });
-}
+const step = steps('', () => [['customer', pageC], ['groomer', pageG]]);
 
 // No gap, no duplicate: the stored messages shown are consecutive seqs, each once, and equal to
 // the room's history from the API.

@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { it } from 'node:test';
 
 export function env(name, fallback) {
   const value = process.env[name];
@@ -52,6 +53,31 @@ export async function screenshot(page, name) {
   const path = join(config.artifacts, `${name}.png`);
   await page.screenshot({ path });
   return path;
+}
+
+// `step(name, fn)` for tests whose steps build on each other: after a failure the next steps
+// are skipped rather than failing one timeout at a time, and the failing step leaves a
+// screenshot of each page `pages()` names ([who, page] pairs), `FAILED-<prefix><step>-<who>`.
+export function steps(prefix, pages) {
+  let failedStep = null;
+  return function step(name, fn, timeout = 60000) {
+    it(name, { timeout }, async (t) => {
+      if (failedStep) {
+        t.skip(`an earlier step failed: ${failedStep}`);
+        return;
+      }
+      try {
+        await fn();
+      } catch (err) {
+        failedStep = name;
+        const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 40);
+        for (const [who, page] of pages()) {
+          if (page && !page.isClosed()) await screenshot(page, `FAILED-${prefix}${slug}-${who}`).catch(() => {});
+        }
+        throw err;
+      }
+    });
+  };
 }
 
 // Everything the page logs that looks wrong (uncaught errors, console errors) is collected, so a
