@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 
-import { launch, openRoom, pageUrl, refreshRooms, screenshot, send, signIn, steps, unique, waitSent, waitText,
-  watchErrors } from './lib.mjs';
+import { launchPair, openRoom, pageUrl, refreshRooms, screenshot, send, signIn, steps, unique, waitSent,
+  waitText } from './lib.mjs';
 
 const customer = unique('cust');
 const groomer = unique('groom');
@@ -64,16 +64,8 @@ async function until(page, id, predicate, what, timeout = 15000) {
 
 describe('the message menu: reply, react, edit, delete across two users and two edges', () => {
   before(async () => {
-    browser = await launch();
-    const ctxC = await browser.newContext({ viewport: VIEWPORT });
-    const ctxG = await browser.newContext({ viewport: VIEWPORT });
-    pageC = await ctxC.newPage();
-    pageG = await ctxG.newPage();
-    for (const ctx of [ctxC, ctxG]) ctx.setDefaultTimeout(15000);
+    ({ browser, pageC, pageG, pageErrors } = await launchPair(VIEWPORT));
     for (const page of [pageC, pageG]) page.on('dialog', (dialog) => dialog.accept());
-    const errC = watchErrors(pageC, 'customer');
-    const errG = watchErrors(pageG, 'groomer');
-    pageErrors = () => [...errC, ...errG];
   });
 
   after(async () => {

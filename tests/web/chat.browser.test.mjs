@@ -8,8 +8,8 @@ import { copyFileSync } from 'node:fs';
 import { after, before, describe } from 'node:test';
 
 import {
-  apiHistory, config, launch, openRoom, pageUrl, recordConnection, recordStatuses, refreshRooms, screenshot, send,
-  shown, signIn, statusesOf, steps, unique, unreadOf, waitSent, waitText, watchErrors,
+  apiHistory, config, launchPair, openRoom, pageUrl, recordConnection, recordStatuses, refreshRooms, screenshot, send,
+  shown, signIn, statusesOf, steps, unique, unreadOf, waitSent, waitText,
 } from './lib.mjs';
 
 const customer = unique('cust');
@@ -43,15 +43,7 @@ async function assertGapless(page) {
 
 describe('the web client in Chromium, customer and groomer on two edges', () => {
   before(async () => {
-    browser = await launch();
-    ctxC = await browser.newContext({ viewport: VIEWPORT });
-    ctxG = await browser.newContext({ viewport: VIEWPORT });
-    pageC = await ctxC.newPage();
-    pageG = await ctxG.newPage();
-    for (const ctx of [ctxC, ctxG]) ctx.setDefaultTimeout(15000);
-    const errC = watchErrors(pageC, 'customer');
-    const errG = watchErrors(pageG, 'groomer');
-    pageErrors = () => [...errC, ...errG];
+    ({ browser, ctxC, ctxG, pageC, pageG, pageErrors } = await launchPair(VIEWPORT));
   });
 
   after(async () => {

@@ -55,6 +55,20 @@ export async function screenshot(page, name) {
   return path;
 }
 
+// A browser with a customer's and a groomer's page, each in a context of its own, and
+// `pageErrors()`: what both pages logged that looks wrong (watchErrors).
+export async function launchPair(viewport) {
+  const browser = await launch();
+  const ctxC = await browser.newContext({ viewport });
+  const ctxG = await browser.newContext({ viewport });
+  const pageC = await ctxC.newPage();
+  const pageG = await ctxG.newPage();
+  for (const ctx of [ctxC, ctxG]) ctx.setDefaultTimeout(15000);
+  const errC = watchErrors(pageC, 'customer');
+  const errG = watchErrors(pageG, 'groomer');
+  return { browser, ctxC, ctxG, pageC, pageG, pageErrors: () => [...errC, ...errG] };
+}
+
 // `step(name, fn)` for tests whose steps build on each other: after a failure the next steps
 // are skipped rather than failing one timeout at a time, and the failing step leaves a
 // screenshot of each page `pages()` names ([who, page] pairs), `FAILED-<prefix><step>-<who>`.
