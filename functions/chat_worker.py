@@ -84,7 +84,7 @@ class ChatWorker:
                 plan = self._partition(key, first, last, parsed, rooms_read)
                 deliveries.extend(plan.deliveries)
                 stats.update(plan.stats)
-                self.memory.forget_subscribers(plan.resubscribed)
+                self.memory.subscribers.forget(plan.resubscribed)
         except BaseException:
             self.memory.forget(keys)   # the retry reads the commit item and the rooms again
             raise
@@ -256,16 +256,16 @@ class ChatWorker:
     def fan_out(self, deliveries: list[Delivery], stats: Counter) -> None:
         now = self.clock()
         rooms = {d.room_id for d in deliveries if not isinstance(d, ToConnection)}
-        items = dict(self.memory.subscribers(rooms))
+        items = dict(self.memory.subscribers.get(rooms))
         unread = rooms - set(items)
         if unread:
             # Read after the messages are stored: an edge adds a subscription before it reads
             # the room's stored seq, so one of the two sees the other (and an edge re-reads
             # once the copies remembered here have expired).
-            read_at = self.memory.clock()
+            read_at = self.memory.subscribers.clock()
             fresh = {i["roomId"]: i for i in
                      self.store.batch_get({tables.ROOMS: [{"roomId": r} for r in unread]})[tables.ROOMS]}
-            self.memory.remember_subscribers(fresh, read_at)
+            self.memory.subscribers.remember(fresh, read_at)
             items.update(fresh)
         subs = {room: live_subscribers(item, now) for room, item in items.items()}
         per_edge: dict[str, list] = defaultdict(list)
@@ -286,7 +286,7 @@ class ChatWorker:
         if not gone:
             return
         stats["gone"] = len(gone)
-        self.memory.drop_connections(gone)
+        self.memory.subscribers.drop_connections(gone)
         try:
             self.connections.remove_gone({room: [c for c in gone if c in (item.get("subs") or {})]
                                           for room, item in items.items()}, gone)

@@ -111,9 +111,12 @@ class Settings:
     bisect_on_error: bool = field(default=True, metadata={"env": "TIDINGS_BISECT_ON_ERROR"})
     # How long a warm chat worker trusts a membership it read (functions/worker_memory.py).
     member_cache_s: float = field(default=30.0, metadata={"env": "TIDINGS_MEMBER_CACHE_S"})
-    # How long a warm chat worker reuses a room's subscribers it read; an edge re-reads a room it
-    # subscribes to once this has passed, so nothing is missed (functions/worker_memory.py).
-    subs_cache_s: float = field(default=2.0, metadata={"env": "TIDINGS_SUBS_CACHE_S"})
+    # How long a warm chat worker (and the notifier) reuses a room's subscribers it read, unless
+    # a presence record of the room comes first; an edge re-reads a room it subscribes to once
+    # this has passed, so nothing is missed (functions/remembered_rooms.py). Longer: fewer store
+    # reads (one per room per batch at 2 s in V4); a message that raced a new subscription
+    # reaches it up to this late in a room where nothing follows it.
+    subs_cache_s: float = field(default=10.0, metadata={"env": "TIDINGS_SUBS_CACHE_S"})
     # How long after sending a sender may edit a message (from the message's sentAt to the
     # edit's, both stamped by an edge); the chat worker refuses later edits (too_late).
     edit_window_s: int = field(default=900, metadata={"env": "TIDINGS_EDIT_WINDOW_S"})

@@ -9,11 +9,8 @@ Every entry saves store reads on the hot path, and the store bounds the pipeline
   partition is forgotten. Any failure forgets the batch's partitions.
 - Memberships, positive only, for `member_ttl_s`: members are added far more often than
   removed, and a removal reaches a warm worker within that time (0 turns this off).
-- Subscribers (a room's `subs`), for `subs_ttl_s` after they were read, and not past a
-  presence record of the room: an edge produces one right after a subscription is added or
-  removed, so records behind it in the partition are fanned out to fresh subscribers. An
-  edge that adds a subscription also reads the room's stored seq again once `subs_ttl_s` has
-  passed (websocket_edge/session.py), for what a stale copy missed before its presence record.
+- Subscribers (the rooms' items), for `subs_ttl_s` and not past a presence record of the
+  room: functions/remembered_rooms.py says why that is safe.
 """
 
 from __future__ import annotations
@@ -21,15 +18,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from functions.partition_commit import CommitState
+from functions.remembered_rooms import RememberedRooms
 from functions.room_state import RoomState
 
 MAX_MEMBERS = 200_000
 MAX_ROOMS_PER_PARTITION = 50_000
-MAX_SUBSCRIBER_ROOMS = 100_000
 
 
 @dataclass
@@ -48,12 +45,11 @@ class PartitionMemory:
 class WorkerMemory:
     def __init__(self, member_ttl_s: float, subs_ttl_s: float = 0.0, clock=time.monotonic):
         self.member_ttl_s = member_ttl_s
-        self.subs_ttl_s = subs_ttl_s
         self.clock = clock
         self._lock = threading.Lock()   # the local runner invokes partitions from several threads
         self._members: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._partitions: dict[str, PartitionMemory] = {}
-        self._subs: OrderedDict[str, tuple[float, Mapping]] = OrderedDict()
+        self.subscribers = RememberedRooms(subs_ttl_s, clock)   # rooms' items for the fan-out
 
     # --- partitions -------------------------------------------------------------------------
     def partition(self, partition: str, first_offset: int) -> PartitionMemory | None:
@@ -94,41 +90,3 @@ class WorkerMemory:
                 self._members.move_to_end(pair)
             while len(self._members) > MAX_MEMBERS:
                 self._members.popitem(last=False)
-
-    # --- subscribers ------------------------------------------------------------------------
-    def subscribers(self, rooms: Iterable[str]) -> dict[str, Mapping]:
-        """The room items (with `subs`) read less than subs_ttl_s ago."""
-        now = self.clock()
-        with self._lock:
-            out = {}
-            for room in rooms:
-                entry = self._subs.get(room)
-                if entry is not None and now - entry[0] < self.subs_ttl_s:
-                    out[room] = entry[1]
-            return out
-
-    def remember_subscribers(self, items: Mapping[str, Mapping], read_at: float) -> None:
-        """Room items read at `read_at` (this memory's clock, taken before the read)."""
-        if self.subs_ttl_s <= 0:
-            return
-        with self._lock:
-            for room, item in items.items():
-                self._subs[room] = (read_at, item)
-                self._subs.move_to_end(room)
-            while len(self._subs) > MAX_SUBSCRIBER_ROOMS:
-                self._subs.popitem(last=False)
-
-    def forget_subscribers(self, rooms: Iterable[str]) -> None:
-        with self._lock:
-            for room in rooms:
-                self._subs.pop(room, None)
-
-    def drop_connections(self, gone: set[str]) -> None:
-        """Connections an edge answered 410 for: out of every remembered room."""
-        if not gone:
-            return
-        with self._lock:
-            for room, (read_at, item) in list(self._subs.items()):
-                subs = item.get("subs") or {}
-                if any(c in subs for c in gone):
-                    self._subs[room] = (read_at, {**item, "subs": {c: e for c, e in subs.items() if c not in gone}})

@@ -5,7 +5,9 @@ chat path reads, so a slow or absent push service delays only its own consumer g
 Per batch:
 1. the `chat.send` records, then wait (polling the partitions' commits, up to
    TIDINGS_PUSH_STORE_WAIT_S) until the chat worker has committed them;
-2. the rooms' items (live subscribers, name); a room where every member (remembered for
+2. the rooms' items (live subscribers, name; remembered like the chat worker's, for
+   TIDINGS_SUBS_CACHE_S and not past a presence record of the room: functions/remembered_rooms.py);
+   a room where every member (remembered for
    TIDINGS_MEMBER_CACHE_S) other than the sender is online is done (the usual case in a busy
    chat); for the others: the message a record became (the room's stored item with that
    partition and offset: refused records, resends and replays stored nothing and get no
@@ -37,6 +39,7 @@ from functions.push.member_state import MemberState
 from functions.push.recipients import Recipient, choose, text
 from functions.push.sending import Notification, Outcome, Result, with_retries
 from functions.read_marks import unread
+from functions.remembered_rooms import RememberedRooms
 from functions.settings import Settings
 from functions.store import Store
 
@@ -65,19 +68,24 @@ class Send:
     client_msg_id: str
 
 
-def sends_of(event: KafkaEvent) -> list[Send]:
-    """The well-formed chat.send records (anything else is the chat worker's to refuse)."""
-    out = []
+def sends_of(event: KafkaEvent) -> tuple[list[Send], set[str]]:
+    """The well-formed chat.send records (anything else is the chat worker's to refuse), and
+    the rooms of presence records: their subscribers changed."""
+    out, resubscribed = [], set()
     for key, records in event.partitions():
         for record in records:
             try:
                 v = record.json_value
             except Exception:  # noqa: BLE001 - not JSON: the chat worker dead-letters it
                 continue
-            if (isinstance(v, dict) and v.get("type") == c.RECORD_SEND
+            if not isinstance(v, dict):
+                continue
+            if v.get("type") == c.RECORD_PRESENCE and isinstance(v.get("roomId"), str):
+                resubscribed.add(v["roomId"])
+            elif (v.get("type") == c.RECORD_SEND
                     and all(isinstance(v.get(f), str) for f in ("roomId", "senderId", "clientMsgId"))):
                 out.append(Send(key, record.offset, v["roomId"], v["senderId"], v["clientMsgId"]))
-    return out
+    return out, resubscribed
 
 
 def build_senders(settings: Settings) -> dict[str, Any]:
@@ -101,20 +109,23 @@ class Notifier:
         self.clock, self.sleep = clock, sleep
         self.pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="push")
         self._members: dict[str, tuple[float, set[str]]] = {}   # room -> (read at, member ids)
+        self.rooms = RememberedRooms(settings.subs_cache_s)
 
     def __call__(self, event: dict, context: Any = None) -> dict:
         bind_invocation(context)
         kafka = KafkaEvent(event)
         if not kafka.is_kafka:
             raise ValueError(f"not a Kafka event: eventSource={event.get('eventSource')!r}")
-        sends = sends_of(kafka)
+        sends, resubscribed = sends_of(kafka)
+        # A presence record precedes this batch's later sends; a copy read before it may miss
+        # a join or keep a leave, so the batch reads those rooms afresh.
+        self.rooms.forget(resubscribed)
         if not sends or not self.senders:
             return {"batchItemFailures": []}
         self.await_committed(sends)
         stats: Counter = Counter()
         now = self.clock()
-        rooms = {i["roomId"]: i for i in self.store.batch_get(
-            {tables.ROOMS: [{"roomId": r} for r in {s.room for s in sends}]})[tables.ROOMS]}
+        rooms = self.rooms_of({s.room for s in sends})
         online = {r: {e.get("u") for e in live_subscribers(item, now).values()} for r, item in rooms.items()}
         # Only rooms where someone may be offline are read further (who stored what, read marks,
         # mutes): in a busy chat every member is usually online, and this runs for every message.
@@ -144,6 +155,18 @@ class Notifier:
             if self.clock() >= deadline:
                 raise NotYetStored(f"{waiting} record(s) not stored after {self.settings.push_store_wait_s}s")
             self.sleep(POLL_S)
+
+    def rooms_of(self, room_ids: set[str]) -> dict[str, dict]:
+        """The rooms' items (subscribers, name): remembered ones, the others in one read."""
+        rooms = dict(self.rooms.get(room_ids))
+        unread = room_ids - set(rooms)
+        if unread:
+            read_at = self.rooms.clock()
+            fresh = {i["roomId"]: i for i in self.store.batch_get(
+                {tables.ROOMS: [{"roomId": r} for r in unread]})[tables.ROOMS]}
+            self.rooms.remember(fresh, read_at)
+            rooms.update(fresh)
+        return rooms
 
     def known_members(self, room_id: str) -> set[str]:
         """The room's member ids, remembered for TIDINGS_MEMBER_CACHE_S (who *may* need a push;

@@ -57,16 +57,16 @@ def test_subscribers_are_reused_for_their_ttl_from_the_read():
     memory = WorkerMemory(30, subs_ttl_s=2, clock=clock)
     read_at = clock.now
     clock.now += 0.5   # the read took a while: the TTL counts from before it
-    memory.remember_subscribers({"r1": {"roomId": "r1", "subs": {"c1": {"e": "http://e"}, "c2": {"e": "http://e"}}}},
+    memory.subscribers.remember({"r1": {"roomId": "r1", "subs": {"c1": {"e": "http://e"}, "c2": {"e": "http://e"}}}},
                                 read_at)
-    assert set(memory.subscribers({"r1", "r2"})) == {"r1"}
-    memory.drop_connections({"c2"})
-    assert set(memory.subscribers({"r1"})["r1"]["subs"]) == {"c1"}
+    assert set(memory.subscribers.get({"r1", "r2"})) == {"r1"}
+    memory.subscribers.drop_connections({"c2"})
+    assert set(memory.subscribers.get({"r1"})["r1"]["subs"]) == {"c1"}
     clock.now += 1.6
-    assert memory.subscribers({"r1"}) == {}
+    assert memory.subscribers.get({"r1"}) == {}
     off = WorkerMemory(30, subs_ttl_s=0)
-    off.remember_subscribers({"r1": {"roomId": "r1"}}, 0)
-    assert off.subscribers({"r1"}) == {}
+    off.subscribers.remember({"r1": {"roomId": "r1"}}, 0)
+    assert off.subscribers.get({"r1"}) == {}
 
 
 def test_memory_is_bounded(monkeypatch):
