@@ -34,6 +34,8 @@ BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 PREVIEW_CHARS = 200
 LATEST_PAGE = 8           # newest items read per room to find its last stored one
+STORED_AT_SLACK = 4       # stored_at's first page: the offsets asked for and this many more
+MAX_STORED_AT_PAGE = 128
 DIGEST_CHARS = 16
 
 _serializer = TypeSerializer()
@@ -359,14 +361,18 @@ class Store:
                 out[room] = self.settled([out[room]], commits)[0]
         return out
 
-    def stored_at(self, room_id: str, partition: str, offsets: Iterable[int], page: int = 32) -> dict[int, dict]:
+    def stored_at(self, room_id: str, partition: str, offsets: Iterable[int], page: int | None = None,
+                  commits: Mapping[str, int] | None = None) -> dict[int, dict]:
         """The room's stored messages that the records at these offsets of `partition` became
         (offset -> item); a record that stored nothing (refused, a resend) is absent. Reads
-        newest first and stops below the smallest offset asked for."""
+        newest first, a page at a time (by default a few more than asked for: they are usually
+        the newest), and stops below the smallest offset asked for. `commits`: the partitions'
+        commits as the caller read them (at least as far as these offsets), else read here."""
         wanted = set(offsets)
         if not wanted:
             return {}
-        commits = self.commits([partition])
+        page = page or len(wanted) + STORED_AT_SLACK
+        commits = dict(commits) if commits is not None and partition in commits else self.commits([partition])
         committed = commits[partition]
         found: dict[int, dict] = {}
         before = None
@@ -380,6 +386,7 @@ class Store:
                     i.get("partition") == partition and i.get("offset", 0) < min(wanted) for i in items):
                 return found
             before = items[-1]["seq"]
+            page = min(page * 2, MAX_STORED_AT_PAGE)   # deeper than expected: larger steps
 
     def heads(self, room_ids: Iterable[str]) -> dict[str, dict]:
         """{roomId: {"roomId", "lastSeq", "lastMessage"}} for the rooms with a stored message."""

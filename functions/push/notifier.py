@@ -122,7 +122,7 @@ class Notifier:
         self.rooms.forget(resubscribed)
         if not sends or not self.senders:
             return {"batchItemFailures": []}
-        self.await_committed(sends)
+        commits = self.await_committed(sends)
         stats: Counter = Counter()
         now = self.clock()
         rooms = self.rooms_of({s.room for s in sends})
@@ -130,12 +130,15 @@ class Notifier:
         # Only rooms where someone may be offline are read further (who stored what, read marks,
         # mutes): in a busy chat every member is usually online, and this runs for every message.
         maybe = [s for s in sends if s.room in rooms and self.known_members(s.room) - online[s.room] - {s.sender}]
-        stored = self.stored(maybe) if maybe else {}
+        stored = self.stored(maybe, commits) if maybe else {}
         if stored:
+            members: dict[str, list[dict]] = {}   # read fresh (read marks, mutes), rooms in parallel
+            self.store.in_parallel(lambda room_id: members.__setitem__(room_id, self.members.of_room(room_id)),
+                                   list(stored))
             chosen: list[tuple[Recipient, dict]] = []
             for room_id, items in stored.items():
                 chosen += [(r, rooms[room_id]) for r in
-                           choose(items, self.members.of_room(room_id), online[room_id], int(now * 1000))]
+                           choose(items, members[room_id], online[room_id], int(now * 1000))]
             stats.update(self.pool.map(lambda pair: self.push(*pair), chosen))
         log.info("push_batch", records=len(sends), rooms=len(rooms), maybe_offline=len({s.room for s in maybe}),
                  stored=sum(len(v) for v in stored.values()), **stats)
@@ -144,14 +147,15 @@ class Notifier:
         return {"batchItemFailures": []}
 
     # --- 1: what the chat worker stored ------------------------------------------------------
-    def await_committed(self, sends: list[Send]) -> None:
-        """Until the chat worker has committed every one of these records (stored or refused)."""
+    def await_committed(self, sends: list[Send]) -> dict[str, int]:
+        """Until the chat worker has committed every one of these records (stored or refused);
+        the partitions' commits then."""
         deadline = self.clock() + self.settings.push_store_wait_s
         while True:
             commits = self.store.commits({s.partition for s in sends})
             waiting = sum(1 for s in sends if s.offset > commits[s.partition])
             if not waiting:
-                return
+                return commits
             if self.clock() >= deadline:
                 raise NotYetStored(f"{waiting} record(s) not stored after {self.settings.push_store_wait_s}s")
             self.sleep(POLL_S)
@@ -181,15 +185,21 @@ class Notifier:
             self._members.pop(next(iter(self._members)))
         return members
 
-    def stored(self, sends: list[Send]) -> dict[str, list[dict]]:
-        """Room -> the message items these (committed) records became."""
+    def stored(self, sends: list[Send], commits: dict[str, int]) -> dict[str, list[dict]]:
+        """Room -> the message items these records became (committed as of `commits`); the
+        rooms are read in parallel."""
         groups: dict[tuple[str, str], set[int]] = {}
         for s in sends:
             groups.setdefault((s.room, s.partition), set()).add(s.offset)
+        found: dict[tuple[str, str], dict[int, dict]] = {}
+
+        def read(group: tuple[str, str]) -> None:
+            found[group] = self.store.stored_at(*group, groups[group], commits=commits)
+
+        self.store.in_parallel(read, list(groups))
         out: dict[str, list[dict]] = {}
-        for (room, partition), offsets in groups.items():
-            found = self.store.stored_at(room, partition, offsets)
-            out.setdefault(room, []).extend(found[o] for o in sorted(found))
+        for (room, _partition), items in found.items():
+            out.setdefault(room, []).extend(items[o] for o in sorted(items))
         return {room: items for room, items in out.items() if items}
 
     # --- 3: one recipient ----------------------------------------------------------------------

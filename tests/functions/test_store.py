@@ -214,6 +214,23 @@ def test_stored_at_finds_what_records_became(settings, ddb, uid):
     assert store.stored_at(room, "another-partition", {12}) == {}
 
 
+def test_stored_at_by_default_reads_a_small_page_then_deeper(settings, ddb, uid, monkeypatch):
+    store = Store(settings, ddb)
+    room = uid("room")
+    store.batch_write({tables.MESSAGES: [_msg(room, s) for s in range(1, 41)]})   # offsets 11..50
+    _commit(settings, ddb, room, 40)
+    pages = []
+    newest = store.newest
+    monkeypatch.setattr(store, "newest", lambda *a, **k: pages.append(a[1]) or newest(*a, **k))
+    monkeypatch.setattr(store, "commits", lambda partitions: pytest.fail("the caller's commits are enough"))
+    commits = {_partition(room): 50}
+    assert {o: i["seq"] for o, i in store.stored_at(room, _partition(room), {50}, commits=commits).items()} == {50: 40}
+    assert pages == [5]                                        # the newest few: one small page
+    pages.clear()
+    assert {o: i["seq"] for o, i in store.stored_at(room, _partition(room), {13}, commits=commits).items()} == {13: 3}
+    assert pages == [5, 10, 20, 40]                            # deeper: pages double
+
+
 def test_committed_seq_if_member(settings, ddb, uid):
     from functions.rooms import Rooms
 
