@@ -112,37 +112,57 @@ def _is_url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://"))
 
 
+_TEXTS = (c.RECORD_SEND, c.RECORD_EDIT)            # records with a body
+_WITH_IDS = (c.RECORD_SEND, *c.RECORD_CHANGES)     # records with a clientMsgId
+
+
 def invalid_reason(v: dict, key: bytes | None) -> str | None:
-    """Why a record breaks the contract (the first reason), or None."""
+    """Why a record breaks the contract (the first reason), or None. Checked in this order,
+    each only as far as needed: it runs for every record."""
     kind, body, sent_at, conn = v.get("type"), v.get("body"), v.get("sentAt"), v.get("connectionId")
-    texts = (c.RECORD_SEND, c.RECORD_EDIT)            # records with a body
-    ids = (c.RECORD_SEND, *c.RECORD_CHANGES)          # records with a clientMsgId
-    target = c.parse_message_id(v.get("messageId"))
-    reply_to = v.get("replyTo")
-    replied = c.parse_message_id(reply_to)
-    checks = (
-        (v.get("v", c.SCHEMA_VERSION) == c.SCHEMA_VERSION, f"unsupported schema version {v.get('v')!r}"),
-        (kind in c.RECORD_KINDS, f"unknown record type {kind!r}"),
-        (c.ROOM_ID.valid(v.get("roomId")), "invalid roomId"),
-        (c.USER_ID.valid(v.get("senderId")), "invalid senderId"),
-        (v.get("senderRole") in c.ROLES, "invalid senderRole"),
-        (type(sent_at) is int and sent_at >= 0, "invalid sentAt"),
-        (isinstance(conn, str) and 0 < len(conn) <= MAX_CONNECTION_ID_CHARS, "invalid connectionId"),
-        (_is_url(v.get("edgeUrl")), "invalid edgeUrl"),
-        (key is None or key == str(v.get("roomId")).encode(), "record key is not the room id"),
-        (kind not in ids or c.CLIENT_MSG_ID.valid(v.get("clientMsgId")), "invalid clientMsgId"),
-        (kind not in texts or (isinstance(body, str) and body.strip() != ""), "body must be non-empty text"),
-        (kind not in texts or not isinstance(body, str) or len(body) <= c.MAX_BODY_CHARS,
-         f"body longer than {c.MAX_BODY_CHARS} characters"),
-        (kind not in c.RECORD_CHANGES or target is not None, "invalid messageId"),
-        (kind not in c.RECORD_CHANGES or target is None or target[0] == v.get("roomId"), "messageId is not a message of this room"),
-        (kind != c.RECORD_SEND or reply_to is None or replied is not None, "invalid replyTo"),
-        (kind != c.RECORD_SEND or replied is None or replied[0] == v.get("roomId"),
-         "replyTo is not a message of this room"),
-        (kind != c.RECORD_REACT or c.is_single_emoji(v.get("emoji")), "a reaction is exactly one emoji"),
-        (kind != c.RECORD_PRESENCE or v.get("state") in PRESENCE_STATES, "invalid presence state"),
-    )
-    return next((reason for ok, reason in checks if not ok), None)
+    room = v.get("roomId")
+    if v.get("v", c.SCHEMA_VERSION) != c.SCHEMA_VERSION:
+        return f"unsupported schema version {v.get('v')!r}"
+    if kind not in c.RECORD_KINDS:
+        return f"unknown record type {kind!r}"
+    if not c.ROOM_ID.valid(room):
+        return "invalid roomId"
+    if not c.USER_ID.valid(v.get("senderId")):
+        return "invalid senderId"
+    if v.get("senderRole") not in c.ROLES:
+        return "invalid senderRole"
+    if not (type(sent_at) is int and sent_at >= 0):
+        return "invalid sentAt"
+    if not (isinstance(conn, str) and 0 < len(conn) <= MAX_CONNECTION_ID_CHARS):
+        return "invalid connectionId"
+    if not _is_url(v.get("edgeUrl")):
+        return "invalid edgeUrl"
+    if not (key is None or key == str(room).encode()):
+        return "record key is not the room id"
+    if kind in _WITH_IDS and not c.CLIENT_MSG_ID.valid(v.get("clientMsgId")):
+        return "invalid clientMsgId"
+    if kind in _TEXTS:
+        if not (isinstance(body, str) and body.strip() != ""):
+            return "body must be non-empty text"
+        if len(body) > c.MAX_BODY_CHARS:
+            return f"body longer than {c.MAX_BODY_CHARS} characters"
+    if kind in c.RECORD_CHANGES:
+        target = c.parse_message_id(v.get("messageId"))
+        if target is None:
+            return "invalid messageId"
+        if target[0] != room:
+            return "messageId is not a message of this room"
+    if kind == c.RECORD_SEND and v.get("replyTo") is not None:
+        replied = c.parse_message_id(v.get("replyTo"))
+        if replied is None:
+            return "invalid replyTo"
+        if replied[0] != room:
+            return "replyTo is not a message of this room"
+    if kind == c.RECORD_REACT and not c.is_single_emoji(v.get("emoji")):
+        return "a reaction is exactly one emoji"
+    if kind == c.RECORD_PRESENCE and v.get("state") not in PRESENCE_STATES:
+        return "invalid presence state"
+    return None
 
 
 def parse(record: KafkaRecord) -> ChatRecord:
