@@ -86,7 +86,7 @@ variable "chat_topic" {
   default     = "tidings.chat"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9._-]{1,249}$", var.chat_topic))
+    condition     = can(regex(local.kafka_topic_name_pattern, var.chat_topic))
     error_message = "chat_topic must be a valid Kafka topic name."
   }
 }
@@ -97,7 +97,7 @@ variable "dlq_topic" {
   default     = "tidings.chat.dlq"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9._-]{1,249}$", var.dlq_topic))
+    condition     = can(regex(local.kafka_topic_name_pattern, var.dlq_topic))
     error_message = "dlq_topic must be a valid Kafka topic name."
   }
 }
@@ -119,7 +119,7 @@ variable "consumer_group" {
   default     = "tidings-chat-worker"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9._-]{1,200}$", var.consumer_group))
+    condition     = can(regex(local.consumer_group_name_pattern, var.consumer_group))
     error_message = "consumer_group must be 1-200 of A-Z a-z 0-9 . _ -."
   }
 }

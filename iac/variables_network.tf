@@ -50,7 +50,7 @@ variable "private_subnet_ids" {
   default     = []
 
   validation {
-    condition     = alltrue([for s in var.private_subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    condition     = alltrue([for s in var.private_subnet_ids : can(regex(local.subnet_id_pattern, s))])
     error_message = "private_subnet_ids must be subnet-... ids."
   }
 }
@@ -61,7 +61,7 @@ variable "public_subnet_ids" {
   default     = []
 
   validation {
-    condition     = alltrue([for s in var.public_subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    condition     = alltrue([for s in var.public_subnet_ids : can(regex(local.subnet_id_pattern, s))])
     error_message = "public_subnet_ids must be subnet-... ids."
   }
 }

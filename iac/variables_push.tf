@@ -6,7 +6,7 @@ variable "push_consumer_group" {
   default     = "tidings-notifier"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9._-]{1,200}$", var.push_consumer_group))
+    condition     = can(regex(local.consumer_group_name_pattern, var.push_consumer_group))
     error_message = "push_consumer_group must be 1..200 of [A-Za-z0-9._-]."
   }
 }
