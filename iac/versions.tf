@@ -1,6 +1,7 @@
 terraform {
-  # >= 1.6: `terraform test`, import blocks and cross-object preconditions as used here.
-  required_version = ">= 1.6.0"
+  # >= 1.9: validations that refer to locals (validations.tf); 1.6 brought `terraform test`,
+  # import blocks and the cross-object preconditions used here.
+  required_version = ">= 1.9.0"
 
   required_providers {
     aws = {

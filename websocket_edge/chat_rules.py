@@ -2,7 +2,7 @@
 fill and revocation. The transport (greenlets, queue, heart-beats, rate limits) is
 session.py's; the rules reach it only through the small `Outbox` below, and the store and
 Kafka only through the typed ports of ports.py, so they are tested with fakes of both
-(tests/edge/test_chat_rules.py).
+(tests/websocket_edge/test_chat_rules.py).
 
 Membership is read AFTER what it guards (docs/guarantees.md, "Security model"): the
 subscription entry is written, the room's committed seq read, and only then is membership

@@ -4,14 +4,13 @@ Wire format: command EOL *(header EOL) EOL *OCTET NUL *(EOL), EOL = [CR] LF. Any
 the input raises `StompError(message, receipt_id)` and nothing else; the work per input byte
 and the memory held for a frame are bounded by the limits. STOMP errors are fatal to a
 connection: after one, a `Parser` refuses further input.
+The handshake's terms are `stomp_handshake.py`, the chat's destinations `stomp_destinations.py`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-
-from functions.contracts import ROOM_ID
 
 CLIENT_COMMANDS = frozenset({
     "CONNECT", "STOMP", "SEND", "SUBSCRIBE", "UNSUBSCRIBE", "ACK", "NACK",
@@ -22,9 +21,6 @@ COMMANDS = CLIENT_COMMANDS | SERVER_COMMANDS
 # Headers of these frames are never escaped (STOMP 1.2, "Value Encoding"). STOMP is CONNECT
 # under another name, and clients (stomp.py) send it unescaped too.
 UNESCAPED_COMMANDS = frozenset({"CONNECT", "STOMP", "CONNECTED"})
-
-SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")  # ascending
-SUBPROTOCOLS = {"v10.stomp": "1.0", "v11.stomp": "1.1", "v12.stomp": "1.2"}
 
 DEFAULT_MAX_HEADERS = 64
 DEFAULT_MAX_LINE = 8 * 1024
@@ -37,8 +33,6 @@ _ESCAPES_11 = str.maketrans({"\\": "\\\\", "\n": "\\n", ":": "\\c"})  # 1.1 has 
 _ESCAPE_RE = re.compile(r"\\(.?)", re.S)
 _EOLS_RE = re.compile(rb"(?:\r?\n)+")
 _DIGITS_RE = re.compile(r"[0-9]{1,12}")
-_HEARTBEAT_RE = re.compile(r"\s*([0-9]{1,10})\s*,\s*([0-9]{1,10})\s*")
-_VERSION_RE = re.compile(r"[0-9]+\.[0-9]+")
 
 
 class StompError(Exception):
@@ -345,95 +339,3 @@ def error(message: str, body: bytes | str = b"", receipt_id: str | None = None,
         headers.append(("content-type", "text/plain;charset=utf-8"))
     headers.extend(extra_headers)
     return Frame("ERROR", headers, body)
-
-
-# --- handshake --------------------------------------------------------------------------
-
-def _tokens(offered: str | list[str] | tuple | None) -> list[str]:
-    if isinstance(offered, (list, tuple)):
-        offered = ",".join(offered)
-    return [t.strip().lower() for t in (offered or "").split(",")]
-
-
-def select_subprotocol(offered: str | list[str] | None) -> str | None:
-    """Which Sec-WebSocket-Protocol to answer: the highest vXY.stomp offered, else "stomp"
-    if offered, else None (answer none)."""
-    tokens = _tokens(offered)
-    best = max((t for t in tokens if t in SUBPROTOCOLS), key=SUBPROTOCOLS.get, default=None)
-    return best or ("stomp" if "stomp" in tokens else None)
-
-
-def negotiate_version(accept_version: str | None, offered_subprotocol: str | None = None) -> str:
-    """The highest version the client accepts (no header means 1.0, as the spec says) and
-    we support, restricted to the versions named by the WebSocket subprotocol(s), if any
-    (e.g. "v12.stomp" or "v10.stomp, v11.stomp"; plain "stomp" restricts nothing)."""
-    if accept_version is None:
-        accepted = {"1.0"}
-    else:
-        accepted = {v.strip() for v in accept_version.split(",") if _VERSION_RE.fullmatch(v.strip())}
-    candidates = accepted & set(SUPPORTED_VERSIONS)
-    by_subprotocol = {SUBPROTOCOLS[t] for t in _tokens(offered_subprotocol) if t in SUBPROTOCOLS}
-    if by_subprotocol:
-        candidates &= by_subprotocol
-    if not candidates:
-        raise StompError("Supported protocol versions are " + " ".join(SUPPORTED_VERSIONS))
-    return max(candidates, key=SUPPORTED_VERSIONS.index)
-
-
-def negotiate_heartbeat(client_hb: str | None, server_cx: int, server_cy: int) -> tuple[int, int]:
-    """(server_send_every_ms, server_expect_every_ms); 0 means none.
-
-    `client_hb` is the CONNECT heart-beat header "cx,cy" (None means "0,0"); `server_cx`
-    is how often the server can send, `server_cy` how often it wants to receive."""
-    match = _HEARTBEAT_RE.fullmatch("0,0" if client_hb is None else client_hb)
-    if not match:
-        raise StompError(f"invalid heart-beat header {str(client_hb)[:40]!r} (expected 'cx,cy')")
-    cx, cy = int(match.group(1)), int(match.group(2))
-    send = max(server_cx, cy) if server_cx and cy else 0
-    expect = max(cx, server_cy) if cx and server_cy else 0
-    return send, expect
-
-
-# --- destinations -----------------------------------------------------------------------
-
-SEND_PREFIX = "/pub/chat/send/"
-TYPING_PREFIX = "/pub/chat/typing/"
-SUBSCRIBE_PREFIX = "/sub/chat/"
-# changes to a stored message (issue 16): destination prefix -> the record type it produces
-CHANGE_PREFIXES = {"/pub/chat/edit/": "chat.edit", "/pub/chat/delete/": "chat.delete",
-                   "/pub/chat/react/": "chat.react"}
-
-
-def _room_after(prefix: str, destination: str | None) -> str | None:
-    if not destination or not destination.startswith(prefix):
-        return None
-    room = destination[len(prefix):]
-    return room if ROOM_ID.valid(room) else None
-
-
-def parse_send_destination(destination: str | None) -> str | None:
-    """Room id of `/pub/chat/send/{roomId}`, else None."""
-    return _room_after(SEND_PREFIX, destination)
-
-
-def parse_typing_destination(destination: str | None) -> str | None:
-    """Room id of `/pub/chat/typing/{roomId}` (a typing indicator, never stored), else None."""
-    return _room_after(TYPING_PREFIX, destination)
-
-
-def parse_change_destination(destination: str | None) -> tuple[str, str] | None:
-    """(record type, room id) of `/pub/chat/edit|delete|react/{roomId}`, else None."""
-    for prefix, kind in CHANGE_PREFIXES.items():
-        room = _room_after(prefix, destination)
-        if room is not None:
-            return kind, room
-    return None
-
-
-def parse_subscribe_destination(destination: str | None) -> str | None:
-    """Room id of `/sub/chat/{roomId}`, else None."""
-    return _room_after(SUBSCRIBE_PREFIX, destination)
-
-
-def subscribe_destination(room_id: str) -> str:
-    return SUBSCRIBE_PREFIX + room_id

@@ -2,8 +2,10 @@
 
 The clients of the system tidings replaces connect unchanged: CONNECT (or STOMP), SEND to
 `/pub/chat/send/{roomId}` with a JSON body `{"content": "..."}`, SUBSCRIBE to
-`/sub/chat/{roomId}`. Framing is `stomp.py`'s codec; this module only maps frames to the
-session's actions and the session's outcomes to frames. Behaviour and the choices made
+`/sub/chat/{roomId}`. Framing is `stomp.py`'s codec, the handshake's terms `stomp_handshake.py`,
+what a SEND says `stomp_send.py` and MESSAGE frames `stomp_messages.py`; this module maps
+frames to the session's actions and the session's outcomes to frames, and keeps the
+connection's state (version, subscriptions). Behaviour and the choices made
 (errors, NACK, credentials in CONNECT) are written down in docs/stomp.md.
 
 STOMP has one error frame, ERROR, and it ends the connection: every `Invalid` this adapter
@@ -16,18 +18,18 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Any, Callable
 
-import orjson
-
 from functions import contracts, tokens
-from functions.contracts import CLIENT_MSG_ID, has_control_chars
+from functions.contracts import has_control_chars
 from websocket_edge import stomp
 from websocket_edge.protocol import (Action, Authenticate, Disconnect, Frame, Invalid, Protocol, Reply,
-                                     Send, ServerEvent, Subscribe, Typing, Unsubscribe)
+                                     Send, ServerEvent, Subscribe, Unsubscribe)
 from websocket_edge.stomp import HEARTBEAT, StompError
-from websocket_edge.stomp_send import Ref, change_action, client_msg_id_from_receipt, content_of, message_id
+from websocket_edge.stomp_destinations import SUBSCRIBE_PREFIX, parse_subscribe_destination, subscribe_destination
+from websocket_edge.stomp_handshake import SUBPROTOCOLS, SUPPORTED_VERSIONS, negotiate_heartbeat, negotiate_version
+from websocket_edge.stomp_messages import Subscription, chat_body, message_frame, raw_frame, signal_body
+from websocket_edge.stomp_send import CLIENT_MSG_ID_HEADER, Ref, send_action
 from websocket_edge.stomp_send import Refuse as _Refuse
 
 SERVER = "tidings/0.1"
@@ -36,24 +38,15 @@ EVENT_HEADER = "tidings-event"
 REF_HEADER = "tidings-ref"            # on ERROR: the client message id / room the error is about
 REASON_HEADER = "tidings-reason"      # on the ERROR that ends a subscription: why ("removed")
 FLOW_WINDOW_HEADER = "tidings-flow-window"   # on CONNECTED: unacknowledged sends allowed (backpressure)
-CLIENT_MSG_ID_HEADER = "client-msg-id"
 AFTER_SEQ_HEADER = "after-seq"
 ACK_MODES = ("auto", "client", "client-individual")
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_NORMAL = 1000
-_STATE_FIELDS = ("replyTo", "editedAt", "version", "deleted", "deletedAt", "deletedBy", "reactions")
 _SEQ_RE = re.compile(r"[0-9]{1,15}")
 _JWT_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # Close codes the session uses → the ERROR `message` (a contracts.ERR_* code) we send before them.
 _CLOSE_CODES = {4001: contracts.ERR_UNAUTHORIZED, 1008: contracts.ERR_RATE_LIMITED,
                 1009: contracts.ERR_TOO_LARGE, 1011: contracts.ERR_INTERNAL}
-
-
-@dataclass(frozen=True)
-class Subscription:
-    id: str
-    room: str
-    ack: str
 
 
 def _receipt_of(action: Any) -> Ref:
@@ -132,7 +125,7 @@ class StompProtocol(Protocol):
         if command in ("BEGIN", "COMMIT", "ABORT") or frame.get("transaction") is not None:
             raise _Refuse(contracts.ERR_BAD_REQUEST, "transactions not supported", receipt)
         if command == "SEND":
-            return self._send(frame, receipt)
+            return send_action(frame, receipt, self._new_id)
         if command == "SUBSCRIBE":
             return self._subscribe(frame, receipt)
         if command == "UNSUBSCRIBE":
@@ -145,12 +138,12 @@ class StompProtocol(Protocol):
 
     def _connect(self, frame: stomp.Frame) -> Reply | Authenticate:
         try:
-            version = stomp.negotiate_version(frame.get("accept-version"), self.subprotocol)
+            version = negotiate_version(frame.get("accept-version"), self.subprotocol)
         except StompError as exc:
             raise _Refuse(contracts.ERR_BAD_REQUEST, exc.message,
-                          headers=(("version", ",".join(stomp.SUPPORTED_VERSIONS)),)) from None
+                          headers=(("version", ",".join(SUPPORTED_VERSIONS)),)) from None
         wish = getattr(self.settings, "heartbeat_ms", 10000)
-        send_ms, expect_ms = stomp.negotiate_heartbeat(frame.get("heart-beat"), wish, wish)
+        send_ms, expect_ms = negotiate_heartbeat(frame.get("heart-beat"), wish, wish)
         token = self._credentials(frame)
         if self.awaiting_auth:   # no token at the handshake: this CONNECT must carry it
             if not token:
@@ -198,40 +191,12 @@ class StompProtocol(Protocol):
             raise _Refuse(contracts.ERR_UNAUTHORIZED, "Authorization in CONNECT names another user "
                                                       "than the connection's token")
 
-    def _send(self, frame: stomp.Frame, receipt: str | None) -> Send | Typing:
-        typing_room = stomp.parse_typing_destination(frame.get("destination"))
-        if typing_room is not None:   # ephemeral: fanned out, never stored, no RECEIPT awaited
-            return Typing(typing_room)
-        header_id = frame.get(CLIENT_MSG_ID_HEADER)
-        if header_id is not None:
-            if not CLIENT_MSG_ID.valid(header_id):
-                raise _Refuse(contracts.ERR_BAD_REQUEST, "bad client-msg-id header", receipt)
-            client_msg_id = header_id
-        elif receipt is not None:
-            client_msg_id = client_msg_id_from_receipt(receipt)
-        else:
-            client_msg_id = self._new_id()
-        destination = frame.get("destination")
-        change = stomp.parse_change_destination(destination)
-        if change is not None:
-            return change_action(frame, receipt, client_msg_id, *change)
-        room = stomp.parse_send_destination(destination)
-        if room is None:
-            what = "missing destination" if destination is None else f"unknown destination {destination[:80]!r}"
-            raise _Refuse(contracts.ERR_BAD_REQUEST, f"{what} (send to {stomp.SEND_PREFIX}{{roomId}})",
-                          receipt, client_msg_id)
-        content, obj = content_of(frame, receipt, client_msg_id)
-        fields = ()
-        if obj is not None and obj.get("replyTo") is not None:
-            fields = (("replyTo", message_id(obj, "replyTo", room, receipt, client_msg_id)),)
-        return Send(room, client_msg_id, content, Ref(receipt), fields=fields)
-
     def _subscribe(self, frame: stomp.Frame, receipt: str | None) -> Subscribe:
         destination = frame.get("destination")
-        room = stomp.parse_subscribe_destination(destination)
+        room = parse_subscribe_destination(destination)
         if room is None:
             what = "missing destination" if destination is None else f"unknown destination {destination[:80]!r}"
-            raise _Refuse(contracts.ERR_BAD_REQUEST, f"{what} (subscribe to {stomp.SUBSCRIBE_PREFIX}{{roomId}})",
+            raise _Refuse(contracts.ERR_BAD_REQUEST, f"{what} (subscribe to {SUBSCRIBE_PREFIX}{{roomId}})",
                           receipt)
         sub_id = frame.get("id")
         if sub_id is None:
@@ -328,7 +293,7 @@ class StompProtocol(Protocol):
         for sub in list(subs):
             self._forget(sub.id)
         headers = [(EVENT_HEADER, contracts.EVENT_UNSUBSCRIBED), (REF_HEADER, room), (REASON_HEADER, reason),
-                   ("destination", stomp.subscribe_destination(room))]
+                   ("destination", subscribe_destination(room))]
         headers += [("subscription", sub.id) for sub in subs[:1]]
         return [self._error_frame(contracts.ERR_FORBIDDEN, f"no longer a member of room {room} ({reason})",
                                   None, headers)]
@@ -347,49 +312,28 @@ class StompProtocol(Protocol):
         subs = self._by_room.get(room, ()) if room is not None else ()
         if kind == contracts.EVENT_MESSAGE:
             seq = () if event.seq is None else (("seq", str(event.seq)),)
-            return self._messages(subs, event, self._chat_body(event), seq,
+            return self._messages(subs, chat_body(event), seq,
                                   str(event.data.get("messageId") or contracts.message_id(room, event.seq)))
         if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE, *contracts.EVENT_CHANGES):
-            return self._messages(subs, event, self._signal_body(event), ((EVENT_HEADER, kind),))
+            return self._messages(subs, signal_body(event), ((EVENT_HEADER, kind),))
         if kind == contracts.EVENT_ERROR:
             code = str(event.data.get("code") or contracts.ERR_INTERNAL)
             message = str(event.data.get("message") or "")
             ref = event.data.get("ref")
             if subs:   # a per-message rejection on a room the client watches: not fatal
-                return self._messages(subs, event, self._signal_body(event), ((EVENT_HEADER, kind),))
+                return self._messages(subs, signal_body(event), ((EVENT_HEADER, kind),))
             headers = [(REF_HEADER, str(ref))] if ref is not None else []
             return [self._error_frame(code, message, None, headers)]
         return []   # an event type this protocol does not show
 
-    def _messages(self, subs, event: ServerEvent, body: bytes, headers: tuple, message_id: str | None = None
-                  ) -> list[Frame]:
-        frames = []
-        for sub in subs:
-            if message_id is None:
-                self._message_counter += 1
-                mid = f"{self.session_id}-{self._message_counter}"
-            else:
-                mid = message_id
-            extra = list(headers)
-            if sub.ack != "auto" and self.version == "1.2":
-                extra.append(("ack", f"{sub.id}/{mid}"))
-            frames.append(self._out(stomp.message(stomp.subscribe_destination(sub.room), sub.id, mid, body,
-                                                  "application/json", extra)))
-        return frames
+    def _messages(self, subs, body: bytes, headers: tuple, message_id: str | None = None) -> list[Frame]:
+        """One MESSAGE per subscription; without a `message_id` each gets one of this session's."""
+        return [self._out(message_frame(sub, self._next_message_id() if message_id is None else message_id,
+                                        body, headers, self.version)) for sub in subs]
 
-    @staticmethod
-    def _chat_body(event: ServerEvent) -> bytes:
-        d = event.data
-        body = {"roomId": d.get("room"), "senderId": d.get("senderId"), "senderRole": d.get("senderRole"),
-                "content": d.get("body"), "seq": d.get("seq"), "messageId": d.get("messageId"),
-                "sentAt": d.get("sentAt"), "clientMsgId": d.get("clientMsgId")}
-        body.update((key, d[key]) for key in _STATE_FIELDS if key in d)   # replies, edits, deletion, reactions
-        return orjson.dumps(body)
-
-    @staticmethod
-    def _signal_body(event: ServerEvent) -> bytes:
-        body = {("roomId" if key == "room" else key): value for key, value in event.data.items()}
-        return orjson.dumps(body)
+    def _next_message_id(self) -> str:
+        self._message_counter += 1
+        return f"{self.session_id}-{self._message_counter}"
 
     def render_raw(self, data: bytes) -> list[Frame]:
         """Raw data posted to the connection: one MESSAGE on its oldest subscription (raw bytes
@@ -397,15 +341,7 @@ class StompProtocol(Protocol):
         if not self.subscriptions:
             return []
         sub = next(iter(self.subscriptions.values()))
-        try:
-            data.decode("utf-8")
-            content_type = "text/plain;charset=utf-8"
-        except UnicodeDecodeError:
-            content_type = "application/octet-stream"
-        self._message_counter += 1
-        return [self._out(stomp.message(stomp.subscribe_destination(sub.room), sub.id,
-                                        f"{self.session_id}-{self._message_counter}", data, content_type,
-                                        ((EVENT_HEADER, "raw"),)))]
+        return [self._out(raw_frame(sub, self._next_message_id(), data, ((EVENT_HEADER, "raw"),)))]
 
     def render_close(self, code: int, reason: str) -> list[Frame]:
         if code == CLOSE_NORMAL or self.failed:
@@ -419,4 +355,4 @@ class StompProtocol(Protocol):
 
 def stomp_protocols() -> dict[str, Callable]:
     """Subprotocol name → factory `(identity, settings) -> StompProtocol`, for `deps.default_protocols`."""
-    return {name: functools.partial(StompProtocol, subprotocol=name) for name in stomp.SUBPROTOCOLS}
+    return {name: functools.partial(StompProtocol, subprotocol=name) for name in SUBPROTOCOLS}

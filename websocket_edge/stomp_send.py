@@ -1,19 +1,25 @@
-"""What a STOMP SEND says: its client message id, its content (the old clients' JSON DTO or
-plain text) and the changes sent to /pub/chat/edit|delete|react/{roomId}. A frame that says
-it wrong is refused (`Refuse`: the adapter answers ERROR and closes). Used by stomp_protocol.py.
+"""What a STOMP SEND says: a typing indicator, or its client message id, its content (the
+old clients' JSON DTO or plain text) and the changes sent to /pub/chat/edit|delete|react/{roomId}.
+A frame that says it wrong is refused (`Refuse`: the adapter answers ERROR and closes). Used by
+stomp_protocol.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Callable
 
 import orjson
 
 from functions import contracts
 from functions.contracts import CLIENT_MSG_ID, MAX_BODY_CHARS
 from websocket_edge import stomp
-from websocket_edge.protocol import Send
+from websocket_edge.protocol import Send, Typing
+from websocket_edge.stomp_destinations import (SEND_PREFIX, parse_change_destination, parse_send_destination,
+                                               parse_typing_destination)
+
+CLIENT_MSG_ID_HEADER = "client-msg-id"
 
 
 @dataclass(frozen=True)
@@ -123,3 +129,33 @@ def change_action(frame: stomp.Frame, receipt: str | None, client_msg_id: str, k
         fields.append(("emoji", obj["emoji"]))
     return Send(room, client_msg_id, content, Ref(receipt), kind=kind, fields=tuple(fields))
 
+
+def send_action(frame: stomp.Frame, receipt: str | None, new_id: Callable[[], str]) -> Send | Typing:
+    """The action a SEND asks for: a typing indicator, a change of a stored message or a
+    chat message; its client message id is the header's, else the receipt's, else `new_id()`."""
+    typing_room = parse_typing_destination(frame.get("destination"))
+    if typing_room is not None:   # ephemeral: fanned out, never stored, no RECEIPT awaited
+        return Typing(typing_room)
+    header_id = frame.get(CLIENT_MSG_ID_HEADER)
+    if header_id is not None:
+        if not CLIENT_MSG_ID.valid(header_id):
+            raise Refuse(contracts.ERR_BAD_REQUEST, "bad client-msg-id header", receipt)
+        client_msg_id = header_id
+    elif receipt is not None:
+        client_msg_id = client_msg_id_from_receipt(receipt)
+    else:
+        client_msg_id = new_id()
+    destination = frame.get("destination")
+    change = parse_change_destination(destination)
+    if change is not None:
+        return change_action(frame, receipt, client_msg_id, *change)
+    room = parse_send_destination(destination)
+    if room is None:
+        what = "missing destination" if destination is None else f"unknown destination {destination[:80]!r}"
+        raise Refuse(contracts.ERR_BAD_REQUEST, f"{what} (send to {SEND_PREFIX}{{roomId}})",
+                     receipt, client_msg_id)
+    content, obj = content_of(frame, receipt, client_msg_id)
+    fields = ()
+    if obj is not None and obj.get("replyTo") is not None:
+        fields = (("replyTo", message_id(obj, "replyTo", room, receipt, client_msg_id)),)
+    return Send(room, client_msg_id, content, Ref(receipt), fields=fields)

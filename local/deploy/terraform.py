@@ -63,7 +63,7 @@ def _diagnose(output: str) -> str | None:
 def _terraform() -> str:
     exe = shutil.which("terraform")
     if exe is None:
-        raise DeployError("terraform is not installed (need >= 1.6): https://developer.hashicorp.com/terraform/install")
+        raise DeployError("terraform is not installed (need >= 1.9): https://developer.hashicorp.com/terraform/install")
     return exe
 
 

@@ -43,7 +43,7 @@ def tables_tfvars() -> dict:
 
 def render_tables_tfvars() -> str:
     # JSON has no comments and Terraform warns on unknown keys, so the "generated, do not
-    # edit" note lives in the variable's description (iac/variables.tf) and docs/deploy.md.
+    # edit" note lives in the variable's description (iac/variables_operations.tf) and docs/deploy.md.
     return json.dumps(tables_tfvars(), indent=2, sort_keys=False) + "\n"
 
 

@@ -7,11 +7,8 @@ each one waiting for its ack (window 1, like the peer and the old JMeter plan) o
 a rate → done; the connection stays open until the generator stops the run.
 
 Everything is callbacks on one asyncio loop (no task per message): an ack sends the next
-message right away, or arms a timer when the user is paced.
-
-The body of message n is ``"{clientMsgId}|{send time}|{padding}"`` where clientMsgId is
-``u{user index}.{n}``: the receiver reads the send time (time.time(), the same clock for
-every process on this machine) and the sender's own sequence number from it.
+message right away, or arms a timer when the user is paced. What a message body says and
+what a user counts of its deliveries are `deliveries.py`.
 """
 
 from __future__ import annotations
@@ -23,6 +20,7 @@ import time
 import orjson
 
 from local.loadtest import wsclient
+from local.loadtest.deliveries import Deliveries, message_body
 from local.loadtest.model import GeneratorView, Room
 
 NEW, CONNECTING, HANDSHAKE, SUBSCRIBING, READY, SENDING, DONE, FAILED, CLOSED = range(9)
@@ -33,7 +31,7 @@ STATE_NAMES = ("new", "connecting", "handshake", "subscribing", "ready", "sendin
 class User:
     __slots__ = ("gen", "idx", "user_id", "role", "room", "host", "port", "path", "token", "tag",
                  "state", "ws", "planned", "n_sent", "inflight", "next_due", "interval", "timer",
-                 "seen", "max_seq", "received", "deadline_handle", "stopping", "done_at", "opened",
+                 "deliveries", "deadline_handle", "stopping", "done_at", "opened",
                  "subscribed_ok", "dropped", "start_offset", "sub_attempts", "connect_at", "flow_window")
 
     def __init__(self, gen: GeneratorView, idx: int, user_id: str, role: str, room: Room,
@@ -54,9 +52,7 @@ class User:
         self.next_due = 0.0               # loop.time() of the next paced send
         self.interval = interval          # seconds between sends (None: as fast as acks allow)
         self.timer: asyncio.TimerHandle | None = None
-        self.seen: dict[int, str] = {}    # seq -> clientMsgId, of deliveries received
-        self.max_seq = 0
-        self.received: set[str] = set()   # clientMsgIds delivered to this user
+        self.deliveries = Deliveries(room.id)
         self.deadline_handle: asyncio.TimerHandle | None = None
         self.stopping = False
         self.done_at = 0.0
@@ -278,7 +274,7 @@ class User:
         self.n_sent = n
         cmid = f"{self.tag}.{n}"
         now = time.time()
-        body = f"{cmid}|{now:.6f}|{self.gen.padding}"
+        body = message_body(cmid, now, self.gen.padding)
         self.inflight[cmid] = now
         self.ws.send_text(self.gen.codec.send(self.room.id, cmid, body))
         self.gen.sec(now).counts.add("sent")
@@ -346,36 +342,13 @@ class User:
     # ------------------------------------------------------------------ receiving
     def _on_delivery(self, event: dict) -> None:
         now = time.time()
-        gen = self.gen
-        gen.last_delivery_at = now
-        second = gen.sec(now)
-        counts = second.counts
-        counts.add("delivered")
-        seq = event.get("seq")
-        body = event.get("body") or ""
-        cmid = event.get("clientMsgId")
-        head, _, rest = body.partition("|")
-        if not cmid:
-            cmid = head
-        if event.get("room") != self.room.id or not isinstance(seq, int):
-            counts.add("delivered_foreign")
-            return
-        known = self.seen.get(seq)
-        if known is not None:
-            counts.add("duplicates" if known == cmid else "seq_conflicts")
-            return
-        self.seen[seq] = cmid
-        if seq < self.max_seq:
-            counts.add("out_of_order")
-        else:
-            self.max_seq = seq
-        self.received.add(cmid)
-        counts.add("delivered_unique")
-        stamp, _, _ = rest.partition("|")
-        try:
-            second.delivery.record(now - float(stamp))
-        except ValueError:
-            counts.add("delivered_unparsable_body")
+        self.gen.last_delivery_at = now
+        self.deliveries.record(event, now, self.gen.sec(now))
+
+    @property
+    def received(self) -> set[str]:
+        """clientMsgIds delivered to this user."""
+        return self.deliveries.received
 
     # ------------------------------------------------------------------ the end
     def stop_sending(self) -> None:

@@ -2,7 +2,7 @@
 
 Every input gets an answer of the documented kind (a parsed record, a record with an error,
 or `Unparseable`), never another exception or a hang. (The JSON protocol's half:
-tests/edge/test_json_protocol_fuzz.py.)
+tests/websocket_edge/test_json_protocol_fuzz.py.)
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def test_references_resolve(directory):
 
 def test_provider_pins():
     text = (u.IAC / "versions.tf").read_text()
-    assert re.search(r'required_version\s*=\s*">= 1\.6', text)
+    assert re.search(r'required_version\s*=\s*">= 1\.9', text)
     assert re.search(r'source\s*=\s*"hashicorp/aws"', text)
     assert re.search(r'version\s*=\s*"~> 6\.', text)
 

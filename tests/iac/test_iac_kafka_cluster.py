@@ -41,8 +41,8 @@ def test_kafka_tfvars_is_generated_from_the_contract():
 def test_iac_has_no_second_declaration_of_the_shape():
     declared = u.variables(u.IAC)
     for name in tfvars.kafka_tfvars():
-        assert name in declared, f"iac/variables.tf does not declare {name}"
-        assert "default" not in declared[name], f"{name} has a default in iac/variables.tf: it comes from the contract"
+        assert name in declared, f"iac/variables_*.tf do not declare {name}"
+        assert "default" not in declared[name], f"{name} has a default in iac/variables_*.tf: it comes from the contract"
     msk = u.raw_text(u.module_dir("msk"))
     for literal in ("min.insync.replicas=2", "unclean.leader.election.enable=false", "min_insync = "):
         assert literal not in msk, f"iac/modules/msk sets {literal!r} itself"

@@ -17,7 +17,7 @@ import requests
 from functions.rooms import Rooms
 from functions.tokens import mint
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "edge"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "websocket_edge"))
 
 from edge_harness import EdgeProcess  # noqa: E402
 from security_harness import User  # noqa: E402

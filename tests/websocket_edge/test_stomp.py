@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from websocket_edge import stomp as s
+from websocket_edge import stomp_destinations as d
+from websocket_edge import stomp_handshake as h
 from websocket_edge.stomp import HEARTBEAT, Frame, Heartbeat, Parser, StompError
 
 
@@ -312,72 +314,6 @@ def test_heartbeat_bytes():
     assert s.parse(s.HEARTBEAT_BYTES) == [HEARTBEAT]
 
 
-# --- handshake --------------------------------------------------------------------------
-
-@pytest.mark.parametrize("accept, subprotocol, expected", [
-    (None, None, "1.0"),                       # no accept-version: a 1.0 client
-    ("1.0,1.1,1.2", None, "1.2"),
-    ("1.1", None, "1.1"),
-    ("1.0, 1.1", None, "1.1"),
-    ("1.1,2.0,1.0", None, "1.1"),
-    ("1.2,junk", None, "1.2"),
-    ("1.0,1.1,1.2", "v11.stomp", "1.1"),       # the handshake's subprotocol restricts
-    ("1.0,1.1,1.2", "v10.stomp, v11.stomp", "1.1"),
-    ("1.0,1.1,1.2", "stomp", "1.2"),           # plain "stomp" restricts nothing
-    ("1.0,1.1,1.2", "", "1.2"),
-])
-def test_negotiate_version(accept, subprotocol, expected):
-    assert s.negotiate_version(accept, subprotocol) == expected
-
-
-@pytest.mark.parametrize("accept, subprotocol", [("2.0", None), ("", None), ("1.1", "v12.stomp"), (None, "v12.stomp")])
-def test_negotiate_version_fails_when_nothing_is_common(accept, subprotocol):
-    with pytest.raises(StompError, match="Supported protocol versions are 1.0 1.1 1.2"):
-        s.negotiate_version(accept, subprotocol)
-
-
-def test_select_subprotocol():
-    assert s.select_subprotocol("v10.stomp, v11.stomp, v12.stomp") == "v12.stomp"
-    assert s.select_subprotocol(["v11.stomp", "v10.stomp"]) == "v11.stomp"
-    assert s.select_subprotocol("stomp") == "stomp"
-    assert s.select_subprotocol("json, chat") is None
-    assert s.select_subprotocol(None) is None
-
-
-@pytest.mark.parametrize("client, server, expected", [
-    (None, (10000, 10000), (0, 0)),
-    ("0,0", (10000, 10000), (0, 0)),
-    ("1000,5000", (10000, 10000), (10000, 10000)),  # the max of the two wishes
-    ("20000,30000", (10000, 10000), (30000, 20000)),
-    ("0,5000", (2000, 3000), (5000, 0)),             # client cannot send: expect nothing
-    ("5000,0", (2000, 3000), (0, 5000)),             # client wants nothing: send nothing
-    ("5000,5000", (0, 0), (0, 0)),                   # server neither sends nor expects
-    (" 100 , 200 ", (1, 1), (200, 100)),
-])
-def test_negotiate_heartbeat(client, server, expected):
-    assert s.negotiate_heartbeat(client, *server) == expected
-
-
-@pytest.mark.parametrize("bad", ["", "10", "a,b", "1,2,3", "-1,0", "1;2", "1.5,2", "99999999999,1", "²,1"])
-def test_negotiate_heartbeat_rejects_malformed_headers(bad):
-    with pytest.raises(StompError, match="heart-beat"):
-        s.negotiate_heartbeat(bad, 1000, 1000)
-
-
-# --- destinations -----------------------------------------------------------------------
-
-def test_destinations():
-    assert s.parse_send_destination("/pub/chat/send/room-1") == "room-1"
-    assert s.parse_subscribe_destination("/sub/chat/room_1.a:b") == "room_1.a:b"
-    assert s.subscribe_destination("room-1") == "/sub/chat/room-1"
-    assert s.parse_subscribe_destination(s.subscribe_destination("r9")) == "r9"
-    for bad in [None, "", "/pub/chat/send/", "/pub/chat/send/a/b", "/pub/chat/send/a b", "/sub/chat/r1",
-                "pub/chat/send/r1", "/pub/chat/send/r1\n", "/pub/chat/send/" + "x" * 129]:
-        assert s.parse_send_destination(bad) is None, bad
-    for bad in [None, "/sub/chat/", "/sub/chat/send/r1", "/pub/chat/send/r1", "/sub/chat/ä"]:
-        assert s.parse_subscribe_destination(bad) is None, bad
-
-
 # --- properties -------------------------------------------------------------------------
 
 ESCAPED = sorted(s.COMMANDS - s.UNESCAPED_COMMANDS)
@@ -529,13 +465,13 @@ def test_client_frames_of_stomp_py():
     protocol.connect("user", "pa:ss\\t", headers={"heart-beat": "1000,2000"})
     frame = one(encoded())
     assert frame.command == "STOMP" and frame.get("passcode") == "pa:ss\\t"  # not unescaped
-    assert s.negotiate_version(frame.get("accept-version"), "v12.stomp") == "1.2"
-    assert s.negotiate_heartbeat(frame.get("heart-beat"), 5000, 5000) == (5000, 5000)
+    assert h.negotiate_version(frame.get("accept-version"), "v12.stomp") == "1.2"
+    assert h.negotiate_heartbeat(frame.get("heart-beat"), 5000, 5000) == (5000, 5000)
     protocol.connect("user", "pw", with_connect_command=True)
     assert one(encoded()).command == "CONNECT"
     protocol.subscribe("/sub/chat/r1", id="s:1", ack="client-individual")
     frame = one(encoded())
-    assert (frame.command, s.parse_subscribe_destination(frame.get("destination")), frame.get("id")) == \
+    assert (frame.command, d.parse_subscribe_destination(frame.get("destination")), frame.get("id")) == \
         ("SUBSCRIBE", "r1", "s:1")
     protocol.unsubscribe("s:1")
     assert one(encoded()).get("id") == "s:1"

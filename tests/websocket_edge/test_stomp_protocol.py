@@ -12,8 +12,8 @@ from functions.settings import Settings
 from websocket_edge import stomp as s
 from websocket_edge.protocol import (Disconnect, Invalid, Reply, Send, ServerEvent, Subscribe,
                                      Unsubscribe)
-from websocket_edge.stomp_protocol import (Ref, StompProtocol, client_msg_id_from_receipt,
-                                           stomp_protocols)
+from websocket_edge.stomp_protocol import Ref, StompProtocol, stomp_protocols
+from websocket_edge.stomp_send import client_msg_id_from_receipt
 
 SETTINGS = Settings(heartbeat_ms=10000)
 ALICE = tokens.Identity("alice", "customer", 2e9)
