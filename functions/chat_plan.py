@@ -32,7 +32,7 @@ from functions import contracts as c
 from functions import message_changes as changes
 from functions.chat_records import ChatRecord, Delivery, ToConnection, ToRoom
 from functions.room_state import RoomState
-from functions.store import CHANGE_FIELDS, message_event, message_item
+from functions.message_items import CHANGE_FIELDS, message_event, message_item
 
 
 @dataclass

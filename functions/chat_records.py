@@ -17,7 +17,7 @@ import orjson
 
 from functions import contracts as c
 from functions.events import KafkaRecord
-from functions.store import dedup_digest
+from functions.message_items import dedup_digest
 
 MAX_CONNECTION_ID_CHARS = 256
 PRESENCE_STATES = ("join", "leave")

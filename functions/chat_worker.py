@@ -38,7 +38,8 @@ from functions.logs import bind_invocation, get_logger
 from functions.partition_commit import CommitState, Fenced, PartitionCommits, Pending, new_attempt
 from functions.room_state import RoomState
 from functions.settings import Settings
-from functions.store import Store, message_event
+from functions.message_items import message_event
+from functions.store import Store
 from functions.worker_memory import PartitionMemory, WorkerMemory
 
 __all__ = ["ChatWorker", "handler", "invalid_reason", "make_handler"]

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 from functions import tables
 from functions.settings import Settings
-from functions.store import LATEST_PAGE, Store, is_stored
+from functions.message_items import is_stored
+from functions.store import LATEST_PAGE, Store
 
 MAX_PAGE = 200
 CHANGED_WINDOW = 100      # how many messages before afterSeq a catch-up looks at for changes

@@ -5,7 +5,7 @@ planner (functions.chat_plan) calls them in room order on its working copies and
 items it changed. Every change returns the event members get, carrying the message's state
 after the change (so a redelivered event is as good as the first).
 
-What a message item holds besides the send (functions.store.message_item):
+What a message item holds besides the send (functions.message_items.message_item):
 - `replyTo`: {messageId, seq, senderId, quote} (the first contracts.QUOTE_CHARS of the message
   replied to, as it was then), or {messageId, seq, senderId, deleted: true} once that message
   was deleted;

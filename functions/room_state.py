@@ -2,7 +2,7 @@
 window, rebuilt from the room's newest committed messages (there is no head item to write).
 
 `recent` holds (digest, seq, offset) of the room's last DEDUP_WINDOW stored messages, oldest
-first. A digest (functions.store.dedup_digest) identifies senderId|clientMsgId, so a resend
+first. A digest (functions.message_items.dedup_digest) identifies senderId|clientMsgId, so a resend
 is found by digest; a replayed record is found by its Kafka offset.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from functions import tables
-from functions.store import dedup_digest
+from functions.message_items import dedup_digest
 
 
 @dataclass

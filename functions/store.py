@@ -1,5 +1,5 @@
-"""The only message-storage code: batched DynamoDB reads and writes and item shapes (a room's
-history, as readers see it, is functions/history.py's).
+"""The only message-storage code: batched DynamoDB reads and writes (a message item's shape is
+functions/message_items.py's; a room's history, as readers see it, functions/history.py's).
 
 Writes are batched (BatchWriteItem, 25 items a call) and reads are batched (BatchGetItem,
 100 keys a call), both retrying what DynamoDB leaves unprocessed, so the worker makes a
@@ -15,7 +15,6 @@ Items cross this module as plain dicts (numbers as int, or float when fractional
 from __future__ import annotations
 
 import decimal
-import hashlib
 import random
 import threading
 import time
@@ -25,18 +24,17 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from functions import aws, contracts, tables
+from functions import aws, tables
 from functions.dynamo_wire import decode_item, encode_item
+from functions.message_items import is_stored, last_message, settle
 from functions.settings import Settings
 from functions.tables import Table
 
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
-PREVIEW_CHARS = 200
 LATEST_PAGE = 8           # newest items read per room to find its last stored one
 STORED_AT_SLACK = 4       # stored_at's first page: the offsets asked for and this many more
 MAX_STORED_AT_PAGE = 128
-DIGEST_CHARS = 16
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -89,92 +87,10 @@ def _key_tuple(table: Table, item: Mapping[str, Any]) -> tuple:
     return tuple(key_of(table, item).values())
 
 
-# --- item shapes ----------------------------------------------------------------------------
-
-def dedup_digest(sender_id: str, client_msg_id: str) -> str:
-    """A message's entry in its room's dedup window: 64 bits of blake2b over
-    senderId|clientMsgId (the ids' patterns exclude "|"). A false match within one room's
-    window of DEDUP_WINDOW digests is ~1e-16 likely."""
-    return hashlib.blake2b(f"{sender_id}|{client_msg_id}".encode(), digest_size=DIGEST_CHARS // 2).hexdigest()
-
+# --- time ---------------------------------------------------------------------------------
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def message_item(room_id: str, seq: int, rec: Mapping[str, Any], partition: str, offset: int,
-                 stored_at_ms: int, reply_to: Mapping[str, Any] | None = None) -> dict:
-    item = {
-        "roomId": room_id, "seq": seq, "messageId": contracts.message_id(room_id, seq),
-        "clientMsgId": rec["clientMsgId"], "senderId": rec["senderId"], "senderRole": rec["senderRole"],
-        "body": rec["body"], "sentAt": rec["sentAt"], "storedAt": stored_at_ms,
-        "partition": partition, "offset": offset,
-    }
-    if reply_to is not None:
-        item["replyTo"] = dict(reply_to)
-    return item
-
-
-def last_message(item: Mapping[str, Any]) -> dict:
-    """The room list's preview of a message item (body cut to PREVIEW_CHARS)."""
-    preview = {"seq": item["seq"], "senderId": item["senderId"], "senderRole": item["senderRole"],
-               "body": (item.get("body") or "")[:PREVIEW_CHARS], "sentAt": item["sentAt"]}
-    if item.get("editedAt") is not None:
-        preview["editedAt"] = item["editedAt"]
-    if item.get("deleted"):
-        preview["deleted"] = True   # a tombstone: the body is ""
-    return preview
-
-
-# The fields changes of a stored message rewrite (functions/message_changes.py). A batch that
-# changes a stored message writes the new values in the item's `next` overlay, {partition,
-# offset, state}, which counts once its offset is committed, like a message: until then readers
-# see the message as it was, and an attempt that never commits changed nothing. After its
-# commit the worker folds the overlay into the item (`settle`).
-CHANGE_FIELDS = ("body", "editedAt", "version", "deleted", "deletedAt", "deletedBy", "reactions", "replyTo",
-                 "ops", "replies", "changedSeq")
-
-
-def settle(item: Mapping[str, Any], commits: Mapping[str, int]) -> dict:
-    """The message as stored: its `next` overlay applied if its partition committed its offset,
-    dropped otherwise (what a failed attempt left)."""
-    overlay = item.get("next")
-    out = {k: v for k, v in item.items() if k != "next"}
-    if overlay and int(overlay.get("offset", -1)) <= commits.get(overlay.get("partition"), -1):
-        for key in CHANGE_FIELDS:
-            out.pop(key, None)
-        out.update(overlay.get("state") or {})
-    return out
-
-
-def changed_state(item: Mapping[str, Any]) -> dict:
-    """What a message's changes (issue 16) add to its event and views: replyTo, editedAt and
-    version, deleted/deletedAt/deletedBy, reactions {emoji: [userId]} (only what applies)."""
-    out: dict[str, Any] = {}
-    if item.get("replyTo"):
-        out["replyTo"] = item["replyTo"]
-    if item.get("editedAt") is not None:
-        out["editedAt"], out["version"] = item["editedAt"], item.get("version", 2)
-    if item.get("deleted"):
-        out.update(deleted=True, deletedAt=item.get("deletedAt"), deletedBy=item.get("deletedBy"))
-    if item.get("reactions"):
-        out["reactions"] = item["reactions"]
-    return out
-
-
-def message_event(item: Mapping[str, Any]) -> dict:
-    """The server event (contracts.EVENT_MESSAGE) for a stored message item, as it is now
-    (a deleted message has no body)."""
-    event = {
-        "type": contracts.EVENT_MESSAGE, "room": item["roomId"], "seq": item["seq"],
-        "messageId": item.get("messageId") or contracts.message_id(item["roomId"], item["seq"]),
-        "clientMsgId": item["clientMsgId"], "senderId": item["senderId"],
-        "senderRole": item["senderRole"], "sentAt": item["sentAt"],
-    }
-    if not item.get("deleted"):
-        event["body"] = item["body"]
-    event.update(changed_state(item))
-    return event
 
 
 # --- batched access -------------------------------------------------------------------------
@@ -392,12 +308,6 @@ class Store:
         """{roomId: {"roomId", "lastSeq", "lastMessage"}} for the rooms with a stored message."""
         return {room: {"roomId": room, "lastSeq": item["seq"], "lastMessage": last_message(item)}
                 for room, item in self.latest(room_ids).items() if item is not None}
-
-
-def is_stored(item: Mapping[str, Any], commits: Mapping[str, int]) -> bool:
-    """A message item is stored once its partition's commit covers its offset."""
-    partition = item.get("partition")
-    return partition is None or int(item.get("offset", -1)) <= commits.get(partition, -1)
 
 
 # --- the pool for batch chunks ----------------------------------------------------------------

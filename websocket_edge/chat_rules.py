@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Protocol
 from functions import contracts
 from functions import message_changes as changes
 from functions.rooms import UnknownRoom
-from functions.store import message_event
+from functions.message_items import message_event
 from websocket_edge.deps import EdgeDeps
 from websocket_edge.hub import OK
 from websocket_edge.protocol import Send, ServerEvent, Subscribe, Typing, Unsubscribe

@@ -20,7 +20,7 @@ import binascii
 from functions import contracts
 from functions.http.common import MAX_SEQ, Request, bad_request
 from functions.history import MAX_PAGE
-from functions.store import changed_state
+from functions.message_items import changed_state
 
 DEFAULT_LIMIT = 50
 MAX_CURSOR_CHARS = 512

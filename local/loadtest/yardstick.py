@@ -2,7 +2,7 @@
 
 Machines differ from day to day (the same command has run 2.5x slower on another day), so a
 drain rate alone says little. Before the load, `invoke loadtest` measures
-- the store: BatchWriteItem of message-sized items (the shape `functions.store.message_item`
+- the store: BatchWriteItem of message-sized items (the shape `functions.message_items.message_item`
   makes) into a scratch table, from `STORE_THREADS` threads, for about `seconds`, sent the
   way the worker sends them (functions/dynamo_wire.py), so the client is not the limit;
 - Kafka: an idempotent acks=all producer writes message-sized records to a scratch topic
@@ -24,7 +24,7 @@ import orjson
 from functions import aws
 from functions.settings import Settings
 from functions.dynamo_wire import encode_item
-from functions.store import message_item
+from functions.message_items import message_item
 
 STORE_THREADS = 8
 BATCH = 25

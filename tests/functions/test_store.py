@@ -2,7 +2,8 @@ import pytest
 
 from functions import contracts, tables
 from functions.history import Messages, Page
-from functions.store import Store, StoreError, dedup_digest, from_item, message_event, message_item, to_item
+from functions.message_items import dedup_digest, message_event, message_item
+from functions.store import Store, StoreError, from_item, to_item
 
 
 class FlakyWire:

@@ -19,7 +19,8 @@ import pytest
 
 from functions import tables
 from functions.http.api import HttpApi, match_route
-from functions.store import Store, message_item, now_ms
+from functions.message_items import message_item
+from functions.store import Store, now_ms
 from local.emulators.context import LambdaContext
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"

@@ -10,7 +10,7 @@ import pytest
 from functions import contracts as c
 from functions import message_changes as changes
 from functions.chat_records import invalid_reason
-from functions.store import message_event, message_item
+from functions.message_items import message_event, message_item
 from websocket_edge import stomp as s
 from websocket_edge.json_protocol import JsonProtocol
 from websocket_edge.protocol import Invalid, Send, ServerEvent
