@@ -80,6 +80,13 @@ class ChatRecord:
         return None
 
     @property
+    def attachment(self) -> tuple[str, str] | None:
+        """(roomId, attId) of the photo a send refers to, else None."""
+        if self.type != c.RECORD_SEND or not isinstance(self.value.get("attachment"), dict):
+            return None
+        return c.parse_attachment_key(self.value["attachment"].get("key"))
+
+    @property
     def digest(self) -> str:
         return dedup_digest(self.sender_id, self.client_msg_id)
 
@@ -120,6 +127,8 @@ def invalid_reason(v: dict, key: bytes | None) -> str | None:
     target = c.parse_message_id(v.get("messageId"))
     reply_to = v.get("replyTo")
     replied = c.parse_message_id(reply_to)
+    attachment = (c.attachment_problem(v["attachment"], v.get("roomId"))
+                  if kind == c.RECORD_SEND and v.get("attachment") is not None else None)
     checks = (
         (v.get("v", c.SCHEMA_VERSION) == c.SCHEMA_VERSION, f"unsupported schema version {v.get('v')!r}"),
         (kind in c.RECORD_KINDS, f"unknown record type {kind!r}"),
@@ -139,6 +148,7 @@ def invalid_reason(v: dict, key: bytes | None) -> str | None:
         (kind != c.RECORD_SEND or reply_to is None or replied is not None, "invalid replyTo"),
         (kind != c.RECORD_SEND or replied is None or replied[0] == v.get("roomId"),
          "replyTo is not a message of this room"),
+        (attachment is None, f"invalid attachment: {attachment}"),
         (kind != c.RECORD_REACT or c.is_single_emoji(v.get("emoji")), "a reaction is exactly one emoji"),
         (kind != c.RECORD_PRESENCE or v.get("state") in PRESENCE_STATES, "invalid presence state"),
     )
