@@ -41,7 +41,7 @@ AFTER_SEQ_HEADER = "after-seq"
 ACK_MODES = ("auto", "client", "client-individual")
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_NORMAL = 1000
-_STATE_FIELDS = ("replyTo", "editedAt", "version", "deleted", "deletedAt", "deletedBy", "reactions")
+_STATE_FIELDS = ("replyTo", "editedAt", "version", "deleted", "deletedAt", "deletedBy", "reactions", "attachment")
 _SEQ_RE = re.compile(r"[0-9]{1,15}")
 _JWT_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # Close codes the session uses → the ERROR `message` (a contracts.ERR_* code) we send before them.
@@ -224,6 +224,11 @@ class StompProtocol(Protocol):
         fields = ()
         if obj is not None and obj.get("replyTo") is not None:
             fields = (("replyTo", message_id(obj, "replyTo", room, receipt, client_msg_id)),)
+        if obj is not None and obj.get("attachment") is not None:   # a photo: {key} (docs/stomp.md)
+            problem = contracts.attachment_problem(obj["attachment"], room)
+            if problem is not None:
+                raise _Refuse(contracts.ERR_BAD_REQUEST, problem, receipt, client_msg_id)
+            fields += (("attachment", {"key": obj["attachment"]["key"]}),)
         return Send(room, client_msg_id, content, Ref(receipt), fields=fields)
 
     def _subscribe(self, frame: stomp.Frame, receipt: str | None) -> Subscribe:
@@ -349,7 +354,8 @@ class StompProtocol(Protocol):
             seq = () if event.seq is None else (("seq", str(event.seq)),)
             return self._messages(subs, event, self._chat_body(event), seq,
                                   str(event.data.get("messageId") or contracts.message_id(room, event.seq)))
-        if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE, *contracts.EVENT_CHANGES):
+        if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE, contracts.EVENT_ATTACHMENT,
+                    *contracts.EVENT_CHANGES):
             return self._messages(subs, event, self._signal_body(event), ((EVENT_HEADER, kind),))
         if kind == contracts.EVENT_ERROR:
             code = str(event.data.get("code") or contracts.ERR_INTERNAL)
