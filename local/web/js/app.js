@@ -3,6 +3,7 @@
 // messages in timeline.js. See docs/web-client.md.
 
 import { Api, ApiError, devLogin } from './api.js';
+import { PhotoStates, renderPhoto, uploadPhoto } from './attachments.js';  // photos (issue 16)
 import { fetchServerConfig, readConfig } from './config.js';
 import { registerPush } from './push.js';  // push notifications (issue 15)
 import { Live, loadStomp } from './live.js';
@@ -82,6 +83,7 @@ class App {
     $('create-room').addEventListener('submit', (e) => { e.preventDefault(); this.createRoom(); });
     $('add-member').addEventListener('submit', (e) => { e.preventDefault(); this.addMember(); });
     $('composer').addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
+    $('photo-input').addEventListener('change', (e) => this.sendPhoto(e.target.files[0]));
     const input = $('message-input');
     input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); this.send(); }
@@ -138,6 +140,7 @@ class App {
     if (this.live) await this.live.stop();
     this.live = null;
     this.api = null;
+    this.photos = null;
     this.rooms.clear();
     this.timelines.clear();
     this.details.clear();
@@ -151,6 +154,7 @@ class App {
   async start(session) {
     this.session = session;
     this.api = new Api(session.token);
+    this.photos = new PhotoStates(this.api, () => this.renderMessages());
     $('signin-view').hidden = true;
     $('chat-view').hidden = false;
     $('whoami').hidden = false;
@@ -445,7 +449,9 @@ class App {
   onConnected() {
     // what is still waiting for a RECEIPT goes again, with the same client message id
     for (const [roomId, tl] of this.timelines) {
-      for (const entry of tl.unconfirmed()) this.live.send(roomId, entry.clientMsgId, entry.content, entry.replyTo);
+      for (const entry of tl.unconfirmed()) {
+        this.live.send(roomId, entry.clientMsgId, entry.content, entry.replyTo, entry.attachment);
+      }
     }
     this.loadRooms().catch((e) => this.handleAuth(e));
     if (this.current) { this.loadPresence(); this.loadReads(); }
@@ -483,6 +489,8 @@ class App {
       if (roomId === this.current) this.renderTyping();
     } else if (kind === 'presence') {
       if (roomId === this.current) this.refreshPresence();
+    } else if (kind === 'attachment') {   // a photo's check is done: show it (or why not)
+      this.photos?.checked(body);
     } else if (kind === 'edited' || kind === 'deleted' || kind === 'reaction') {
       const tl = this.timeline(roomId);
       if (body.clientMsgId && this.changes.has(body.clientMsgId)) this.changes.delete(body.clientMsgId);
@@ -519,9 +527,9 @@ class App {
     if (tl && ref && tl.failed(ref, `${code}: ${message}`) && roomId === this.current) this.renderMessages();
   }
 
-  send() {
+  send(attachment = null, caption = null) {
     const input = $('message-input');
-    const content = input.value.trim();
+    const content = caption ?? input.value.trim();
     const roomId = this.current;
     if (!content || !roomId) return;
     const composing = this.composing && this.composing.roomId === roomId ? this.composing : null;
@@ -535,12 +543,34 @@ class App {
     const replyTo = composing?.mode === 'reply' ? composing.messageId : null;
     const tl = this.timeline(roomId);
     const id = newClientMsgId();
-    tl.queue(id, content, Date.now(), replyTo);
+    tl.queue(id, content, Date.now(), replyTo, attachment);
     input.value = '';
     this.compose(null);
     this.renderMessages({ toBottom: true });
-    this.live?.send(roomId, id, content, replyTo);   // not connected: it stays pending and goes on reconnect
+    this.live?.send(roomId, id, content, replyTo, attachment);   // not connected: it stays pending and goes on reconnect
     this.live?.typingDone();
+  }
+
+  // A photo picked: uploaded straight to S3 (progress shown), then sent with the text typed
+  // so far as its caption (or the file's name).
+  async sendPhoto(file) {
+    const roomId = this.current;
+    if (!file || !roomId || !this.api) return;
+    const bar = $('upload-progress');
+    bar.value = 0;
+    bar.hidden = false;
+    $('upload-status').textContent = `Uploading ${file.name}…`;
+    try {
+      const photo = await uploadPhoto(this.api, roomId, file, (done) => { bar.value = Math.round(done * 100); });
+      $('upload-status').textContent = '';
+      if (this.current === roomId) this.send(photo, $('message-input').value.trim() || `📷 ${file.name}`);
+    } catch (err) {
+      $('upload-status').textContent = '';
+      this.notice(`Photo not sent: ${err.message}`);
+    } finally {
+      bar.hidden = true;
+      $('photo-input').value = '';
+    }
   }
 
   // An edit / delete / reaction: applied by the server in the room's order; the `edited` /
@@ -664,6 +694,8 @@ class App {
     quote.hidden = !q;
     if (quote.textContent !== quoteText) quote.textContent = quoteText;
     if (q) quote.dataset.replyTo = q.messageId;
+    const ref = m.attachment;
+    renderPhoto(el.querySelector('.photo'), ref, ref && m.seq !== null ? this.photos.state(roomId, ref.attId) : null, h);
     const chips = reactionChips(m.reactions, me);
     const box = el.querySelector('.reactions');
     const sig = JSON.stringify(chips);
@@ -729,6 +761,7 @@ class App {
             h('time', {}),
             h('span', { class: 'edited', hidden: true, text: '(edited)' })),
           h('blockquote', { class: 'quote', hidden: true }),
+          h('figure', { class: 'photo', hidden: true }),
           h('p', { class: 'text' }),
           h('div', { class: 'reactions', hidden: true }),
           mine ? h('p', { class: 'status' }) : null);
