@@ -42,3 +42,16 @@ def dynamodb_data(settings: Settings):
     from functions.dynamo_wire import WireClient
 
     return WireClient(dynamodb_wire(settings))
+
+
+@functools.lru_cache(maxsize=8)
+def s3(settings: Settings):
+    """An S3 client (presigning, the attachment check). SigV4 always: presigned uploads sign
+    their Content-Length and Content-Type. Locally path-style at s3rver, whose built-in
+    account (S3RVER) is the only one it knows."""
+    kwargs = {"region_name": settings.aws_region,
+              "config": _CONFIG.merge(Config(signature_version="s3v4", parameter_validation=True))}
+    if settings.s3_endpoint:
+        kwargs.update(endpoint_url=settings.s3_endpoint, aws_access_key_id="S3RVER", aws_secret_access_key="S3RVER")
+        kwargs["config"] = kwargs["config"].merge(Config(s3={"addressing_style": "path"}))
+    return boto3.session.Session().client("s3", **kwargs)

@@ -10,6 +10,9 @@ Per record, in offset order:
 - a `chat.send` from a member of an existing room: seq = last seq + 1, stored, delivered;
 - a `chat.send` with `replyTo`: as above, carrying the quote of the (stored, not deleted)
   message it replies to, which remembers the reply (functions.message_changes);
+- a `chat.send` with `attachment: {key}`: as above if the key was presigned for this room to
+  the sender and its check did not reject it (functions.attachments), carrying {key, attId,
+  contentType, bytes}; a key never presigned is not_found, another's forbidden;
 - an edit / delete / reaction (functions.message_changes) from a member: applied to the
   working copy of its message (one of this batch, or a stored one as stored: read before,
   overlays settled). A stored message is written with its new state in a change overlay
@@ -57,7 +60,8 @@ class Plan:
 class Planner:
     def __init__(self, committed_offset: int, rooms: Mapping[str, RoomState], members: set[tuple[str, str]],
                  existing: set[str], stored_at_ms: int, *, items: Mapping[tuple[str, int], dict] | None = None,
-                 creators: Mapping[str, str] | None = None, edit_window_ms: int = 900_000):
+                 creators: Mapping[str, str] | None = None, edit_window_ms: int = 900_000,
+                 attachments: Mapping[tuple[str, str], dict] | None = None):
         self.committed = committed_offset
         self.rooms = rooms
         self.members = members
@@ -68,6 +72,7 @@ class Planner:
         self.items: dict[tuple[str, int], dict] = dict(items or {})
         self.creators = creators or {}
         self.edit_window_ms = edit_window_ms
+        self.attachments = attachments or {}    # (roomId, attId) -> attachment item, for sends naming one
         self.new: set[tuple[str, int]] = set()
         self.changed: dict[tuple[str, int], dict] = {}   # stored messages to write again
         self.before: dict[tuple[str, int], dict] = {}    # ... as they were stored
@@ -134,9 +139,14 @@ class Planner:
             except changes.Refused as refused:
                 self._refuse(rec, refused)
                 return
+        try:
+            photo = self._photo(rec)
+        except changes.Refused as refused:
+            self._refuse(rec, refused)
+            return
         base = self.plan.touched.get(rec.room_id, (state.last_seq, 0))[0]
         item = message_item(rec.room_id, state.last_seq + 1, rec.value, rec.partition, rec.offset, self.stored_at_ms,
-                            reply_to=quote)
+                            reply_to=quote, attachment=photo)
         state.append(item["seq"], rec.digest, rec.offset)
         self.plan.touched[rec.room_id] = (base, item["seq"])
         self.plan.messages.append(item)
@@ -148,6 +158,21 @@ class Planner:
             self._changed(rec.target, replied, rec)
         self.plan.deliveries.append(ToRoom(rec.room_id, message_event(item)))
         self.plan.stats["stored"] += 1
+
+    def _photo(self, rec: ChatRecord) -> dict | None:
+        """What the message keeps of the photo it refers to (none: None)."""
+        if rec.attachment is None:
+            return None
+        found = self.attachments.get(rec.attachment)
+        key = c.attachment_key(*rec.attachment)
+        if found is None:
+            raise changes.Refused(c.ERR_NOT_FOUND, f"no attachment {key} (presign it first)")
+        if found.get("uploadedBy") != rec.sender_id:
+            raise changes.Refused(c.ERR_FORBIDDEN, "an attachment is sent by whoever uploaded it")
+        if found.get("status") == "rejected":
+            raise changes.Refused(c.ERR_BAD_REQUEST, f"attachment {key} was rejected: {found.get('reason')}")
+        return {"key": key, "attId": found["attId"], "contentType": found.get("contentType"),
+                "bytes": found.get("bytes")}
 
     def _change(self, rec: ChatRecord) -> None:
         """An edit, delete or reaction: applied once to its message, in room order."""

@@ -80,6 +80,13 @@ class ChatRecord:
         return None
 
     @property
+    def attachment(self) -> tuple[str, str] | None:
+        """(roomId, attId) of the photo a send refers to, else None."""
+        if self.type != c.RECORD_SEND or not isinstance(self.value.get("attachment"), dict):
+            return None
+        return c.parse_attachment_key(self.value["attachment"].get("key"))
+
+    @property
     def digest(self) -> str:
         return dedup_digest(self.sender_id, self.client_msg_id)
 
@@ -158,6 +165,10 @@ def invalid_reason(v: dict, key: bytes | None) -> str | None:
             return "invalid replyTo"
         if replied[0] != room:
             return "replyTo is not a message of this room"
+    if kind == c.RECORD_SEND and v.get("attachment") is not None:
+        problem = c.attachment_problem(v["attachment"], room)
+        if problem is not None:
+            return f"invalid attachment: {problem}"
     if kind == c.RECORD_REACT and not c.is_single_emoji(v.get("emoji")):
         return "a reaction is exactly one emoji"
     if kind == c.RECORD_PRESENCE and v.get("state") not in PRESENCE_STATES:

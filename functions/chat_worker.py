@@ -120,7 +120,7 @@ class ChatWorker:
         targets, settle_too = self._targets(key, memory, valid)
         plan = Planner(memory.commit.offset, memory.rooms, members, existing, int(self.clock() * 1000),
                        items=targets, creators=self._creators(valid, rooms_read),
-                       edit_window_ms=self.edit_window_ms).decide(records)
+                       edit_window_ms=self.edit_window_ms, attachments=self._attachments(valid)).decide(records)
         self._store(key, memory, plan, last, settle_too)
         memory.handled = max(memory.handled, last)
         self.memory.keep(key, memory)
@@ -164,6 +164,14 @@ class ChatWorker:
                    for seq in items[r.target].get("replies") or ()}
         items.update(stored(replies - set(items)))
         return items, {k: copy.deepcopy(items[k]) for k, item in raw.items() if item.get("next")}
+
+    def _attachments(self, valid: list[ChatRecord]) -> dict[tuple[str, str], dict]:
+        """The attachment items the batch's sends refer to (one BatchGetItem; none without)."""
+        keys = {r.attachment for r in valid if r.attachment is not None}
+        if not keys:
+            return {}
+        found = self.store.batch_get({tables.ATTACHMENTS: [{"roomId": r, "attId": a} for r, a in keys]})
+        return {(i["roomId"], i["attId"]): i for i in found[tables.ATTACHMENTS]}
 
     def _creators(self, valid: list[ChatRecord], rooms_read: dict[str, dict]) -> dict[str, str]:
         """Who created each room a delete is about (the creator may delete any message)."""

@@ -50,6 +50,7 @@ RECORD_FIELDS = (
     # "replyTo" (a messageId of the same room) on chat.send records, optional
     # "messageId" (the message changed, same room) on chat.edit / chat.delete / chat.react
     # "emoji" (one emoji) on chat.react; "body" (the new text) on chat.edit
+    # "attachment" ({key}: a photo uploaded to this room, functions/attachments.py) on chat.send, optional
 )
 
 MAX_BODY_CHARS = 8000
@@ -103,6 +104,39 @@ def parse_message_id(value: Any) -> tuple[str, int] | None:
     return room, int(seq)
 
 
+# A photo's object key: rooms/{roomId}/{attId}, attId a uuid4 hex the HTTP function picks.
+ATT_ID = IdPattern(r"[0-9a-f]{32}")
+ATTACHMENT_PREFIX = "rooms/"
+ATTACHMENT_STATUSES = ("pending", "ready", "rejected")
+
+
+def attachment_key(room_id: str, att_id: str) -> str:
+    return f"{ATTACHMENT_PREFIX}{room_id}/{att_id}"
+
+
+def parse_attachment_key(value: Any) -> tuple[str, str] | None:
+    """(roomId, attId) of an attachment key, both checked whole, else None."""
+    if not isinstance(value, str) or not value.startswith(ATTACHMENT_PREFIX) or len(value) > 200:
+        return None
+    room, sep, att = value[len(ATTACHMENT_PREFIX):].rpartition("/")
+    if not sep or not ROOM_ID.valid(room) or not ATT_ID.valid(att):
+        return None
+    return room, att
+
+
+def attachment_problem(value: Any, room_id: Any) -> str | None:
+    """Why a send's `attachment` is not {key} of a photo of this room, or None. Whether it was
+    presigned, by whom, and how its check went, the chat worker decides."""
+    if not isinstance(value, dict) or set(value) != {"key"}:
+        return "attachment must be an object {key}"
+    named = parse_attachment_key(value["key"])
+    if named is None:
+        return f"bad attachment key (rooms/{{roomId}}/{{attId}})"
+    if named[0] != room_id:
+        return "the attachment is not one of this room"
+    return None
+
+
 def is_single_emoji(value: Any) -> bool:
     """Exactly one emoji (a skin tone, a ZWJ family or a flag counts as one), nothing else."""
     import emoji   # the emoji library's data; loaded on first use only
@@ -143,6 +177,11 @@ EVENT_UNSUBSCRIBED = "unsubscribed"
 # edge only: {type, window}: how many unacknowledged sends the client may have out now; the
 # edge lowers it to 1 while the chat worker lags (websocket_edge/admission.py)
 EVENT_FLOW = "flow"
+# {type, room, attachment: {key, attId, status, contentType, bytes, width, height, reason}}:
+# the check of a photo a member uploaded to the room is done (status ready or rejected).
+# Posted by functions/attachment_check.py to the room's subscribers; carries no URL (a
+# member asks GET /rooms/{roomId}/attachments/{attId} for short-lived ones).
+EVENT_ATTACHMENT = "attachment"
 REASON_REMOVED = "removed"
 
 # --- Error codes (JSON "error.code", STOMP ERROR "message" header, HTTP error "code") ---
@@ -159,6 +198,7 @@ ERR_CONFLICT = "conflict"
 ERR_NOT_FOUND = "not_found"            # no such thing (a route, a device; a message, or a deleted one)
 ERR_TOO_LATE = "too_late"              # an edit after the edit window
 ERR_INTERNAL = "internal"
+ERR_UNSUPPORTED_TYPE = "unsupported_type"   # an attachment that is not one of image_types.CONTENT_TYPES
 
 
 def error_event(code: str, message: str, ref: str | None = None, **extra: Any) -> dict:

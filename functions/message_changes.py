@@ -10,7 +10,8 @@ What a message item holds besides the send (functions.message_items.message_item
   replied to, as it was then), or {messageId, seq, senderId, deleted: true} once that message
   was deleted;
 - `editedAt`, `version` (2 after the first edit): the body is the latest version;
-- `deleted`, `deletedAt`, `deletedBy`: a tombstone; body, quote and reactions are removed;
+- `deleted`, `deletedAt`, `deletedBy`: a tombstone; body, quote, reactions and the photo's
+  reference (`attachment`) are removed;
 - `reactions`: {emoji: [userId, ...]} in the order they came;
 - `ops`: [[digest, offset], ...] of the last MAX_OPS changes applied (senderId|clientMsgId and
   the record's Kafka offset): a change found there is a client resend, not applied again (a
@@ -145,7 +146,7 @@ def delete(item: dict, sender_id: str, value: Mapping[str, Any], digest: str, of
     _alive(item)
     if sender_id != item["senderId"] and sender_id != creator:
         raise Refused(c.ERR_FORBIDDEN, "only the sender or the room's creator may delete a message")
-    for key in ("body", "reactions", "editedAt", "version"):
+    for key in ("body", "reactions", "editedAt", "version", "attachment"):
         item.pop(key, None)
     if item.get("replyTo"):
         item["replyTo"] = scrubbed(item["replyTo"])

@@ -24,7 +24,8 @@ def dedup_digest(sender_id: str, client_msg_id: str) -> str:
 
 
 def message_item(room_id: str, seq: int, rec: Mapping[str, Any], partition: str, offset: int,
-                 stored_at_ms: int, reply_to: Mapping[str, Any] | None = None) -> dict:
+                 stored_at_ms: int, reply_to: Mapping[str, Any] | None = None,
+                 attachment: Mapping[str, Any] | None = None) -> dict:
     item = {
         "roomId": room_id, "seq": seq, "messageId": contracts.message_id(room_id, seq),
         "clientMsgId": rec["clientMsgId"], "senderId": rec["senderId"], "senderRole": rec["senderRole"],
@@ -33,6 +34,8 @@ def message_item(room_id: str, seq: int, rec: Mapping[str, Any], partition: str,
     }
     if reply_to is not None:
         item["replyTo"] = dict(reply_to)
+    if attachment is not None:   # a photo (functions/attachments.py): {key, attId, contentType, bytes}
+        item["attachment"] = dict(attachment)
     return item
 
 
@@ -53,7 +56,7 @@ def last_message(item: Mapping[str, Any]) -> dict:
 # see the message as it was, and an attempt that never commits changed nothing. After its
 # commit the worker folds the overlay into the item (`settle`).
 CHANGE_FIELDS = ("body", "editedAt", "version", "deleted", "deletedAt", "deletedBy", "reactions", "replyTo",
-                 "ops", "replies", "changedSeq")
+                 "ops", "replies", "changedSeq", "attachment")
 
 
 def settle(item: Mapping[str, Any], commits: Mapping[str, int]) -> dict:
@@ -94,6 +97,8 @@ def message_event(item: Mapping[str, Any]) -> dict:
     }
     if not item.get("deleted"):
         event["body"] = item["body"]
+    if item.get("attachment"):
+        event["attachment"] = item["attachment"]
     event.update(changed_state(item))
     return event
 

@@ -121,6 +121,17 @@ class Settings:
     # edit's, both stamped by an edge); the chat worker refuses later edits (too_late).
     edit_window_s: int = field(default=900, metadata={"env": "TIDINGS_EDIT_WINDOW_S"})
 
+    # --- Photo attachments (functions/attachments.py, functions/attachment_check.py) ---------
+    # S3: endpoint None means real AWS; locally it points at s3rver. Browsers use the
+    # presigned URLs as they are, so the endpoint must be one they reach too.
+    s3_endpoint: str | None = field(default=None, metadata={"env": "TIDINGS_S3_ENDPOINT"})
+    attachments_bucket: str = field(default="tidings-attachments", metadata={"env": "TIDINGS_ATTACHMENTS_BUCKET"})
+    # The largest photo a member may upload (the presigned PUT signs the exact size asked for).
+    attachment_max_bytes: int = field(default=10 * 1024 * 1024, metadata={"env": "TIDINGS_ATTACHMENT_MAX_BYTES"})
+    # How long a presigned upload (PUT) and a presigned fetch (GET) stay valid.
+    attachment_upload_ttl_s: int = field(default=300, metadata={"env": "TIDINGS_ATTACHMENT_UPLOAD_TTL_S"})
+    attachment_url_ttl_s: int = field(default=300, metadata={"env": "TIDINGS_ATTACHMENT_URL_TTL_S"})
+
     # The edges the web client connects to (its /config.json; the page never takes them from
     # its URL). Empty: the page's own host name, port 8001.
     web_edges: tuple[str, ...] = field(default=(), metadata={"env": "TIDINGS_WEB_EDGES"})
@@ -179,6 +190,11 @@ class Settings:
             raise SettingsError("TIDINGS_JWT_ALGORITHM=RS256 needs TIDINGS_JWT_PUBLIC_KEY")
         if self.edit_window_s < 0:
             raise SettingsError(f"TIDINGS_EDIT_WINDOW_S must be at least 0, got {self.edit_window_s}")
+        if not 1 <= self.attachment_max_bytes <= 5 * 1024 ** 3:   # a single S3 PUT's limit
+            raise SettingsError(f"TIDINGS_ATTACHMENT_MAX_BYTES must be 1..5 GiB, got {self.attachment_max_bytes}")
+        for name in ("attachment_upload_ttl_s", "attachment_url_ttl_s"):
+            if not 1 <= getattr(self, name) <= 604800:   # SigV4 presigned URLs live at most 7 days
+                raise SettingsError(f"TIDINGS_{name.upper()} must be 1..604800, got {getattr(self, name)}")
         if self.push_max_attempts < 1:
             raise SettingsError(f"TIDINGS_PUSH_MAX_ATTEMPTS must be at least 1, got {self.push_max_attempts}")
         if not self.chat_topic or self.chat_topic == self.dead_letter_topic:

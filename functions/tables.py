@@ -100,7 +100,12 @@ DEVICES = Table(
     indexes=(Index("by_user", hash_key=("userId", "S"), range_key=("deviceId", "S")),),
 )
 
-ALL_TABLES: tuple[Table, ...] = (ROOMS, PARTITION_COMMITS, MEMBERS, MESSAGES, CONNECTIONS, DEVICES)
+# Photo attachments (functions/attachments.py): one item per presigned upload, written by the
+# HTTP function (status pending) and settled by the check function (ready | rejected). The
+# object's key is rooms/{roomId}/{attId}, so a room's attachments are one partition.
+ATTACHMENTS = Table("attachments", hash_key=("roomId", "S"), range_key=("attId", "S"))
+
+ALL_TABLES: tuple[Table, ...] = (ROOMS, PARTITION_COMMITS, MEMBERS, MESSAGES, CONNECTIONS, DEVICES, ATTACHMENTS)
 
 # How many of a room's latest messages a resend is recognised against (a client resends the
 # few it has no ack for, within seconds or minutes of a reconnect). A worker that takes over a

@@ -19,6 +19,7 @@ locals {
       members           = "read"
       messages          = "readwrite"
       connections       = "readwrite"
+      attachments       = "read" # a send's photo was presigned to its sender, in its room
     }
     http = {
       rooms             = "readwrite"
@@ -27,6 +28,7 @@ locals {
       messages          = "read"
       connections       = "read"      # presence
       devices           = "readwrite" # push devices (PUT/GET/DELETE /devices)
+      attachments       = "readwrite" # photos presigned (POST /rooms/{roomId}/attachments)
     }
     edge = {
       rooms             = "readwrite" # subscriptions live in rooms.subs
@@ -74,6 +76,9 @@ locals {
     TIDINGS_DELIVERY_SECRET = random_password.delivery.result
     # Public: what browsers subscribe with (the private half is in the push secret).
     TIDINGS_PUSH_VAPID_PUBLIC_KEY = var.push_vapid_public_key
+    # Photos: the HTTP function presigns uploads and fetches of the attachments bucket.
+    TIDINGS_ATTACHMENTS_BUCKET   = module.attachments.bucket
+    TIDINGS_ATTACHMENT_MAX_BYTES = tostring(var.attachment_max_bytes)
   }
 
   # The notifier (modules/push): the real push services; credentials from Secrets Manager.
@@ -333,4 +338,30 @@ module "push" {
   chat_topic        = var.chat_topic
   consumer_group    = var.push_consumer_group
   environment       = local.push_environment
+}
+
+# Photo attachments (issue 16): the private bucket, presign rights of the HTTP function, and
+# the check function S3's ObjectCreated notifications invoke.
+module "attachments" {
+  source = "./modules/attachments"
+
+  name                  = local.prefix
+  region                = var.region
+  partition             = data.aws_partition.current.partition
+  account_id            = data.aws_caller_identity.current.account_id
+  kms_key_arn           = module.kms.key_arn
+  allowed_origins       = var.allowed_origins
+  retention_days        = var.attachment_retention_days
+  http_role_name        = module.iam.http_role_name
+  attachments_table_arn = module.dynamodb.table_arns["attachments"]
+  rooms_table_arn       = module.dynamodb.table_arns["rooms"]
+  zip_path              = var.lambda_zip_path
+  architecture          = var.lambda_architecture
+  subnet_ids            = module.network.private_subnet_ids
+  security_group_id     = module.network.functions_security_group_id
+  log_retention_days    = var.log_retention_days
+  environment = merge(local.common_environment, {
+    TIDINGS_DELIVERY_SECRET      = random_password.delivery.result
+    TIDINGS_ATTACHMENT_MAX_BYTES = tostring(var.attachment_max_bytes)
+  })
 }

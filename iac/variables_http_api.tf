@@ -19,6 +19,8 @@ variable "http_routes" {
     "DELETE /devices/{deviceId}",
     "PUT /rooms/{roomId}/mute",
     "GET /push/config",
+    "POST /rooms/{roomId}/attachments",
+    "GET /rooms/{roomId}/attachments/{attId}",
   ]
 
   validation {

@@ -54,12 +54,13 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     only when a selected test needs the stack."""
     if config.option.collectonly or not any(_needs_stack(i) for i in items):
         return
-    from local.stack import dynalite, kafka
+    from local.stack import dynalite, kafka, s3rver
 
     pending = [(what, fn) for what, fn, done in (
         (f"Kafka {kafka.KAFKA_VERSION} jars (Maven) into {kafka.cache_home()}", kafka.install, kafka.is_installed()),
         (f"dynalite {dynalite.DYNALITE_VERSION} (npm) into {dynalite.cache_home()}", dynalite.install,
          dynalite.is_installed()),
+        (f"s3rver {s3rver.S3RVER_VERSION} (npm) into {s3rver.cache_home()}", s3rver.install, s3rver.is_installed()),
     ) if not done]
     if not pending:
         return

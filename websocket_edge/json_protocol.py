@@ -116,6 +116,11 @@ class JsonProtocol(Protocol):
         fields = ()
         if obj.get("replyTo") is not None:
             fields = (("replyTo", _message_id(obj, "replyTo", room, client_msg_id)),)
+        if obj.get("attachment") is not None:
+            problem = contracts.attachment_problem(obj["attachment"], room)
+            if problem is not None:
+                raise _Bad(contracts.ERR_BAD_REQUEST, problem, client_msg_id)
+            fields += (("attachment", {"key": obj["attachment"]["key"]}),)
         return Send(room, client_msg_id, body, fields=fields)
 
     @staticmethod

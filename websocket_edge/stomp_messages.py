@@ -15,7 +15,7 @@ from websocket_edge.protocol import ServerEvent
 from websocket_edge.stomp_destinations import subscribe_destination
 
 # a stored message's state beyond its text: replies, edits, deletion, reactions
-STATE_FIELDS = ("replyTo", "editedAt", "version", "deleted", "deletedAt", "deletedBy", "reactions")
+STATE_FIELDS = ("replyTo", "editedAt", "version", "deleted", "deletedAt", "deletedBy", "reactions", "attachment")
 
 
 @dataclass(frozen=True)

@@ -314,7 +314,8 @@ class StompProtocol(Protocol):
             seq = () if event.seq is None else (("seq", str(event.seq)),)
             return self._messages(subs, chat_body(event), seq,
                                   str(event.data.get("messageId") or contracts.message_id(room, event.seq)))
-        if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE, *contracts.EVENT_CHANGES):
+        if kind in (contracts.EVENT_TYPING, contracts.EVENT_PRESENCE, contracts.EVENT_ATTACHMENT,
+                    *contracts.EVENT_CHANGES):
             return self._messages(subs, signal_body(event), ((EVENT_HEADER, kind),))
         if kind == contracts.EVENT_ERROR:
             code = str(event.data.get("code") or contracts.ERR_INTERNAL)

@@ -158,4 +158,9 @@ def send_action(frame: stomp.Frame, receipt: str | None, new_id: Callable[[], st
     fields = ()
     if obj is not None and obj.get("replyTo") is not None:
         fields = (("replyTo", message_id(obj, "replyTo", room, receipt, client_msg_id)),)
+    if obj is not None and obj.get("attachment") is not None:   # a photo: {key} (docs/stomp.md)
+        problem = contracts.attachment_problem(obj["attachment"], room)
+        if problem is not None:
+            raise Refuse(contracts.ERR_BAD_REQUEST, problem, receipt, client_msg_id)
+        fields += (("attachment", {"key": obj["attachment"]["key"]}),)
     return Send(room, client_msg_id, content, Ref(receipt), fields=fields)

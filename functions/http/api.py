@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions import contracts, logs
 from functions.entry import WarmHandler
 from functions.events import HttpApiEvent
-from functions.http import messages, push, reads, rooms
+from functions.http import attachments, messages, push, reads, rooms
 from functions.http.common import Deps, HttpError, Request, caller_of
 from functions.settings import Settings
 from functions.store import StoreError
@@ -92,6 +92,9 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/devices/{deviceId}", push.delete_device),
     Route("PUT", "/rooms/{roomId}/mute", push.put_mute),
     Route("GET", "/push/config", push.push_config),
+    # photo attachments (issue 16)
+    Route("POST", "/rooms/{roomId}/attachments", attachments.create_attachment),
+    Route("GET", "/rooms/{roomId}/attachments/{attId}", attachments.get_attachment),
 )
 BY_KEY: dict[str, Route] = {r.key: r for r in ROUTES}
 

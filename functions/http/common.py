@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any, Mapping
 
 from functions import contracts, tables
+from functions.attachments import Attachments
 from functions.connections import Connections
 from functions.delivery import Deliverer
 from functions.events import HttpApiEvent
@@ -89,6 +90,10 @@ class Deps:
     @cached_property
     def read_marks(self) -> ReadMarks:
         return ReadMarks(self.settings, self.store.client)
+
+    @cached_property
+    def attachments(self) -> Attachments:
+        return Attachments(self.settings, self.store.client)
 
     @cached_property
     def deliverer(self) -> Deliverer:

@@ -28,12 +28,14 @@ MAX_CURSOR_CHARS = 512
 
 def message_view(item: dict) -> dict:
     """A message as it is now: the latest version of its body (null once deleted), and what its
-    changes added (replyTo, editedAt/version, deleted/deletedAt/deletedBy, reactions)."""
+    changes added (replyTo, editedAt/version, deleted/deletedAt/deletedBy, reactions), and the
+    photo it refers to (`attachment`; its state and URLs: GET .../attachments/{attId})."""
     return {"roomId": item["roomId"], "seq": item["seq"],
             "messageId": item.get("messageId") or contracts.message_id(item["roomId"], item["seq"]),
             "clientMsgId": item.get("clientMsgId"), "senderId": item.get("senderId"),
             "senderRole": item.get("senderRole"), "body": item.get("body"), "sentAt": item.get("sentAt"),
-            "storedAt": item.get("storedAt"), **changed_state(item)}
+            "storedAt": item.get("storedAt"), **changed_state(item),
+            **({"attachment": item["attachment"]} if item.get("attachment") else {})}
 
 
 def encode_cursor(room_id: str, after: int | None = None, before: int | None = None) -> str:

@@ -27,7 +27,7 @@ program), a greenlet per request, so requests run concurrently.
 Before any routing a request target that is not canonical (`//x`, `/./x`, `%2F`, `%00`, ...;
 functions/request_paths.py) is answered 400. Every answer carries `nosniff`; pages and
 scripts also a Content-Security-Policy (scripts, styles and connections: this origin and
-the configured edges), `frame-ancestors 'none'`, X-Frame-Options and no referrer.
+the configured edges; connections and images: the S3 endpoint of photos), `frame-ancestors 'none'`, X-Frame-Options and no referrer.
 """
 
 if __name__ == "__main__":  # before anything imports socket, ssl or threading
@@ -267,8 +267,10 @@ class Gateway:
         """CSP and friends for the web client: its own scripts and styles only, connections to
         this origin and the configured edges, never framed, no referrer sent along."""
         edges = " ".join(sorted({"/".join(url.split("/")[:3]) for url in self.edges(environ)}))
-        policy = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                  f"connect-src 'self' {edges}; worker-src 'self'; object-src 'none'; base-uri 'none'; "
+        # photos are uploaded to (PUT) and shown from (img) the S3 endpoint's presigned URLs
+        s3 = " " + "/".join(self.settings.s3_endpoint.split("/")[:3]) if self.settings.s3_endpoint else ""
+        policy = (f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{s3}; "
+                  f"connect-src 'self' {edges}{s3}; worker-src 'self'; object-src 'none'; base-uri 'none'; "
                   "form-action 'self'; frame-ancestors 'none'")
         return [("content-security-policy", policy), ("x-frame-options", "DENY"),
                 ("referrer-policy", "no-referrer")]

@@ -31,7 +31,7 @@ import dataclasses
 import sys
 
 from functions.settings import Settings
-from local.stack import dynalite, kafka, kafka_cluster, push_keys, tables_setup
+from local.stack import dynalite, kafka, kafka_cluster, push_keys, s3rver, tables_setup
 from local.stack.model import Component, ComponentSpec, StackView
 
 
@@ -46,6 +46,8 @@ def stack_settings(base: Settings, stack: StackView) -> Settings:
         changes["dynamodb_endpoint"] = f"http://127.0.0.1:{stack.port('dynalite')}"
     if "push-gateway" in stack.ports:
         changes.update(push_settings(stack))
+    if "s3" in stack.ports:
+        changes["s3_endpoint"] = f"http://127.0.0.1:{stack.port('s3')}"
     return dataclasses.replace(base, **changes)
 
 
@@ -112,6 +114,50 @@ def dynalite_component(stack: StackView) -> Component:
         stop_timeout=10.0,
         endpoints={"dynamodb": endpoint},
         description=f"dynalite {dynalite.DYNALITE_VERSION} (DynamoDB API), data in data/dynalite",
+    )
+
+
+# --- photo attachments (issue 16): the local S3 and its notifications to the check -----------
+
+def s3_component(stack: StackView) -> Component:
+    """s3rver with the attachments bucket; ObjectCreated of rooms/ keys go to attachment-check."""
+    port = stack.port("s3")
+    settings = stack.settings
+    endpoint = f"http://127.0.0.1:{port}"
+    notify = (f"http://127.0.0.1:{stack.port('attachment-check')}/invoke"
+              if "attachment-check" in stack.ports else None)
+    return Component(
+        name="s3",
+        argv=lambda: s3rver.argv(port=port, home_data=stack.layout.data, bucket=settings.attachments_bucket,
+                                 notify_url=notify, notify_prefix="rooms/"),
+        ports={"http": port},
+        env=s3rver.env(),
+        ready=lambda: s3rver.ready(endpoint, settings.attachments_bucket),
+        ready_timeout=60.0,
+        install=s3rver.install,
+        prepare=lambda: s3rver.prepare(stack.layout.data),
+        stop_timeout=10.0,
+        endpoints={"s3": endpoint},
+        description=f"s3rver {s3rver.S3RVER_VERSION} (S3 API; presigned SigV4 checked), bucket "
+                    f"{settings.attachments_bucket}, data in data/s3rver",
+    )
+
+
+def attachment_check_component(stack: StackView) -> Component:
+    """S3 event notifications -> functions.attachment_check.handler (local/emulators/s3_events.py)."""
+    port = stack.port("attachment-check")
+    return Component(
+        name="attachment-check",
+        argv=[sys.executable, "-m", "local.emulators.s3_events", "--port", str(port),
+              "--handler", "functions.attachment_check.handler"],
+        ports={"http": port},
+        env={"PYTHONUNBUFFERED": "1"},
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+        ready_timeout=60.0,
+        depends_on=("dynalite",),
+        stop_timeout=10.0,
+        endpoints={"invoke": f"http://127.0.0.1:{port}/invoke"},
+        description="S3 ObjectCreated notifications (rooms/) -> functions.attachment_check.handler",
     )
 
 
@@ -212,6 +258,8 @@ COMPONENTS: list[ComponentSpec] = [
     ComponentSpec("gateway", {"http": 8080}, gateway_component),
     ComponentSpec("push-gateway", {"http": 8091}, push_gateway_component),
     ComponentSpec("notifier", {"metrics": 9401}, notifier_component),
+    ComponentSpec("attachment-check", {"http": 9402}, attachment_check_component),
+    ComponentSpec("s3", {"http": 9000}, s3_component),
 ]
 
 

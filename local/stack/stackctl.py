@@ -76,13 +76,16 @@ def up(only: list[str] | None = None, brokers: int | None = None) -> Stack:
 
 
 def _announce_installs(stack: Stack, names: list[str]) -> None:
-    from local.stack import dynalite, kafka
+    from local.stack import dynalite, kafka, s3rver
 
     if "kafka" in names and not kafka.is_installed():
         console.print(f"  resolving Kafka {kafka.KAFKA_VERSION} jars with Maven into {kafka.cache_home()} "
                       f"(first run only; runs in the background)")
     if "dynalite" in names and not dynalite.is_installed():
         console.print(f"  installing dynalite {dynalite.DYNALITE_VERSION} with npm into {dynalite.cache_home()} "
+                      f"(first run only)")
+    if "s3" in names and not s3rver.is_installed():
+        console.print(f"  installing s3rver {s3rver.S3RVER_VERSION} with npm into {s3rver.cache_home()} "
                       f"(first run only)")
 
 

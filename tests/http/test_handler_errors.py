@@ -38,7 +38,10 @@ def test_route_matching_table():
     assert match_route("DELETE", "/devices/d%2F1")[1] == {"deviceId": "d/1"}
     assert match_route("PUT", "/rooms/r1/mute")[0].key == "PUT /rooms/{roomId}/mute"
     assert sorted(match_route("POST", "/devices")[1]) == ["GET", "PUT"]
-    assert len({r.key for r in ROUTES}) == len(ROUTES) == 15  # 10 chat, 5 push (issue 15)
+    assert match_route("GET", f"/rooms/r1/attachments/{'a' * 32}")[1] == {"roomId": "r1", "attId": "a" * 32}
+    assert sorted(match_route("PUT", "/rooms/r1/attachments")[1]) == ["POST"]
+    # 10 chat, 5 push (issue 15), 2 attachments (issue 16)
+    assert len({r.key for r in ROUTES}) == len(ROUTES) == 17
 
 
 def test_missing_or_bad_claims_is_401(api, uid):
@@ -107,13 +110,13 @@ def test_fuzz_raw_bodies(api, fuzz_room, raw, b64):
 
 
 @FUZZ
-@given(room=ids, user=ids, device=ids,
+@given(room=ids, user=ids, device=ids, att=ids,
        query=st.dictionaries(st.sampled_from(["after", "before", "limit", "cursor", "x"]),
                              st.text(max_size=40), max_size=4))
-def test_fuzz_params(api, fuzz_room, room, user, device, query):
+def test_fuzz_params(api, fuzz_room, room, user, device, att, query):
     _room_id, alice = fuzz_room
     for route in ROUTES:
-        params = {"roomId": room, "userId": user, "deviceId": device}
+        params = {"roomId": room, "userId": user, "deviceId": device, "attId": att}
         url = route.path
         for name, value in params.items():
             url = url.replace("{%s}" % name, quote(value, safe=""))

@@ -143,6 +143,13 @@ def test_real_responses_match_the_document(client: Client, sender, uid):
         ("PUT", path("rooms", room_id, "mute"), {"body": {"until": 0}}),
         ("PUT", path("rooms", room_id, "mute"), {"body": {"until": "later"}}),
         ("GET", "/push/config", {}),
+        # photo attachments (issue 16)
+        ("POST", path("rooms", room_id, "attachments"), {"body": {"contentType": "image/png", "bytes": 1234}}),
+        ("POST", path("rooms", room_id, "attachments"), {"body": {"contentType": "image/gif", "bytes": 1234}}),
+        ("POST", path("rooms", room_id, "attachments"), {"body": {"contentType": "image/png", "bytes": 1234},
+                                                         "user": uid("eve")}),
+        ("GET", path("rooms", room_id, "attachments", "0" * 32), {}),
+        ("GET", path("rooms", room_id, "attachments", "nope"), {}),
     ]
     seen = set()
     for method, url, kwargs in calls:

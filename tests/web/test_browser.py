@@ -137,3 +137,35 @@ def test_message_menu_in_chromium(local_stack, browser_env):
         "TIDINGS_WEB_ARTIFACTS": str(ARTIFACTS),
     }
     run_node([str(WEB_TESTS / "changes.browser.test.mjs")], env)
+
+
+PHOTO_SIZE = (1200, 900)
+
+
+def test_photos_in_chromium(local_stack, browser_env, tmp_path):
+    """Issue 16 in the browser: the customer (edge-a) sends a photo with upload progress, the groomer
+    (edge-b) sees its thumbnail once the check (the real s3rver's notification) is done and opens it full
+    size; a fake image is shown as rejected; a file that is no photo is refused; history shows it again."""
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(16)   # noise: a PNG of a few MB, so the upload takes more than one progress event
+    photo = tmp_path / "rex.png"
+    Image.frombytes("RGB", PHOTO_SIZE, rng.randbytes(PHOTO_SIZE[0] * PHOTO_SIZE[1] * 3)).save(photo)
+    fake = tmp_path / "fake.png"
+    fake.write_text("<html>this is no png</html>\n" * 20)
+    not_photo = tmp_path / "notes.txt"
+    not_photo.write_text("shopping list")
+    endpoints = local_stack.endpoints()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    env = {
+        **browser_env,
+        "TIDINGS_WEB_URL": endpoints["gateway"]["web client"].rstrip("/"),
+        "TIDINGS_WEB_URL_DEAD_FIRST": "unused",
+        "TIDINGS_EDGES": ",".join(endpoints[name]["websocket"] for name in ("edge-a", "edge-b")),
+        "TIDINGS_WEB_ARTIFACTS": str(ARTIFACTS),
+        "TIDINGS_WEB_PHOTO": str(photo), "TIDINGS_WEB_FAKE_PHOTO": str(fake), "TIDINGS_WEB_NOT_PHOTO": str(not_photo),
+        "TIDINGS_WEB_PHOTO_SIZE": f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}",
+    }
+    run_node([str(WEB_TESTS / "photos.browser.test.mjs")], env)

@@ -37,3 +37,8 @@ output "edge_execution_role_arn" {
   description = "Execution role of the edges."
   value       = aws_iam_role.edge_execution.arn
 }
+
+output "http_role_name" {
+  description = "Name of the HTTP function's role (modules/attachments adds its presign rights)."
+  value       = aws_iam_role.http.name
+}

@@ -68,4 +68,10 @@ export class Api {
   markRead(roomId, seq) { return this.#call('PUT', `/rooms/${enc(roomId)}/read`, { seq }); }
   reads(roomId) { return this.#call('GET', `/rooms/${enc(roomId)}/read`); }
   presence(roomId) { return this.#call('GET', `/rooms/${enc(roomId)}/presence`); }
+
+  // Photos (js/attachments.js): a presigned upload, and a photo's state and short-lived URLs.
+  createAttachment(roomId, contentType, bytes) {
+    return this.#call('POST', `/rooms/${enc(roomId)}/attachments`, { contentType, bytes });
+  }
+  attachment(roomId, attId) { return this.#call('GET', `/rooms/${enc(roomId)}/attachments/${enc(attId)}`); }
 }

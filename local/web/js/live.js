@@ -210,9 +210,11 @@ export class Live {
   }
 
   // Returns false when not connected (the caller keeps it pending and sends it after reconnecting).
-  // `replyTo`: the messageId it answers, or null.
-  send(roomId, clientMsgId, content, replyTo = null) {
-    const body = replyTo ? { content, replyTo } : { content };
+  // `replyTo`: the messageId it answers, or null; `attachment`: {key} of a photo uploaded, or null.
+  send(roomId, clientMsgId, content, replyTo = null, attachment = null) {
+    const body = { content };
+    if (replyTo) body.replyTo = replyTo;
+    if (attachment) body.attachment = { key: attachment.key };
     return this.publish(`/pub/chat/send/${roomId}`, clientMsgId, body);
   }
 

@@ -63,7 +63,7 @@ export class Timeline {
     const held = msg && msg.messageId === event.messageId ? msg : null;
     if (kind === 'deleted') {
       if (held && !held.deleted) {
-        Object.assign(held, { deleted: true, content: '', reactions: {}, editedAt: null });
+        Object.assign(held, { deleted: true, content: '', reactions: {}, editedAt: null, attachment: null });
         changed = true;
       }
       for (const other of this.bySeq.values()) {
@@ -85,8 +85,8 @@ export class Timeline {
   }
 
   // My message, before the edge has it (`replyTo`: the messageId it answers).
-  queue(clientMsgId, content, now = Date.now(), replyTo = null) {
-    const entry = { clientMsgId, content, status: 'pending', createdAt: now, error: null, replyTo };
+  queue(clientMsgId, content, now = Date.now(), replyTo = null, attachment = null) {
+    const entry = { clientMsgId, content, status: 'pending', createdAt: now, error: null, replyTo, attachment };
     this.outbox.set(clientMsgId, entry);
     return entry;
   }
@@ -120,6 +120,7 @@ export class Timeline {
       kind: 'outbox', roomId: this.roomId, senderId: this.me, content: e.content, clientMsgId: e.clientMsgId,
       status: e.status, error: e.error, sentAt: e.createdAt, seq: null, messageId: null,
       replyTo: e.replyTo ? this.quoteOf(e.replyTo) : null, reactions: {}, deleted: false, editedAt: null,
+      attachment: e.attachment || null,
     }));
     return stored.concat(waiting);
   }
@@ -172,6 +173,7 @@ export function normalize(raw, roomId) {
     deleted,
     reactions: !deleted && raw.reactions && typeof raw.reactions === 'object' ? raw.reactions : {},
     replyTo: raw.replyTo && typeof raw.replyTo === 'object' ? raw.replyTo : null,
+    attachment: !deleted && raw.attachment && typeof raw.attachment === 'object' ? raw.attachment : null,
   };
 }
 
