@@ -27,7 +27,7 @@ def load(path: str):
     return getattr(importlib.import_module(module), name)
 
 
-def serve(port: int, handler_path: str) -> ThreadingHTTPServer:
+def serve(port: int, handler_path: str, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     handler = load(handler_path)
     function_name = handler_path.rsplit(".", 1)[0].replace(".", "-")
 
@@ -63,15 +63,16 @@ def serve(port: int, handler_path: str) -> ThreadingHTTPServer:
         def log_message(self, fmt, *args) -> None:
             print(f"{self.address_string()} {fmt % args}", flush=True)
 
-    return ThreadingHTTPServer(("127.0.0.1", port), Invoke)
+    return ThreadingHTTPServer((host, port), Invoke)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="S3 event notifications -> a Lambda-style handler")
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container (Compose)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--handler", default="functions.attachment_check.handler")
     args = parser.parse_args(argv)
-    server = serve(args.port, args.handler)
+    server = serve(args.port, args.handler, args.host)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     print(f"s3 events on 127.0.0.1:{args.port} -> {args.handler}", flush=True)
     server.serve_forever()

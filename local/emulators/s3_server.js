@@ -11,7 +11,7 @@
 //    function (iac: aws_s3_bucket_notification); here each one is POSTed to --notify, retried
 //    like an asynchronous Lambda invoke (3 tries).
 //
-// usage: node s3_server.js --port N --directory DIR --bucket NAME --cors FILE
+// usage: node s3_server.js --port N [--host ADDR] --directory DIR --bucket NAME --cors FILE
 //                          --access-key K --secret-key S [--notify URL --notify-prefix P]
 'use strict';
 
@@ -104,7 +104,7 @@ function retry(event, attempt, why) {
 
 async function main() {
   const server = new S3rver({
-    port: Number(opts.port), address: '127.0.0.1', directory: opts.directory, silent: false,
+    port: Number(opts.port), address: opts.host || '127.0.0.1',   // 0.0.0.0 in a container directory: opts.directory, silent: false,
     vhostBuckets: false, configureBuckets: [{ name: opts.bucket, configs: [require('fs').readFileSync(opts.cors)] }],
   });
   server.middleware.unshift(signatures);   // before s3rver's own

@@ -19,12 +19,9 @@ S3RVER_VERSION = "3.7.1"
 # s3rver's built-in account; any other key is refused (InvalidAccessKeyId).
 ACCESS_KEY = SECRET_KEY = "S3RVER"
 SERVER_JS = Path(__file__).resolve().parents[1] / "emulators" / "s3_server.js"
-# The browser uploads (PUT) and fetches (GET) straight from the bucket: any local page may.
-CORS_XML = """<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>
-<AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod>
-<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3000</MaxAgeSeconds>
-</CORSRule></CORSConfiguration>
-"""
+# The browser uploads (PUT) and fetches (GET) straight from the bucket: any local page may
+# (the Compose image uses the same file).
+CORS_FILE = SERVER_JS.parent / "s3rver-cors.xml"
 
 
 class S3rverSetupError(RuntimeError):
@@ -55,13 +52,12 @@ def data_dir(home_data: Path) -> Path:
 
 def prepare(home_data: Path) -> None:
     data_dir(home_data).mkdir(parents=True, exist_ok=True)
-    (home_data / "s3rver-cors.xml").write_text(CORS_XML)
 
 
 def argv(*, port: int, home_data: Path, bucket: str, notify_url: str | None, notify_prefix: str) -> list[str]:
     out = [shutil.which("node") or "node", str(SERVER_JS), "--port", str(port),
            "--directory", str(data_dir(home_data)), "--bucket", bucket,
-           "--cors", str(home_data / "s3rver-cors.xml"), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY]
+           "--cors", str(CORS_FILE), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY]
     if notify_url:
         out += ["--notify", notify_url, "--notify-prefix", notify_prefix]
     return out

@@ -19,9 +19,9 @@ COMPOSE = u.ROOT / "local" / "compose.yaml"
 SCHEMA = u.ROOT / "tests" / "iac" / "compose-spec.schema.json"
 SCHEMA_SHA256 = "56bab44c85c0ce8affb74474950293f37d510673283a243bcd7eeadb900fa35c"
 
-PYTHON_SERVICES = {"init", "edge-a", "edge-b", "esm", "gateway"}
+PYTHON_SERVICES = {"init", "edge-a", "edge-b", "esm", "gateway", "attachment-check"}
 EDGES = {"edge-a", "edge-b"}
-ALL_SERVICES = PYTHON_SERVICES | {"kafka", "dynalite", "lb"}
+ALL_SERVICES = PYTHON_SERVICES | {"kafka", "dynalite", "s3", "lb"}
 
 
 @pytest.fixture(scope="module")
@@ -240,3 +240,25 @@ def test_cluster_profile_gives_every_client_every_broker(cluster):
         assert node_ports(node_id)["client"] in _host_ports(cluster["services"][name])
     init = cluster["services"]["init"]["depends_on"]
     assert all(init[n]["condition"] == "service_healthy" for n in KAFKA_NODES), "topics need all three brokers"
+
+
+def test_local_s3_matches_the_invoke_stack(compose):
+    """The s3 image runs the same server script, s3rver version, CORS file, bucket and
+    notification target as local/stack/s3rver.py; the gateway presigns for the browser's host."""
+    from local.stack import s3rver
+    from local.stack.components import COMPONENTS
+
+    specs = {spec.name: spec for spec in COMPONENTS}
+    services = compose["services"]
+    dockerfile = (COMPOSE.parent / services["s3"]["build"]["context"] / services["s3"]["build"]["dockerfile"]).read_text()
+    assert f"ARG S3RVER_VERSION={s3rver.S3RVER_VERSION}" in dockerfile
+    assert "local/emulators/s3_server.js local/emulators/s3rver-cors.xml" in dockerfile
+    assert s3rver.CORS_FILE.name == "s3rver-cors.xml" and s3rver.CORS_FILE.is_file()
+    assert f'"--bucket", "{Settings().attachments_bucket}"' in dockerfile
+    check = services["attachment-check"]["command"]
+    assert check[check.index("--port") + 1] == "9402" == str(specs["attachment-check"].ports["http"])
+    assert '"--notify", "http://attachment-check:9402/invoke", "--notify-prefix", "rooms/"' in dockerfile
+    assert _host_ports(services["s3"]) == {specs["s3"].ports["http"]}
+    assert _env(services["attachment-check"])["TIDINGS_S3_ENDPOINT"] == "http://s3:9000"
+    assert _env(services["gateway"])["TIDINGS_S3_ENDPOINT"] == f"http://localhost:{specs['s3'].ports['http']}"
+
