@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 
-import { launchPair, openRoom, pageUrl, refreshRooms, screenshot, send, signIn, steps, unique, waitSent,
+import { launchPair, openRoom, screenshot, send, signInAndShareRoom, steps, unique, waitSent,
   waitText } from './lib.mjs';
 
 const customer = unique('cust');
@@ -73,20 +73,7 @@ describe('the message menu: reply, react, edit, delete across two users and two 
   });
 
   step('both sign in; the customer creates a room with the groomer and asks', async () => {
-    await pageC.goto(pageUrl(0));
-    await pageG.goto(pageUrl(1));
-    await signIn(pageC, customer, 'customer');
-    await signIn(pageG, groomer, 'groomer');
-    await pageC.getByText('New room').click();
-    await pageC.getByLabel('Room name').fill('Bath for Rex');
-    await pageC.getByLabel('Room id (optional)').fill(roomId);
-    await pageC.getByLabel('Member user id', { exact: true }).fill(groomer);
-    await pageC.getByLabel('Member role', { exact: true }).selectOption('groomer');
-    await pageC.getByRole('button', { name: 'Create room' }).click();
-    await pageC.waitForFunction((id) => document.querySelector(`.room-item[data-room-id="${id}"][aria-current="true"]`),
-      roomId);
-    await refreshRooms(pageG, roomId);
-    await openRoom(pageG, roomId);
+    await signInAndShareRoom(pageC, pageG, { customer, groomer, roomId, name: 'Bath for Rex' });
     await send(pageC, QUESTION);
     await waitSent(pageC, QUESTION);
     await waitText(pageG, QUESTION);

@@ -117,6 +117,25 @@ export async function openRoom(page, roomId) {
     && document.getElementById('history-top').textContent !== '', roomId, { timeout: 10000 });
 }
 
+// The first steps of a two-user test: both pages open their own edge and sign in, the customer
+// creates a room with the groomer, and the groomer opens it.
+export async function signInAndShareRoom(pageC, pageG, { customer, groomer, roomId, name }) {
+  await pageC.goto(pageUrl(0));
+  await pageG.goto(pageUrl(1));
+  await signIn(pageC, customer, 'customer');
+  await signIn(pageG, groomer, 'groomer');
+  await pageC.getByText('New room').click();
+  await pageC.getByLabel('Room name').fill(name);
+  await pageC.getByLabel('Room id (optional)').fill(roomId);
+  await pageC.getByLabel('Member user id', { exact: true }).fill(groomer);
+  await pageC.getByLabel('Member role', { exact: true }).selectOption('groomer');
+  await pageC.getByRole('button', { name: 'Create room' }).click();
+  await pageC.waitForFunction((id) => document.querySelector(`.room-item[data-room-id="${id}"][aria-current="true"]`),
+    roomId);
+  await refreshRooms(pageG, roomId);
+  await openRoom(pageG, roomId);
+}
+
 export async function refreshRooms(page, roomId) {
   await page.getByRole('button', { name: 'Refresh my rooms' }).click();
   await page.locator(`.room-item[data-room-id="${roomId}"]`).waitFor({ timeout: 10000 });

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 
-import { env, launchPair, openRoom, pageUrl, refreshRooms, screenshot, signIn, steps, unique } from './lib.mjs';
+import { env, launchPair, openRoom, screenshot, signInAndShareRoom, steps, unique } from './lib.mjs';
 
 const customer = unique('cust');
 const groomer = unique('groom');
@@ -70,20 +70,7 @@ describe('photos: upload with progress, thumbnail for the other member, full siz
   });
 
   step('both sign in; the customer creates a room with the groomer', async () => {
-    await pageC.goto(pageUrl(0));
-    await pageG.goto(pageUrl(1));
-    await signIn(pageC, customer, 'customer');
-    await signIn(pageG, groomer, 'groomer');
-    await pageC.getByText('New room').click();
-    await pageC.getByLabel('Room name').fill('Photos of Rex');
-    await pageC.getByLabel('Room id (optional)').fill(roomId);
-    await pageC.getByLabel('Member user id', { exact: true }).fill(groomer);
-    await pageC.getByLabel('Member role', { exact: true }).selectOption('groomer');
-    await pageC.getByRole('button', { name: 'Create room' }).click();
-    await pageC.waitForFunction((id) => document.querySelector(`.room-item[data-room-id="${id}"][aria-current="true"]`),
-      roomId);
-    await refreshRooms(pageG, roomId);
-    await openRoom(pageG, roomId);
+    await signInAndShareRoom(pageC, pageG, { customer, groomer, roomId, name: 'Photos of Rex' });
   });
 
   step('the customer sends a photo with a caption: the upload shows its progress', async () => {

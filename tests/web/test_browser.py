@@ -105,6 +105,19 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def _page_env(endpoints: dict, browser_env: dict, dead_first: str = "unused", **extra: str) -> dict:
+    """What a browser test (tests/web/*.mjs) reads: the web client's URL, both edges, where to
+    put screenshots."""
+    return {
+        **browser_env,
+        "TIDINGS_WEB_URL": endpoints["gateway"]["web client"].rstrip("/"),
+        "TIDINGS_WEB_URL_DEAD_FIRST": dead_first,
+        "TIDINGS_EDGES": ",".join(endpoints[name]["websocket"] for name in ("edge-a", "edge-b")),
+        "TIDINGS_WEB_ARTIFACTS": str(ARTIFACTS),
+        **extra,
+    }
+
+
 def test_chat_in_chromium(local_stack, browser_env, dead_first_gateway):
     """Customer on edge-a and groomer on edge-b chat in two browser contexts: both ways with pending →
     sent, typing, presence, read by, unread badges, reload and older pages, offline/online and a dropped
@@ -112,13 +125,7 @@ def test_chat_in_chromium(local_stack, browser_env, dead_first_gateway):
     endpoints = local_stack.endpoints()
     assert "gateway" in endpoints, "the stack has no gateway component (local/stack/components.py)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = {
-        **browser_env,
-        "TIDINGS_WEB_URL": endpoints["gateway"]["web client"].rstrip("/"),
-        "TIDINGS_WEB_URL_DEAD_FIRST": dead_first_gateway,
-        "TIDINGS_EDGES": ",".join(endpoints[name]["websocket"] for name in ("edge-a", "edge-b")),
-        "TIDINGS_WEB_ARTIFACTS": str(ARTIFACTS),
-    }
+    env = _page_env(endpoints, browser_env, dead_first=dead_first_gateway)
     run_node([str(WEB_TESTS / "chat.browser.test.mjs")], env)
     shots = sorted(p.name for p in ARTIFACTS.glob("0*.png"))
     assert "01-customer.png" in shots, f"no screenshots in {ARTIFACTS}: {shots}"
@@ -129,13 +136,7 @@ def test_message_menu_in_chromium(local_stack, browser_env):
     customer on edge-a and a groomer on edge-b; a refused edit says why; a reload shows the final state."""
     endpoints = local_stack.endpoints()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = {
-        **browser_env,
-        "TIDINGS_WEB_URL": endpoints["gateway"]["web client"].rstrip("/"),
-        "TIDINGS_WEB_URL_DEAD_FIRST": "unused",
-        "TIDINGS_EDGES": ",".join(endpoints[name]["websocket"] for name in ("edge-a", "edge-b")),
-        "TIDINGS_WEB_ARTIFACTS": str(ARTIFACTS),
-    }
+    env = _page_env(endpoints, browser_env)
     run_node([str(WEB_TESTS / "changes.browser.test.mjs")], env)
 
 
@@ -159,13 +160,8 @@ def test_photos_in_chromium(local_stack, browser_env, tmp_path):
     not_photo.write_text("shopping list")
     endpoints = local_stack.endpoints()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = {
-        **browser_env,
-        "TIDINGS_WEB_URL": endpoints["gateway"]["web client"].rstrip("/"),
-        "TIDINGS_WEB_URL_DEAD_FIRST": "unused",
-        "TIDINGS_EDGES": ",".join(endpoints[name]["websocket"] for name in ("edge-a", "edge-b")),
-        "TIDINGS_WEB_ARTIFACTS": str(ARTIFACTS),
+    env = _page_env(endpoints, browser_env, **{
         "TIDINGS_WEB_PHOTO": str(photo), "TIDINGS_WEB_FAKE_PHOTO": str(fake), "TIDINGS_WEB_NOT_PHOTO": str(not_photo),
         "TIDINGS_WEB_PHOTO_SIZE": f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}",
-    }
+    })
     run_node([str(WEB_TESTS / "photos.browser.test.mjs")], env)
