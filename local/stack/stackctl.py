@@ -99,8 +99,9 @@ def print_endpoints(stack: Stack) -> None:
     console.print(table)
     s = stack.settings
     console.print("Use it from a shell:")
+    s3 = f" TIDINGS_S3_ENDPOINT={s.s3_endpoint}" if s.s3_endpoint else ""
     console.print(f"  export TIDINGS_KAFKA_BOOTSTRAP={s.kafka_bootstrap} "
-                  f"TIDINGS_DYNAMODB_ENDPOINT={s.dynamodb_endpoint} TIDINGS_LOCAL_MODE=true", soft_wrap=True)
+                  f"TIDINGS_DYNAMODB_ENDPOINT={s.dynamodb_endpoint}{s3} TIDINGS_LOCAL_MODE=true", soft_wrap=True)
     console.print(f"logs: {stack.layout.logs}   data: {stack.layout.data}", soft_wrap=True)
 
 
