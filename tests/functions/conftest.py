@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import sys
 import threading
 import time
 import uuid
@@ -20,6 +21,8 @@ import orjson
 import pytest
 
 from functions import contracts
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # `import worker_world`
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 
