@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 import re
 from pathlib import Path
@@ -170,3 +171,33 @@ def resolve_env_map(directory: Path, local_name: str) -> dict[str, Any]:
     for ref in m.group(1).split(","):
         merged.update(resolve_env_map(directory, ref.strip().removeprefix("local.")))
     return merged
+
+
+def imports_closure(entry_modules: list[str]) -> set[Path]:
+    """The files of functions/ and websocket_edge/ these modules import, transitively."""
+    root = ROOT
+    todo = list(entry_modules)
+    seen: set[Path] = set()
+    while todo:
+        mod = todo.pop()
+        path = root / (mod.replace(".", "/") + ".py")
+        if not path.exists() or path in seen:
+            continue
+        seen.add(path)
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                todo.append(node.module)
+                todo.extend(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                todo.extend(a.name for a in node.names)
+    return {p for p in seen if p.relative_to(root).parts[0] in ("functions", "websocket_edge")}
+
+
+# Each deployed component's source files (what its settings and table grants are checked against).
+COMPONENT_SOURCES = {
+    "worker": lambda: imports_closure(["functions.chat_worker"]),
+    "http": lambda: imports_closure(["functions.http.api"]),
+    "edge": lambda: imports_closure([f"websocket_edge.{p.stem}" for p in (ROOT / "websocket_edge").glob("*.py")]),
+    "notifier": lambda: imports_closure(["functions.push.notifier"]),
+}
