@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from functions import chat_worker, contracts
-from test_chat_worker import World, broken_worker
+from worker_world import World, broken_worker
 
 EDIT, DELETE, REACT = contracts.RECORD_EDIT, contracts.RECORD_DELETE, contracts.RECORD_REACT
 

@@ -16,7 +16,7 @@ from websocket_edge.json_protocol import JsonProtocol
 from websocket_edge.protocol import Invalid, Send, ServerEvent
 from websocket_edge.stomp_protocol import StompProtocol
 
-from test_stomp_protocol import ALICE, SETTINGS, connect_frame, frame
+from stomp_protocol_kit import ALICE, SETTINGS, connect_frame, frame
 
 
 def item(seq=1, sender="alice", body="hello there", sent_at=1_000_000):
