@@ -8,7 +8,7 @@ import { copyFileSync } from 'node:fs';
 import { after, before, describe } from 'node:test';
 
 import {
-  apiHistory, config, launchPair, openRoom, pageUrl, recordConnection, recordStatuses, refreshRooms, screenshot, send,
+  apiHistory, config, createRoomWith, launchPair, openRoom, pageUrl, recordConnection, recordStatuses, refreshRooms, screenshot, send,
   shown, signIn, statusesOf, steps, unique, unreadOf, waitSent, waitText,
 } from './lib.mjs';
 
@@ -61,14 +61,7 @@ describe('the web client in Chromium, customer and groomer on two edges', () => 
   });
 
   step('the customer creates a room with the groomer; the groomer finds it in their rooms', async () => {
-    await pageC.getByText('New room').click();
-    await pageC.getByLabel('Room name').fill('Grooming for Rex');
-    await pageC.getByLabel('Room id (optional)').fill(roomId);
-    await pageC.getByLabel('Member user id', { exact: true }).fill(groomer);
-    await pageC.getByLabel('Member role', { exact: true }).selectOption('groomer');
-    await pageC.getByRole('button', { name: 'Create room' }).click();
-    await pageC.waitForFunction((id) => document.querySelector(`.room-item[data-room-id="${id}"][aria-current="true"]`),
-      roomId);
+    await createRoomWith(pageC, groomer, roomId, 'Grooming for Rex');
     assert.equal(await pageC.locator('#room-title').textContent(), 'Grooming for Rex');
     await refreshRooms(pageG, roomId);
     await openRoom(pageG, roomId);

@@ -124,16 +124,21 @@ export async function signInAndShareRoom(pageC, pageG, { customer, groomer, room
   await pageG.goto(pageUrl(1));
   await signIn(pageC, customer, 'customer');
   await signIn(pageG, groomer, 'groomer');
-  await pageC.getByText('New room').click();
-  await pageC.getByLabel('Room name').fill(name);
-  await pageC.getByLabel('Room id (optional)').fill(roomId);
-  await pageC.getByLabel('Member user id', { exact: true }).fill(groomer);
-  await pageC.getByLabel('Member role', { exact: true }).selectOption('groomer');
-  await pageC.getByRole('button', { name: 'Create room' }).click();
-  await pageC.waitForFunction((id) => document.querySelector(`.room-item[data-room-id="${id}"][aria-current="true"]`),
-    roomId);
+  await createRoomWith(pageC, groomer, roomId, name);
   await refreshRooms(pageG, roomId);
   await openRoom(pageG, roomId);
+}
+
+// The customer's page creates a room with the groomer as a member, and has it open.
+export async function createRoomWith(page, groomer, roomId, name) {
+  await page.getByText('New room').click();
+  await page.getByLabel('Room name').fill(name);
+  await page.getByLabel('Room id (optional)').fill(roomId);
+  await page.getByLabel('Member user id', { exact: true }).fill(groomer);
+  await page.getByLabel('Member role', { exact: true }).selectOption('groomer');
+  await page.getByRole('button', { name: 'Create room' }).click();
+  await page.waitForFunction((id) => document.querySelector(`.room-item[data-room-id="${id}"][aria-current="true"]`),
+    roomId);
 }
 
 export async function refreshRooms(page, roomId) {
