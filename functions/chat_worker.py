@@ -178,8 +178,7 @@ class ChatWorker:
         rooms = {r.room_id for r in valid if r.type == contracts.RECORD_DELETE}
         unread = rooms - set(rooms_read)
         if unread:
-            rooms_read.update({i["roomId"]: i for i in
-                               self.store.batch_get({tables.ROOMS: [{"roomId": r} for r in unread]})[tables.ROOMS]})
+            rooms_read.update(self.store.rooms(unread))
         return {room: rooms_read[room].get("createdBy") for room in rooms if room in rooms_read}
 
     def _memberships(self, valid: list[ChatRecord], rooms_read: dict[str, dict]) -> tuple[set, set]:
@@ -195,8 +194,7 @@ class ChatWorker:
             members |= read
         strangers = {room for room, user in pairs if (room, user) not in members} - set(rooms_read)
         if strangers:
-            rooms_read.update({i["roomId"]: i for i in
-                               self.store.batch_get({tables.ROOMS: [{"roomId": r} for r in strangers]})[tables.ROOMS]})
+            rooms_read.update(self.store.rooms(strangers))
         existing = {room for room, _user in members} | {r for r in {p[0] for p in pairs} if r in rooms_read}
         return members, existing
 
@@ -265,17 +263,10 @@ class ChatWorker:
     def fan_out(self, deliveries: list[Delivery], stats: Counter) -> None:
         now = self.clock()
         rooms = {d.room_id for d in deliveries if not isinstance(d, ToConnection)}
-        items = dict(self.memory.subscribers.get(rooms))
-        unread = rooms - set(items)
-        if unread:
-            # Read after the messages are stored: an edge adds a subscription before it reads
-            # the room's stored seq, so one of the two sees the other (and an edge re-reads
-            # once the copies remembered here have expired).
-            read_at = self.memory.subscribers.clock()
-            fresh = {i["roomId"]: i for i in
-                     self.store.batch_get({tables.ROOMS: [{"roomId": r} for r in unread]})[tables.ROOMS]}
-            self.memory.subscribers.remember(fresh, read_at)
-            items.update(fresh)
+        # Read after the messages are stored: an edge adds a subscription before it reads the
+        # room's stored seq, so one of the two sees the other (and an edge re-reads once the
+        # copies remembered here have expired).
+        items = self.memory.subscribers.read_through(rooms, self.store.rooms)
         subs = {room: live_subscribers(item, now) for room, item in items.items()}
         per_edge: dict[str, list] = defaultdict(list)
         for d in deliveries:

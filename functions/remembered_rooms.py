@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 MAX_ROOMS = 100_000
 
@@ -37,6 +37,18 @@ class RememberedRooms:
                 if entry is not None and now - entry[0] < self.ttl_s:
                     out[room] = entry[1]
             return out
+
+    def read_through(self, rooms: set[str], read: Callable[[set[str]], Mapping[str, Mapping]]) -> dict[str, Mapping]:
+        """The rooms' items: remembered ones, the others by `read` (one call, for those only),
+        which are remembered from the time before the read."""
+        items = dict(self.get(rooms))
+        unread = rooms - set(items)
+        if unread:
+            read_at = self.clock()
+            fresh = read(unread)
+            self.remember(fresh, read_at)
+            items.update(fresh)
+        return items
 
     def remember(self, items: Mapping[str, Mapping], read_at: float) -> None:
         """Room items read at `read_at` (this memory's clock, taken before the read)."""

@@ -161,6 +161,10 @@ class Store:
         for future in [_pool().submit(fn, chunk) for chunk in chunks]:
             future.result()   # the first failure raises (the batch is retried as a whole)
 
+    def rooms(self, room_ids: Iterable[str]) -> dict[str, dict]:
+        """roomId -> room item, for the rooms that exist (one batched read)."""
+        return {i["roomId"]: i for i in self.batch_get({tables.ROOMS: [{"roomId": r} for r in room_ids]})[tables.ROOMS]}
+
     def batch_write(self, puts: Mapping[Table, Iterable[Mapping[str, Any]]] | None = None,
                     deletes: Mapping[Table, Iterable[Mapping[str, Any]]] | None = None) -> int:
         """Put and delete items, 25 a call, retrying unprocessed ones. A key given twice keeps

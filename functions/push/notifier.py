@@ -162,15 +162,7 @@ class Notifier:
 
     def rooms_of(self, room_ids: set[str]) -> dict[str, dict]:
         """The rooms' items (subscribers, name): remembered ones, the others in one read."""
-        rooms = dict(self.rooms.get(room_ids))
-        unread = room_ids - set(rooms)
-        if unread:
-            read_at = self.rooms.clock()
-            fresh = {i["roomId"]: i for i in self.store.batch_get(
-                {tables.ROOMS: [{"roomId": r} for r in unread]})[tables.ROOMS]}
-            self.rooms.remember(fresh, read_at)
-            rooms.update(fresh)
-        return rooms
+        return self.rooms.read_through(room_ids, self.store.rooms)
 
     def known_members(self, room_id: str) -> set[str]:
         """The room's member ids, remembered for TIDINGS_MEMBER_CACHE_S (who *may* need a push;
