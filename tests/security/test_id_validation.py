@@ -156,3 +156,19 @@ def test_the_worker_refuses_tainted_records(bad, field):
 
     record[field] = bad
     assert invalid_reason(record, record["roomId"].encode()) is not None, (field, bad)
+
+
+def test_attachment_ids_are_checked_whole_and_stay_in_their_room(new_user, new_room, api):
+    """An attachment is fetched by its room and id: an id with a trailing newline or an encoded
+    slash is refused, and another room's attachment is not found through a room one belongs to."""
+    ann, gus, eve = new_user(), new_user("groomer"), new_user()
+    room, other = new_room(ann, gus), new_room(eve)
+    made = api(eve, "POST", f"/rooms/{other}/attachments", json={"contentType": "image/png", "bytes": 1000})
+    assert made.status_code == 201, made.text
+    att_id = made.json()["attId"]
+    for bad in (att_id + "%0A", att_id + "%0D%0A", f"..%2F..%2F{other}%2Fattachments%2F{att_id}"):
+        answer = api(ann, "GET", f"/rooms/{room}/attachments/{bad}")
+        assert answer.status_code == 400 and "contentType" not in answer.text, (bad, answer.text)
+    assert api(ann, "GET", f"/rooms/{room}/attachments/{att_id}").status_code == 404   # eve's, in her room
+    assert api(ann, "GET", f"/rooms/{other}/attachments/{att_id}").status_code == 403  # not a member
+    assert api(eve, "GET", f"/rooms/{other}/attachments/{att_id}").status_code == 200
