@@ -11,7 +11,9 @@ and is told through the delivery API (`unsubscribed`, reason `removed`), which d
 room here; a refresh that finds an entry gone checks membership before putting it back.
 
 Sender and role of every record come from the token, never from the payload. Acks are sent
-only from the Kafka delivery report.
+only from the Kafka delivery report, and always before the worker's answer to the same send:
+the worker can refuse a record before the edge has polled its delivery report, and a STOMP
+ERROR sent first would close the connection with the RECEIPT never sent.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class ChatRules:
         self.out = outbox
         self.deps = deps
         self.rooms: dict[str, RoomStream] = {}
+        # client message id of a send with no delivery report yet -> the worker's answers to it
+        self._unreported: dict[str, list[ServerEvent]] = {}
 
     @property
     def settings(self):
@@ -83,6 +87,12 @@ class ChatRules:
     def deliver(self, event: ServerEvent) -> int | None:
         """A room's message or the end of a membership; None: not the rules' to show."""
         kind, room = event.type, event.room
+        if kind == contracts.EVENT_ERROR:
+            held = self._unreported.get(event.data.get("ref"))
+            if held is not None:   # answered before Kafka's report reached us: after the ack
+                held.append(event)
+                return OK
+            return None
         if kind == contracts.EVENT_MESSAGE or kind in contracts.EVENT_CHANGES:
             # a change keeps its place after the messages of the room (held during a catch-up)
             stream = self.rooms.get(room)
@@ -133,16 +143,20 @@ class ChatRules:
                 self.out.error(contracts.ERR_UNAVAILABLE, "edge restarting: send again", send.client_msg_id, send)
                 return
         record = self._record(send.kind, send.room, **send.record_fields())
+        self._unreported.setdefault(send.client_msg_id, [])
         result = self.deps.producer.publish(record, send.room)
         result.rawlink(lambda r: self._reported(send, r))   # runs in the hub: only enqueues
 
     def _reported(self, send: Send, result) -> None:
+        held = self._unreported.pop(send.client_msg_id, None)
         if result.successful():
             partition, offset = result.value
             self.out.enqueue(self.out.protocol.render_ack(send, partition, offset))
         else:
             self.out.error(contracts.ERR_UNAVAILABLE, f"not accepted, send again: {result.exception}",
                            send.client_msg_id, send)
+        if held:
+            self.out.enqueue_events(held)
 
     def typing(self, typing: Typing) -> None:
         if typing.room not in self.rooms:

@@ -105,6 +105,7 @@ def dynalite_component(stack: StackView) -> Component:
     return Component(
         name="dynalite",
         argv=lambda: dynalite.argv(port=port, home_data=stack.layout.data),
+        env=dynalite.env(),
         ports={"http": port},
         ready=lambda: dynalite.ready(endpoint, settings.aws_region),
         ready_timeout=60.0,

@@ -2,7 +2,8 @@
 
 Installed once into the cache (``~/.cache/tidings/dynalite-<version>/node_modules``) with
 npm; per stack home it keeps its LevelDB files in ``data/dynalite`` (they survive a
-restart). Known gaps (see /work/shared/notes/dynalite.md): no transactions, no streams,
+restart). It runs under ``local/emulators/dynalite_server.js``, which keeps it up when a client
+is killed mid-request (dynalite itself throws on that and exits). Known gaps (see /work/shared/notes/dynalite.md): no transactions, no streams,
 TTL settings are stored but items never expire.
 """
 
@@ -17,6 +18,7 @@ from local.stack import npm_cache
 DYNALITE_VERSION = "4.0.0"
 # Tables stay CREATING/DELETING/UPDATING this long (dynalite's default is 500 ms).
 STATE_CHANGE_MS = 50
+SERVER_JS = Path(__file__).resolve().parents[1] / "emulators" / "dynalite_server.js"
 
 
 class DynaliteSetupError(RuntimeError):
@@ -27,8 +29,12 @@ def cache_home() -> Path:
     return paths.cache_dir() / f"dynalite-{DYNALITE_VERSION}"
 
 
+def modules_path() -> Path:
+    return cache_home() / "node_modules"
+
+
 def cli_path() -> Path:
-    return cache_home() / "node_modules" / "dynalite" / "cli.js"
+    return modules_path() / "dynalite" / "cli.js"
 
 
 def is_installed() -> bool:
@@ -48,13 +54,17 @@ def data_dir(home_data: Path) -> Path:
 
 def argv(*, port: int, home_data: Path) -> list[str]:
     return [
-        shutil.which("node") or "node", str(cli_path()),
+        shutil.which("node") or "node", str(SERVER_JS),
         "--host", "127.0.0.1", "--port", str(port),
         "--path", str(data_dir(home_data)),
         "--createTableMs", str(STATE_CHANGE_MS),
         "--deleteTableMs", str(STATE_CHANGE_MS),
         "--updateTableMs", str(STATE_CHANGE_MS),
     ]
+
+
+def env() -> dict[str, str]:
+    return {"NODE_PATH": str(modules_path())}
 
 
 _PROBES: dict[str, object] = {}

@@ -262,3 +262,19 @@ def test_local_s3_matches_the_invoke_stack(compose):
     assert _env(services["attachment-check"])["TIDINGS_S3_ENDPOINT"] == "http://s3:9000"
     assert _env(services["gateway"])["TIDINGS_S3_ENDPOINT"] == f"http://localhost:{specs['s3'].ports['http']}"
 
+
+
+def test_local_store_matches_the_invoke_stack(compose):
+    """The dynalite image runs the same launcher and version as local/stack/dynalite.py, and its
+    build context holds the launcher (.dockerignore lets it in)."""
+    from local.stack import dynalite
+
+    build = compose["services"]["dynalite"]["build"]
+    context = COMPOSE.parent / build["context"]
+    dockerfile = (context / build["dockerfile"]).read_text()
+    launcher = dynalite.SERVER_JS.relative_to(context.resolve()).as_posix()
+    assert f"ARG DYNALITE_VERSION={dynalite.DYNALITE_VERSION}" in dockerfile
+    assert f"COPY {launcher} /app/" in dockerfile
+    assert f'ENTRYPOINT ["node", "/app/{dynalite.SERVER_JS.name}"' in dockerfile
+    ignore = (context / f"{build['dockerfile']}.dockerignore").read_text().split()
+    assert f"!{launcher}" in ignore

@@ -168,6 +168,30 @@ def test_a_send_kafka_refused_is_answered_unavailable(w):
     assert (error["code"], error["ref"]) == (contracts.ERR_UNAVAILABLE, "c-1")
 
 
+def test_the_workers_answer_to_a_send_waits_for_its_ack(w):
+    """The worker can refuse a record before the edge polled its delivery report: the ack
+    still goes first (a STOMP ERROR first would close the connection, RECEIPT never sent)."""
+    w.rules.send(Send(ROOM, "c-1", "hello"))
+    refusal = ServerEvent(contracts.error_event(contracts.ERR_FORBIDDEN, "not a member", "c-1"))
+    other = ServerEvent(contracts.error_event(contracts.ERR_FORBIDDEN, "not a member", "c-2"))
+    assert w.rules.deliver(refusal) == OK
+    assert w.rules.deliver(other) is None   # no send of that id waits here: shown at once
+    assert w.out.frames == []
+    w.producer.records[0][1].set((0, 7))
+    gevent.sleep(0)
+    assert [(f["type"], f.get("ref") or f.get("clientMsgId")) for f in w.out.frames] == [("ack", "c-1"), ("error", "c-1")]
+    assert w.rules.deliver(refusal) is None   # reported: later answers are not held
+
+
+def test_an_answer_held_for_a_send_kafka_refused_follows_the_refusal(w):
+    w.rules.send(Send(ROOM, "c-1", "hello"))
+    w.rules.deliver(ServerEvent(contracts.error_event(contracts.ERR_FORBIDDEN, "not a member", "c-1")))
+    w.producer.records[0][1].set_exception(RuntimeError("timed out"))
+    gevent.sleep(0)
+    assert [(f["type"], f["code"]) for f in w.out.frames] == [("error", contracts.ERR_UNAVAILABLE),
+                                                              ("error", contracts.ERR_FORBIDDEN)]
+
+
 def test_no_send_reaches_kafka_while_the_edge_drains(w):
     w.deps.state.accepting_sends = False
     w.rules.send(Send(ROOM, "c-1", "hello"))

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import struct
+import time
+from urllib.parse import urlsplit
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -62,6 +67,25 @@ def test_data_survives_a_store_crash(local_stack, ddb, settings):
         local_stack.start("dynalite")
 
     _put_and_read_back_after(ddb, settings, crash_and_start)
+
+
+def test_a_client_killed_mid_request_leaves_the_store_up(local_stack, ddb, settings):
+    """dynalite itself throws on a request stream's error and exits: one worker killed while
+    it sent a request took the store down for everyone (a chaos run saw it). Its launcher,
+    local/emulators/dynalite_server.js, drops that request instead."""
+    pid = local_stack.pid("dynalite")
+    endpoint = urlsplit(settings.dynamodb_endpoint)
+    with socket.create_connection((endpoint.hostname, endpoint.port), timeout=5) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: store\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                     b"X-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: 1000\r\n\r\n{\"Li")
+        time.sleep(0.3)   # the request is being read when the client goes
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # close = RST
+    deadline = time.monotonic() + 10
+    while "dropped: ECONNRESET" not in local_stack.log_path("dynalite").read_text(errors="replace"):
+        assert time.monotonic() < deadline, "the reset request was never seen"
+        time.sleep(0.1)
+    assert local_stack.pid("dynalite") == pid
+    assert ddb.list_tables(Limit=1)["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
 def test_dynalite_has_no_transactions(ddb, settings):
