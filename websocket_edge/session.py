@@ -46,6 +46,7 @@ log = logging.getLogger("tidings.edge.session")
 RATE_ABUSE_FRAMES = 20   # refused frames in a row before the connection is closed (1008)
 CLOSE_WAIT_S = 3.0       # after our close frame, how long the peer has to answer
 _CLOSE = object()
+WRITE_BATCH = 64   # frames the writer joins into one write at most
 _PING = object()
 
 
@@ -300,21 +301,39 @@ class Session:
             self._out.put_nowait(_CLOSE)
 
     def _writer(self) -> None:
-        ws, opcode = self.ws, self._opcode
+        """Send what the queue holds, up to WRITE_BATCH frames in one write: one lock and one
+        system call per batch instead of per frame, under one timer armed per write and made
+        once per connection (a new gevent.Timeout per frame cost ~30-40 µs, the edge's largest
+        per-frame cost)."""
+        ws, out, opcode = self.ws, self._out, self._opcode
+        timer = gevent.Timeout(self.settings.send_timeout_s, bounded.SendTimeout("client not reading"))
+        closing = False
         try:
-            while True:
-                item = self._out.get()
-                if item is _CLOSE:
-                    break
-                with gevent.Timeout(self.settings.send_timeout_s, bounded.SendTimeout("client not reading")):
-                    if item is _PING:
-                        ws.ping()
-                    else:
-                        ws.send_frame(item, opcode)
-                self._frames_out.inc()
+            while not closing:
+                batch = [out.get()]
+                while len(batch) < WRITE_BATCH:
+                    try:
+                        batch.append(out.get_nowait())
+                    except Empty:
+                        break
+                frames = []
+                for item in batch:
+                    if item is _CLOSE:
+                        closing = True   # nothing queued after the close is sent
+                        break
+                    frames.append((b"", ws.OPCODE_PING) if item is _PING else (item, opcode))
+                if frames:
+                    timer.start()
+                    try:
+                        ws.send_frames(frames)
+                    finally:
+                        timer.cancel()
+                    self._frames_out.inc(len(frames))
         except (gevent.Timeout, OSError):
             ws.abort()
             return
+        finally:
+            timer.close()
         code, reason = self._closing or (bounded.CLOSE_NORMAL, "")
         ws.close(code, reason)
         if not self._reader_done.wait(CLOSE_WAIT_S):

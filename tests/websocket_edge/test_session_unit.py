@@ -31,11 +31,12 @@ ROOM = "room-1"
 
 
 class FakeWS:
-    OPCODE_TEXT, OPCODE_BINARY = 1, 2
+    OPCODE_TEXT, OPCODE_BINARY, OPCODE_PING = 1, 2, 9
 
     def __init__(self):
         self.inbox: Queue = Queue()
         self.sent: list[bytes] = []
+        self.writes: list[int] = []   # frames per write
         self.closed = False
         self.close_code = None
         self.unblocked = Event()
@@ -45,12 +46,10 @@ class FakeWS:
     def receive(self):
         return self.inbox.get()
 
-    def send_frame(self, data, opcode):
+    def send_frames(self, frames):
         self.unblocked.wait()
-        self.sent.append(data)
-
-    def ping(self):
-        self.sent.append(b"<ping>")
+        self.writes.append(len(frames))
+        self.sent.extend(b"<ping>" if opcode == self.OPCODE_PING else data for data, opcode in frames)
 
     def close(self, code, reason=""):
         self.closed, self.close_code = True, code
@@ -235,6 +234,41 @@ def test_blocked_client_is_closed_1013(world):
     world.ws.unblocked.set()
     settle()
     assert world.ws.close_code == 1013
+
+
+def test_frames_queued_while_the_client_is_slow_go_out_together_in_order(world):
+    client(world, type="subscribe", room=ROOM)
+    writes_before = len(world.ws.writes)
+    world.ws.unblocked.clear()   # the writer is in a write; the next frames queue up behind it
+    world.session.deliver(live(1))
+    settle()
+    for seq in (2, 3, 4):
+        world.session.deliver(live(seq))
+    world.ws.unblocked.set()
+    settle()
+    assert world.ws.writes[writes_before:] == [1, 3]   # the first alone, the three queued in one write
+    assert [f["seq"] for f in world.ws.frames() if f.get("type") == "message"] == [1, 2, 3, 4]
+
+
+def test_a_client_that_stops_reading_is_cut_off_after_the_send_timeout():
+    """The writer's one timer is armed for each write: a later write that blocks still ends."""
+    store, ws = FakeStore(), FakeWS()
+    deps = EdgeDeps(settings=Settings(send_timeout_s=0.2, heartbeat_ms=60000), producer=FakeProducer(),
+                    connections=store, rooms=store, messages=store, clock=time.time)
+    environ = {handshake.ENV_IDENTITY: Identity("alice", "customer", time.time() + 600),
+               handshake.ENV_SUBPROTOCOL: "tidings.json", "REMOTE_ADDR": "10.0.0.1"}
+    session = Session(ws, environ, deps)
+    runner = gevent.spawn(session.run)
+    ws.inbox.put(orjson.dumps({"type": "subscribe", "room": ROOM}).decode())
+    settle()
+    session.deliver(live(1))
+    settle()   # written within the timeout: nothing happens
+    assert not ws.closed
+    ws.unblocked.clear()
+    session.deliver(live(2))
+    assert runner.join(timeout=5) is None and runner.dead
+    assert ws.closed and ws.close_code is None   # aborted, no close frame to a peer not reading
+    assert [f["seq"] for f in ws.frames() if f.get("type") == "message"] == [1]
 
 
 def test_subscribe_membership_and_presence(world):
