@@ -212,7 +212,7 @@ class BoundedWebSocket(WebSocket):
 
     def send_frames(self, frames) -> None:
         """Several (message, opcode) frames in one write: one lock and one system call for
-        what the session's queue holds, instead of one each (docs/architecture.md, the edge)."""
+        what the session's queue holds, instead of one each."""
         if self.closed:
             raise WebSocketError("Connection is already closed")
         self._write(b"".join([self._encoded(message, opcode) for message, opcode in frames]))
