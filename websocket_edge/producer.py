@@ -101,6 +101,8 @@ class Producer:
         self.settings = settings
         self._factory = factory
         self._metrics = metrics
+        if metrics is not None:   # read when scraped, not set on every record
+            metrics.producer_queue.set_function(lambda: len(self._pending))
         self._clock = clock
         self._config = producer_config(settings)   # raises ProducerConfigError early
         self._config["error_cb"] = self._on_error
@@ -178,11 +180,6 @@ class Producer:
         for result in pending:
             if not result.ready():
                 result.set_exception(ProduceError(message))
-        self._gauge()
-
-    def _gauge(self) -> None:
-        if self._metrics is not None:
-            self._metrics.producer_queue.set(len(self._pending))
 
     # --- producing ------------------------------------------------------------------------
     def publish(self, record: dict, key: str | None = None) -> AsyncResult:
@@ -206,9 +203,8 @@ class Producer:
                 result.set((msg.partition(), msg.offset()))
                 outcome = "ok"
             if metrics is not None:
-                metrics.produced.labels(type=kind, outcome=outcome).inc()
+                metrics.produced_of(kind, outcome).inc()
                 metrics.produce_latency.observe(self._clock() - started)
-                metrics.producer_queue.set(len(self._pending))
 
         deadline = started + self.settings.produce_timeout_s
         while True:
@@ -229,10 +225,9 @@ class Producer:
                 result.set_exception(ProduceError(str(exc), retriable=False))
                 break
             self._pending.add(result)
-            self._gauge()
             break
         if result.ready() and metrics is not None:
-            metrics.produced.labels(type=kind, outcome="refused").inc()
+            metrics.produced_of(kind, "refused").inc()
         return result
 
     # --- stopping -------------------------------------------------------------------------

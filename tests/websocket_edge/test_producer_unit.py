@@ -137,6 +137,20 @@ def test_publish_resolves_from_the_report_only(make):
     assert p.pending == 0
 
 
+def test_metrics_count_reports_and_show_what_waits(make):
+    p = make()
+    registry = p._metrics.registry
+    client = StandIn.instances[0]
+    for _ in range(2):
+        p.publish({"type": "chat.send", "roomId": "r"}, "r")
+    assert registry.get_sample_value("tidings_edge_producer_queue") == 2   # read when scraped
+    client.answer = "ok"
+    wait_until(lambda: p.pending == 0)
+    assert registry.get_sample_value("tidings_edge_producer_queue") == 0
+    assert registry.get_sample_value("tidings_edge_produced_total", {"type": "chat.send", "outcome": "ok"}) == 2
+    assert registry.get_sample_value("tidings_edge_produce_seconds_count") == 2
+
+
 def test_error_report_is_a_produce_error(make):
     p = make()
     StandIn.instances[0].answer = Err("Local: Message timed out")
