@@ -92,7 +92,8 @@ class ChatRecord:
 
     @property
     def sender_known(self) -> bool:
-        """Whether an answer can reach the sender's connection."""
+        """Whether an answer can reach the sender's connection (a record from the HTTP API has
+        none: its caller learns the outcome from the store, functions/http/changes.py)."""
         conn = self.connection_id
         return isinstance(conn, str) and bool(conn) and _is_url(self.edge_url)
 
@@ -140,9 +141,13 @@ def invalid_reason(v: dict, key: bytes | None) -> str | None:
         return "invalid senderRole"
     if not (type(sent_at) is int and sent_at >= 0):
         return "invalid sentAt"
-    if not (isinstance(conn, str) and 0 < len(conn) <= MAX_CONNECTION_ID_CHARS):
+    edge = v.get("edgeUrl")
+    if conn is None and edge is None:   # through the HTTP API: nobody's connection to answer
+        if kind not in c.RECORD_STORED:
+            return "typing and presence come from a connection (connectionId, edgeUrl)"
+    elif not (isinstance(conn, str) and 0 < len(conn) <= MAX_CONNECTION_ID_CHARS):
         return "invalid connectionId"
-    if not _is_url(v.get("edgeUrl")):
+    elif not _is_url(edge):
         return "invalid edgeUrl"
     if not (key is None or key == str(room).encode()):
         return "record key is not the room id"

@@ -46,6 +46,8 @@ RECORD_FIELDS = (
     "sentAt",       # ms since epoch, edge receive time
     "connectionId", # the sender's connection, for error deliveries
     "edgeUrl",      # the delivery API base URL of the sender's edge
+    # connectionId and edgeUrl come together, or neither does: a send or a change made through
+    # the HTTP API (functions/http/changes.py) has no connection to answer
     # "state" ("join" | "leave") on chat.presence records only
     # "replyTo" (a messageId of the same room) on chat.send records, optional
     # "messageId" (the message changed, same room) on chat.edit / chat.delete / chat.react

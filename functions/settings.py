@@ -120,6 +120,9 @@ class Settings:
     # How long after sending a sender may edit a message (from the message's sentAt to the
     # edit's, both stamped by an edge); the chat worker refuses later edits (too_late).
     edit_window_s: int = field(default=900, metadata={"env": "TIDINGS_EDIT_WINDOW_S"})
+    # How long the HTTP API waits for the chat worker to store a change it produced (edit,
+    # delete, reaction) before answering 202 accepted instead of 200 with the new state.
+    http_change_wait_s: float = field(default=5.0, metadata={"env": "TIDINGS_HTTP_CHANGE_WAIT_S"})
 
     # --- Photo attachments (functions/attachments.py, functions/attachment_check.py) ---------
     # S3: endpoint None means real AWS; locally it points at s3rver. Browsers use the
@@ -190,6 +193,8 @@ class Settings:
             raise SettingsError("TIDINGS_JWT_ALGORITHM=RS256 needs TIDINGS_JWT_PUBLIC_KEY")
         if self.edit_window_s < 0:
             raise SettingsError(f"TIDINGS_EDIT_WINDOW_S must be at least 0, got {self.edit_window_s}")
+        if not 0 <= self.http_change_wait_s <= 25:   # inside the HTTP function's timeout (iac/)
+            raise SettingsError(f"TIDINGS_HTTP_CHANGE_WAIT_S must be 0..25, got {self.http_change_wait_s}")
         if not 1 <= self.attachment_max_bytes <= 5 * 1024 ** 3:   # a single S3 PUT's limit
             raise SettingsError(f"TIDINGS_ATTACHMENT_MAX_BYTES must be 1..5 GiB, got {self.attachment_max_bytes}")
         for name in ("attachment_upload_ttl_s", "attachment_url_ttl_s"):

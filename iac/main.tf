@@ -79,6 +79,14 @@ locals {
     # Photos: the HTTP function presigns uploads and fetches of the attachments bucket.
     TIDINGS_ATTACHMENTS_BUCKET   = module.attachments.bucket
     TIDINGS_ATTACHMENT_MAX_BYTES = tostring(var.attachment_max_bytes)
+    # Edits, deletes and reactions are produced to the chat topic (functions/http/changes.py)
+    # and the edit window is checked before producing, as the worker will.
+    TIDINGS_KAFKA_BOOTSTRAP = module.msk.bootstrap_brokers_iam
+    TIDINGS_KAFKA_SECURITY  = "iam"
+    TIDINGS_EDIT_WINDOW_S   = tostring(var.edit_window_s)
+    # Produce (its delivery report) and the wait for the worker stay inside http_timeout_s.
+    TIDINGS_PRODUCE_TIMEOUT_S  = tostring(var.http_produce_timeout_s)
+    TIDINGS_HTTP_CHANGE_WAIT_S = tostring(var.http_change_wait_s)
   }
 
   # The notifier (modules/push): the real push services; credentials from Secrets Manager.

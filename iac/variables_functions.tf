@@ -78,6 +78,28 @@ variable "http_timeout_s" {
   }
 }
 
+variable "http_produce_timeout_s" {
+  description = "How long the HTTP function waits for Kafka to take a change (edit, delete, reaction) before answering 503 (TIDINGS_PRODUCE_TIMEOUT_S). With http_change_wait_s, keep it under http_timeout_s."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.http_produce_timeout_s >= 1 && var.http_produce_timeout_s <= 20
+    error_message = "http_produce_timeout_s must be 1..20."
+  }
+}
+
+variable "http_change_wait_s" {
+  description = "How long the HTTP function waits for the chat worker to store a change before answering 202 accepted (TIDINGS_HTTP_CHANGE_WAIT_S)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.http_change_wait_s >= 0 && var.http_change_wait_s <= 25
+    error_message = "http_change_wait_s must be 0..25."
+  }
+}
+
 variable "http_reserved_concurrency" {
   description = "Reserved concurrency of the HTTP function; -1 for none."
   type        = number

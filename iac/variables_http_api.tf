@@ -21,6 +21,9 @@ variable "http_routes" {
     "GET /push/config",
     "POST /rooms/{roomId}/attachments",
     "GET /rooms/{roomId}/attachments/{attId}",
+    "PATCH /rooms/{roomId}/messages/{seq}",
+    "DELETE /rooms/{roomId}/messages/{seq}",
+    "POST /rooms/{roomId}/messages/{seq}/reactions",
   ]
 
   validation {

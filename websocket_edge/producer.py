@@ -14,9 +14,8 @@ any `poll(t>0)`, `flush()` or `close()` would freeze every socket of the worker.
   address unresolvable) fails the pending records and builds a fresh producer: a broker
   outage costs errors, never the edge.
 
-Security: `settings.kafka_security == "iam"` uses SASL_SSL + OAUTHBEARER with tokens from
-aws-msk-iam-sasl-signer-python (`MSKAuthTokenProvider`); without it installed the edge
-refuses to start with a message naming the package.
+The configuration (acks, idempotence, MSK IAM auth) is functions/kafka_client.py's, shared
+with the HTTP API's producer; without the IAM signer installed the edge refuses to start.
 """
 
 from __future__ import annotations
@@ -28,8 +27,11 @@ from typing import Any, Callable
 import gevent
 from gevent.event import AsyncResult, Event
 
-from functions import contracts
+from functions import contracts, kafka_client
+from functions.kafka_client import ProducerConfigError
 from functions.settings import Settings
+
+__all__ = ["ProduceError", "Producer", "ProducerConfigError", "producer_config"]
 
 log = logging.getLogger("tidings.edge.producer")
 
@@ -46,48 +48,10 @@ class ProduceError(Exception):
         self.retriable = retriable
 
 
-class ProducerConfigError(RuntimeError):
-    """The producer cannot be configured as the settings ask (raised at startup)."""
-
-
-def _iam_oauth_cb(region: str) -> Callable[[Any], tuple[str, float]]:
-    try:
-        from aws_msk_iam_sasl_signer import MSKAuthTokenProvider  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise ProducerConfigError(
-            "TIDINGS_KAFKA_SECURITY=iam needs the 'aws-msk-iam-sasl-signer-python' package "
-            "(pip install aws-msk-iam-sasl-signer-python)") from exc
-
-    def oauth_cb(_config: Any) -> tuple[str, float]:
-        token, expiry_ms = MSKAuthTokenProvider.generate_auth_token(region)
-        return token, expiry_ms / 1000.0
-
-    return oauth_cb
-
-
 def producer_config(settings: Settings) -> dict[str, Any]:
-    timeout_ms = max(1000, int(settings.produce_timeout_s * 1000))
-    config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "client.id": f"tidings-{settings.edge_id}",
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 5,
-        "compression.type": "lz4",
-        "message.timeout.ms": timeout_ms,       # every record gets a report within this
-        "request.timeout.ms": min(timeout_ms, 30000),
-        "queue.buffering.max.messages": 100000,
-        "socket.keepalive.enable": True,
-        "reconnect.backoff.max.ms": 2000,
-        "logger": logging.getLogger("tidings.edge.kafka"),   # librdkafka logs, served by poll()
-    }
-    if settings.kafka_security == "iam":
-        config.update({
-            "security.protocol": "SASL_SSL",
-            "sasl.mechanism": "OAUTHBEARER",
-            "oauth_cb": _iam_oauth_cb(settings.aws_region),
-        })
-    return config
+    """The edge's producer: functions.kafka_client's one configuration, named after the edge."""
+    return kafka_client.producer_config(settings, f"tidings-{settings.edge_id}",
+                                        logging.getLogger("tidings.edge.kafka"))
 
 
 def _default_factory(config: dict[str, Any]):

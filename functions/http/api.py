@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions import contracts, logs
 from functions.entry import WarmHandler
 from functions.events import HttpApiEvent
-from functions.http import attachments, messages, push, reads, rooms
+from functions.http import attachments, changes, messages, push, reads, rooms
 from functions.http.common import Deps, HttpError, Request, caller_of
 from functions.settings import Settings
 from functions.store import StoreError
@@ -95,6 +95,10 @@ ROUTES: tuple[Route, ...] = (
     # photo attachments (issue 16)
     Route("POST", "/rooms/{roomId}/attachments", attachments.create_attachment),
     Route("GET", "/rooms/{roomId}/attachments/{attId}", attachments.get_attachment),
+    # edit, delete, react (issue 16): produced to Kafka, applied by the chat worker
+    Route("PATCH", "/rooms/{roomId}/messages/{seq}", changes.edit_message),
+    Route("DELETE", "/rooms/{roomId}/messages/{seq}", changes.delete_message),
+    Route("POST", "/rooms/{roomId}/messages/{seq}/reactions", changes.react_to_message),
 )
 BY_KEY: dict[str, Route] = {r.key: r for r in ROUTES}
 
@@ -150,10 +154,11 @@ def _transient(exc: Exception) -> bool:
 
 
 class HttpApi:
-    """The API over one set of collaborators (tests pass a dynalite client)."""
+    """The API over one set of collaborators (tests pass a dynalite client, and may pass a
+    stand-in for the Kafka producer of message changes)."""
 
-    def __init__(self, settings: Settings, client=None):
-        self.deps = Deps(settings, client)
+    def __init__(self, settings: Settings, client=None, producer=None):
+        self.deps = Deps(settings, client, producer)
 
     def handle(self, event: Any, context: Any = None) -> dict:
         logs.bind_invocation(context)

@@ -20,6 +20,7 @@ from functions.connections import Connections
 from functions.delivery import Deliverer
 from functions.events import HttpApiEvent
 from functions.read_marks import ReadMarks
+from functions.record_producer import RecordProducer
 from functions.rooms import Rooms
 from functions.settings import Settings
 from functions.history import Messages
@@ -67,9 +68,11 @@ def caller_of(event: HttpApiEvent) -> Caller:
 class Deps:
     """The collaborators routes use, built lazily over one DynamoDB client."""
 
-    def __init__(self, settings: Settings, client=None):
+    def __init__(self, settings: Settings, client=None, producer=None):
         self.settings = settings
         self._client = client
+        if producer is not None:   # tests give a stand-in; else built on first use (below)
+            self.producer = producer
 
     @cached_property
     def store(self) -> Store:
@@ -98,6 +101,11 @@ class Deps:
     @cached_property
     def deliverer(self) -> Deliverer:
         return Deliverer(self.settings)
+
+    @cached_property
+    def producer(self) -> RecordProducer:
+        """Kafka, for message changes (functions/http/changes.py): one per warm container."""
+        return RecordProducer(self.settings)
 
 
 @dataclass

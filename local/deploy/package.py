@@ -64,6 +64,8 @@ LAMBDA_REQUIREMENTS = (
     "Pillow",   # functions/attachment_check.py (decoding check, thumbnails)
     # functions/push (the notifier's senders); http-ece has no wheel, it is built from source
     "google-auth", "httpx[http2]", "pywebpush", "http-ece", "py-vapid", "requests",
+    # functions/http/changes.py: edits, deletes, reactions produced to MSK (IAM auth)
+    "confluent-kafka", "aws-msk-iam-sasl-signer-python",
 )
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)

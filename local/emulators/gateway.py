@@ -278,7 +278,7 @@ class Gateway:
     def api(self, environ: dict, raw_path: str, raw_query: str, request_id: str) -> Reply:
         method = environ["REQUEST_METHOD"].upper()
         if method == "OPTIONS" and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
-            return 204, [("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS"),
+            return 204, [("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"),
                          ("access-control-allow-headers",
                           environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS") or "authorization, content-type"),
                          ("access-control-max-age", "600")], b""

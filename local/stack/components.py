@@ -242,7 +242,7 @@ def gateway_component(stack: StackView) -> Component:
         env={**dataclasses.replace(stack.settings, web_edges=edges).to_env(), "PYTHONUNBUFFERED": "1"},
         ready_url=f"http://127.0.0.1:{port}/healthz",
         ready_timeout=60.0,
-        depends_on=("dynalite",),
+        depends_on=("kafka", "dynalite"),   # edits, deletes, reactions are produced to Kafka
         install=_vendor_web_client,
         stop_timeout=15.0,
         endpoints={"web client": f"http://127.0.0.1:{port}/", "api": f"http://127.0.0.1:{port}/api"},

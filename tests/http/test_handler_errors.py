@@ -40,8 +40,11 @@ def test_route_matching_table():
     assert sorted(match_route("POST", "/devices")[1]) == ["GET", "PUT"]
     assert match_route("GET", f"/rooms/r1/attachments/{'a' * 32}")[1] == {"roomId": "r1", "attId": "a" * 32}
     assert sorted(match_route("PUT", "/rooms/r1/attachments")[1]) == ["POST"]
-    # 10 chat, 5 push (issue 15), 2 attachments (issue 16)
-    assert len({r.key for r in ROUTES}) == len(ROUTES) == 17
+    assert match_route("PATCH", "/rooms/r1/messages/7")[1] == {"roomId": "r1", "seq": "7"}
+    assert sorted(match_route("PUT", "/rooms/r1/messages/7")[1]) == ["DELETE", "PATCH"]
+    assert match_route("POST", "/rooms/r1/messages/7/reactions")[0].key == "POST /rooms/{roomId}/messages/{seq}/reactions"
+    # 10 chat, 5 push (issue 15), 2 attachments and 3 message changes (issue 16)
+    assert len({r.key for r in ROUTES}) == len(ROUTES) == 20
 
 
 def test_missing_or_bad_claims_is_401(api, uid):
@@ -96,7 +99,8 @@ def test_fuzz_json_bodies(api, fuzz_room, body):
     raw = json.dumps(body)  # stdlib: also integers beyond 64 bits
     for method, url in (("POST", "/rooms"), ("POST", path("rooms", room_id, "members")),
                         ("PUT", path("rooms", room_id, "read")), ("PUT", "/devices"),
-                        ("PUT", path("rooms", room_id, "mute"))):
+                        ("PUT", path("rooms", room_id, "mute")), ("PATCH", path("rooms", room_id, "messages", "1")),
+                        ("POST", path("rooms", room_id, "messages", "1", "reactions"))):
         _check_error_shape(api.handle(v2_event(method, url, user=alice, raw_body=raw), None))
 
 
@@ -110,13 +114,13 @@ def test_fuzz_raw_bodies(api, fuzz_room, raw, b64):
 
 
 @FUZZ
-@given(room=ids, user=ids, device=ids, att=ids,
-       query=st.dictionaries(st.sampled_from(["after", "before", "limit", "cursor", "x"]),
+@given(room=ids, user=ids, device=ids, att=ids, seq=ids,
+       query=st.dictionaries(st.sampled_from(["after", "before", "limit", "cursor", "clientMsgId", "x"]),
                              st.text(max_size=40), max_size=4))
-def test_fuzz_params(api, fuzz_room, room, user, device, att, query):
+def test_fuzz_params(api, fuzz_room, room, user, device, att, seq, query):
     _room_id, alice = fuzz_room
     for route in ROUTES:
-        params = {"roomId": room, "userId": user, "deviceId": device, "attId": att}
+        params = {"roomId": room, "userId": user, "deviceId": device, "attId": att, "seq": seq}
         url = route.path
         for name, value in params.items():
             url = url.replace("{%s}" % name, quote(value, safe=""))

@@ -75,6 +75,8 @@ def test_ids_roles_and_codes_match_contracts():
     assert schemas["RoomId"]["pattern"] == contracts.ROOM_ID.pattern
     assert schemas["UserId"]["pattern"] == contracts.USER_ID.pattern
     assert tuple(schemas["Role"]["enum"]) == contracts.ROLES
+    assert schemas["ClientMsgId"]["pattern"] == contracts.CLIENT_MSG_ID.pattern
+    assert schemas["EditMessage"]["properties"]["content"]["maxLength"] == contracts.MAX_BODY_CHARS
     codes = {v for k, v in vars(contracts).items() if k.startswith("ERR_")}
     assert set(schemas["Error"]["properties"]["error"]["properties"]["code"]["enum"]) == codes
 
@@ -150,6 +152,14 @@ def test_real_responses_match_the_document(client: Client, sender, uid):
                                                          "user": uid("eve")}),
         ("GET", path("rooms", room_id, "attachments", "0" * 32), {}),
         ("GET", path("rooms", room_id, "attachments", "nope"), {}),
+        # edit, delete, react (issue 16): through the stack's Kafka and chat worker
+        ("POST", path("rooms", room_id, "messages", "3", "reactions"), {"body": {"emoji": "👍"}}),
+        ("POST", path("rooms", room_id, "messages", "3", "reactions"), {"body": {"emoji": "👍👍"}}),
+        ("PATCH", path("rooms", room_id, "messages", "3"), {"body": {"content": "not mine"}}),
+        ("PATCH", path("rooms", room_id, "messages", "3"), {"body": {"content": "fixed"}, "user": bob}),
+        ("PATCH", path("rooms", room_id, "messages", "01"), {"body": {"content": "x"}}),
+        ("DELETE", path("rooms", room_id, "messages", "99"), {}),
+        ("DELETE", path("rooms", room_id, "messages", "4"), {"query": {"clientMsgId": "doc-delete"}}),
     ]
     seen = set()
     for method, url, kwargs in calls:

@@ -82,7 +82,9 @@ def test_pins_follow_pyproject():
     pins = package.resolve_pins()
     assert pins["orjson"] == "3.13.0" and pins["pyjwt"] == "2.15.1"
     assert "cryptography" in pins  # PyJWT[crypto]
-    assert "gevent" not in pins and "confluent-kafka" not in pins  # edge-only
+    assert "gevent" not in pins and "falcon" not in pins  # edge-only
+    # the HTTP function produces message changes to MSK (IAM auth)
+    assert pins["confluent-kafka"] == "2.16.1" and pins["aws-msk-iam-sasl-signer-python"] == "1.0.2"
 
 
 # ELF e_machine of the Lambda architectures (a native extension must be built for it).

@@ -172,3 +172,17 @@ def test_attachment_ids_are_checked_whole_and_stay_in_their_room(new_user, new_r
     assert api(ann, "GET", f"/rooms/{room}/attachments/{att_id}").status_code == 404   # eve's, in her room
     assert api(ann, "GET", f"/rooms/{other}/attachments/{att_id}").status_code == 403  # not a member
     assert api(eve, "GET", f"/rooms/{other}/attachments/{att_id}").status_code == 200
+
+
+def test_message_change_routes_check_room_and_seq_whole(new_user, new_room, api):
+    """PATCH/DELETE /rooms/{roomId}/messages/{seq} and POST .../reactions: a seq or room id with
+    a trailing newline, CRLF or an encoded slash is a 400 (before anything is produced)."""
+    ann, gus = new_user(), new_user("groomer")
+    room = new_room(ann, gus)
+    for room_part, seq_part in ((room, "1%0A"), (room, "1%0D%0A"), (room, "1%2F..%2F2"), (room + "%0A", "1"),
+                                (f"..%2F{room}", "1"), (room, "01"), (room, "0")):
+        base = f"/rooms/{room_part}/messages/{seq_part}"
+        for method, path, body in (("PATCH", base, {"content": "x"}), ("DELETE", base, None),
+                                   ("POST", base + "/reactions", {"emoji": "👍"})):
+            answer = api(ann, method, path, json=body)
+            assert answer.status_code == 400, (method, path, answer.text)

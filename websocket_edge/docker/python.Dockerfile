@@ -3,8 +3,8 @@
 #
 #   docker build -f websocket_edge/docker/python.Dockerfile -t tidings-python .     (from the repo root)
 #
-# Dependencies are pyproject.toml's pinned [project.dependencies], plus the MSK IAM signer
-# the edge needs when TIDINGS_KAFKA_SECURITY=iam (websocket_edge/producer.py).
+# Dependencies are pyproject.toml's pinned [project.dependencies], the MSK IAM signer included
+# (TIDINGS_KAFKA_SECURITY=iam, functions/kafka_client.py).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,7 +18,7 @@ WORKDIR /app
 COPY pyproject.toml /app/pyproject.toml
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/app/pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt aws-msk-iam-sasl-signer-python==1.0.2 \
+    && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 COPY functions/ /app/functions/

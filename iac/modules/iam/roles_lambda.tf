@@ -159,6 +159,20 @@ data "aws_iam_policy_document" "http" {
     }
   }
 
+  # Edits, deletes and reactions (functions/http/changes.py) go to the chat topic like the
+  # edge's, so the worker applies them in room order, exactly once: produce only, that topic only.
+  statement {
+    sid       = "MskConnectIdempotentProducer"
+    actions   = ["kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"]
+    resources = [var.msk_cluster_arn]
+  }
+
+  statement {
+    sid       = "MskWriteChatTopic"
+    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
+    resources = [local.chat_topic_arn]
+  }
+
   statement {
     sid = "VpcDescribe"
     actions = [
@@ -194,7 +208,7 @@ data "aws_iam_policy_document" "http" {
 
 resource "aws_iam_role" "http" {
   name_prefix        = "${var.name}-http-"
-  description        = "tidings HTTP API Lambda"
+  description        = "tidings HTTP API Lambda (DynamoDB, produce message changes to MSK)"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
 

@@ -22,7 +22,7 @@ locals {
     }
     http = {
       function_name        = "${var.name}-http-api"
-      description          = "HTTP API v2: rooms, history, read marks"
+      description          = "HTTP API v2: rooms, history, read marks; edits, deletes, reactions via Kafka"
       role                 = var.http_role_arn
       handler              = "functions.http.api.handler"
       memory_size          = var.http_memory_mb

@@ -126,3 +126,13 @@ def test_the_quorum_is_asked_of_the_next_broker_when_one_is_gone(cluster_stack):
     with pytest.raises(QuorumUnavailable):
         describe(f"127.0.0.1:{free_port()}", timeout=1.0)
 
+
+
+def test_the_gateway_produces_to_the_stacks_kafka(tmp_path):
+    """The HTTP function behind the gateway produces edits, deletes and reactions to Kafka."""
+    for brokers in (1, 3):
+        stack = Stack(tmp_path / str(brokers), ports="auto", settings=Settings(brokers=brokers))
+        gateway = stack.component("gateway")
+        assert gateway.depends_on == ("kafka", "dynalite")
+        assert gateway.env["TIDINGS_KAFKA_BOOTSTRAP"] == stack.settings.kafka_bootstrap
+        assert gateway.env["TIDINGS_CHAT_TOPIC"] == stack.settings.chat_topic
