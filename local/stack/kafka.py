@@ -41,10 +41,13 @@ SCALA_VERSION = "2.13"
 # binding is log4j-slf4j-impl because Kafka 4.4 logs through slf4j-api 1.7.36.
 LOG4J_VERSION = "2.25.5"
 JVM_HEAP = os.environ.get("TIDINGS_KAFKA_HEAP", "512m")
-# Three JVMs share two cores: each node of a cluster gets a smaller heap, and only the
-# quick JIT (C2's compilations cost a restarted node tens of CPU seconds, under load).
+# Every broker JVM gets only the quick JIT (C1): C2's compilations cost a fresh broker tens of
+# CPU seconds under load, on the two cores the whole stack shares. Measured on a wiped stack
+# under `invoke bench -- custom --users 400 --ramp 20 --messages 40` (BENCHMARKS.md): C2's
+# compiler threads took ~1 core during the load, and the broker's CPU per message fell from
+# 953-1,045 to 499-597 µs with C1 only. Each node of a cluster also gets a smaller heap.
+BROKER_JVM = ("-XX:TieredStopAtLevel=1",)
 CLUSTER_NODE_HEAP = os.environ.get("TIDINGS_KAFKA_HEAP", "256m")
-CLUSTER_NODE_JVM = ("-XX:TieredStopAtLevel=1",)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "kafka"
 MAVEN_TIMEOUT_S = 45 * 60

@@ -93,9 +93,9 @@ def node_builder(node_id: int, brokers: int) -> Callable[[StackView], Component]
 
         return Component(
             name=name,
-            argv=lambda: (kafka.java_argv("kafka.Kafka", str(properties)) if single else kafka.java_argv(
+            argv=lambda: (kafka.java_argv("kafka.Kafka", str(properties), jvm=kafka.BROKER_JVM) if single else kafka.java_argv(
                 "kafka.Kafka", str(properties), heap=kafka.CLUSTER_NODE_HEAP,
-                jvm=kafka.CLUSTER_NODE_JVM + kafka_cds.jvm_flags(classes))),
+                jvm=kafka.BROKER_JVM + kafka_cds.jvm_flags(classes))),
             ports={"client": client, "controller": controller},
             ready=ready,
             ready_timeout=180.0,
