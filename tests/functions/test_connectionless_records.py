@@ -9,16 +9,9 @@ import pytest
 from functions import contracts
 from functions.chat_records import invalid_reason
 from test_message_changes import change, send
-from worker_world import World
+from worker_world import world  # noqa: F401 (world: the fixture)
 
 EDIT, DELETE, REACT = contracts.RECORD_EDIT, contracts.RECORD_DELETE, contracts.RECORD_REACT
-
-
-@pytest.fixture
-def world(settings, ddb, uid, edge_factory, kafka):
-    w = World(settings, ddb, uid, edge_factory, kafka)
-    yield w
-    w.deliverer.close()
 
 
 def connectionless(value: dict) -> dict:

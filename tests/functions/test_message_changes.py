@@ -12,16 +12,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from functions import chat_worker, contracts
-from worker_world import World, broken_worker
+from worker_world import broken_worker, world  # noqa: F401 (world: the fixture)
 
 EDIT, DELETE, REACT = contracts.RECORD_EDIT, contracts.RECORD_DELETE, contracts.RECORD_REACT
-
-
-@pytest.fixture
-def world(settings, ddb, uid, edge_factory, kafka):
-    w = World(settings, ddb, uid, edge_factory, kafka)
-    yield w
-    w.deliverer.close()
 
 
 def change(world, conn, kind, seq, *, user="alice", role="customer", cmid=None, room=None, **extra):

@@ -8,28 +8,7 @@ import pytest
 from functions import contracts
 from functions.record_producer import ProduceError, RecordProducer
 from functions.settings import Settings
-
-
-class Msg:
-    def __init__(self, partition, offset):
-        self._p, self._o = partition, offset
-
-    def partition(self):
-        return self._p
-
-    def offset(self):
-        return self._o
-
-
-class Err:
-    def __init__(self, text, fatal=False):
-        self.text, self._fatal = text, fatal
-
-    def fatal(self):
-        return self._fatal
-
-    def __str__(self):
-        return self.text
+from kafka_reports import Err, Msg
 
 
 class StandIn:

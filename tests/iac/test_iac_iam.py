@@ -78,6 +78,24 @@ def _policy_document(directory: Path, name: str) -> dict:
     return dict(u.data_sources(directory, "aws_iam_policy_document"))[name]
 
 
+def test_the_edge_and_the_http_function_produce_to_the_chat_topic_only():
+    """One pair of statements (locals.chat_producer_statements) for both producers of the chat
+    topic: connect as an idempotent producer, write that topic and no other; the consumers'
+    documents do not get it."""
+    statements = {st["sid"]: st for st in u.locals_(IAM)["chat_producer_statements"]}
+    assert statements == {
+        "MskConnectIdempotentProducer": {"sid": "MskConnectIdempotentProducer",
+                                         "actions": ["kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"],
+                                         "resources": ["${var.msk_cluster_arn}"]},
+        "MskWriteChatTopic": {"sid": "MskWriteChatTopic",
+                              "actions": ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],
+                              "resources": ["${local.chat_topic_arn}"]},
+    }
+    for name, produces in (("edge_task", True), ("http", True), ("chat_consumer", False), ("worker", False)):
+        loops = [d["for_each"] for d in u.dynamic_blocks(_policy_document(IAM, name), "statement")]
+        assert ("${local.chat_producer_statements}" in loops) is produces, name
+
+
 def _sids(doc: dict) -> dict[str, dict]:
     return {st["sid"]: st for st in u.blocks(doc, "statement")}
 

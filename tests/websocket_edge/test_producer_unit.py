@@ -17,31 +17,7 @@ from functions.settings import Settings
 from websocket_edge import producer as producer_mod
 from websocket_edge.metrics import EdgeMetrics
 from websocket_edge.producer import ProduceError, Producer, ProducerConfigError, producer_config
-
-
-class Msg:
-    def __init__(self, partition, offset):
-        self._p, self._o = partition, offset
-
-    def partition(self):
-        return self._p
-
-    def offset(self):
-        return self._o
-
-
-class Err:
-    def __init__(self, text, fatal=False):
-        self.text, self._fatal = text, fatal
-
-    def fatal(self):
-        return self._fatal
-
-    def retriable(self):
-        return not self._fatal
-
-    def __str__(self):
-        return self.text
+from kafka_reports import Err, Msg
 
 
 class StandIn:

@@ -55,6 +55,21 @@ locals {
   group_arn      = "${replace(var.msk_cluster_arn, ":cluster/", ":group/")}/${var.consumer_group}"
   push_group_arn = "${replace(var.msk_cluster_arn, ":cluster/", ":group/")}/${var.push_consumer_group}"
 
+  # What a producer of the chat topic may do (the edge; the HTTP function's edits, deletes and
+  # reactions): connect as an idempotent producer and write that topic, no other.
+  chat_producer_statements = [
+    {
+      sid       = "MskConnectIdempotentProducer"
+      actions   = ["kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"]
+      resources = [var.msk_cluster_arn]
+    },
+    {
+      sid       = "MskWriteChatTopic"
+      actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
+      resources = [local.chat_topic_arn]
+    },
+  ]
+
   # The functions fed by a Kafka event source mapping on the chat topic, each in its own
   # consumer group: the chat worker and the push notifier.
   chat_consumer_groups = {

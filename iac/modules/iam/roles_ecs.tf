@@ -13,16 +13,13 @@ data "aws_iam_policy_document" "edge_task" {
     }
   }
 
-  statement {
-    sid       = "MskConnectIdempotentProducer"
-    actions   = ["kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"]
-    resources = [var.msk_cluster_arn]
-  }
-
-  statement {
-    sid       = "MskWriteChatTopic"
-    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
-    resources = [local.chat_topic_arn]
+  dynamic "statement" {
+    for_each = local.chat_producer_statements
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
   }
 
   # Backpressure: the edge reads how far the worker's consumer group is (committed offsets)

@@ -161,16 +161,13 @@ data "aws_iam_policy_document" "http" {
 
   # Edits, deletes and reactions (functions/http/changes.py) go to the chat topic like the
   # edge's, so the worker applies them in room order, exactly once: produce only, that topic only.
-  statement {
-    sid       = "MskConnectIdempotentProducer"
-    actions   = ["kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"]
-    resources = [var.msk_cluster_arn]
-  }
-
-  statement {
-    sid       = "MskWriteChatTopic"
-    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
-    resources = [local.chat_topic_arn]
+  dynamic "statement" {
+    for_each = local.chat_producer_statements
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
   }
 
   statement {
