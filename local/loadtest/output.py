@@ -137,14 +137,19 @@ def print_table(console: Console, report: dict) -> None:
     console.print(lt)
     rt = Table(title=f"CPU / memory ({report['resources']['cpu_unit']}; found by {report['resources']['source']})",
                header_style="bold")
-    for col in ("component", "cpu mean", "cpu max", "rss max MiB"):
+    per_message = report["resources"].get("cpu_us_per_message", {})
+    for col in ("component", "cpu mean", "cpu max", "cpu µs/msg", "rss max MiB"):
         rt.add_column(col, justify="right" if col != "component" else "left")
     for name, s in report["resources"]["components"].items():
-        rt.add_row(name, f"{s['cpu_mean']:.0f}", f"{s['cpu_max']:.0f}", f"{s['rss_max_mib']:,.0f}")
+        cost = per_message.get(name)
+        rt.add_row(name, f"{s['cpu_mean']:.0f}", f"{s['cpu_max']:.0f}", "-" if cost is None else f"{cost:,.0f}",
+                   f"{s['rss_max_mib']:,.0f}")
     for p in report["generator"]["per_proc"]:
         rt.add_row(f"  generator {p['index']} ({p['users']} users)",
                    "-" if p["cpu_mean"] is None else f"{p['cpu_mean']:.0f}",
-                   "-" if p["cpu_max"] is None else f"{p['cpu_max']:.0f}", f"{p['rss_mib']:,.0f}")
+                   "-" if p["cpu_max"] is None else f"{p['cpu_max']:.0f}", "-", f"{p['rss_mib']:,.0f}")
+    if "all" in per_message:
+        rt.add_row("all of the above", "", "", f"{per_message['all']:,.0f}", "")
     console.print(rt)
     v = report["verdict"]
     if v["ok"]:

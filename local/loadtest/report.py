@@ -174,7 +174,8 @@ def build(opts, settings, agg, sampler, readies: dict, finals: dict, problems: l
         "latency_ms": {"ack": agg.ack.summary(), "delivery": agg.delivery.summary(),
                        "connect_subscribe": agg.subscribe.summary()},
         "resources": {"source": sampler.sources, "cpu_unit": f"% of one core ({os.cpu_count()} cores)",
-                      "components": sampler.summary()},
+                      "components": sampler.summary(),
+                      "cpu_us_per_message": sampler.cpu_per_message(c.get("acked", 0))},
         "generator": {
             "procs": len(readies) or len(agg.open),
             "per_proc": [{"index": i, "pid": readies.get(i, {}).get("pid"),

@@ -30,6 +30,10 @@ class Sampler:
         self.generator_pids = list(generator_pids or [])
         self._procs: dict[int, psutil.Process] = {}
         self.series: dict[str, list[tuple[int, float, int]]] = {}   # name -> [(second, cpu, rss)]
+        # name -> CPU seconds since prime(), from each process's own counters (exact, whatever the
+        # sampling gaps; a process that ends between samples loses at most its last second)
+        self.cpu_seconds: dict[str, float] = {}
+        self._cpu_total: dict[int, float] = {}    # pid -> user+system seconds when last read
         self.sources = "none"
         self._roots: dict[str, list[int]] = self._discover()
 
@@ -79,7 +83,7 @@ class Sampler:
             self._procs[pid] = proc
         return proc
 
-    def _measure(self, pids: list[int], with_children: bool) -> tuple[float, int]:
+    def _measure(self, pids: list[int], with_children: bool, name: str | None = None) -> tuple[float, int]:
         cpu, rss = 0.0, 0
         seen = set()
         for pid in pids:
@@ -102,8 +106,15 @@ class Sampler:
                 try:
                     cpu += proc.cpu_percent(None)
                     rss += proc.memory_info().rss
+                    times = proc.cpu_times()
                 except psutil.Error:
                     self._procs.pop(member.pid, None)
+                    continue
+                total = times.user + times.system
+                previous = self._cpu_total.get(member.pid)
+                self._cpu_total[member.pid] = total
+                if name is not None and previous is not None:
+                    self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + (total - previous)
         return cpu, rss
 
     def prime(self) -> None:
@@ -113,12 +124,14 @@ class Sampler:
         self._measure([os.getpid()], False)
         psutil.cpu_percent(None)
 
+    def _measure_all(self) -> dict[str, tuple[float, int]]:
+        out = {name: self._measure(pids, True, name) for name, pids in self._roots.items()}
+        out["generator"] = self._measure(self.generator_pids, False, "generator")
+        out["generator-parent"] = self._measure([os.getpid()], False, "generator-parent")
+        return out
+
     def sample(self, second: int) -> dict[str, tuple[float, int]]:
-        out = {}
-        for name, pids in self._roots.items():
-            out[name] = self._measure(pids, True)
-        out["generator"] = self._measure(self.generator_pids, False)
-        out["generator-parent"] = self._measure([os.getpid()], False)
+        out = self._measure_all()
         try:
             out["machine"] = (psutil.cpu_percent(None) * (os.cpu_count() or 1),
                               psutil.virtual_memory().used)
@@ -127,6 +140,10 @@ class Sampler:
         for name, (cpu, rss) in out.items():
             self.series.setdefault(name, []).append((second, round(cpu, 1), rss))
         return out
+
+    def count(self) -> None:
+        """Add the CPU seconds spent since the last sample, without a point in the series."""
+        self._measure_all()
 
     def summary(self) -> dict:
         """Per component: mean and max CPU % (per core) and max RSS in MiB, over the samples
@@ -138,7 +155,16 @@ class Sampler:
             cpus = [s[1] for s in samples]
             out[name] = {"cpu_mean": round(sum(cpus) / len(cpus), 1), "cpu_max": round(max(cpus), 1),
                          "rss_max_mib": round(max(s[2] for s in samples) / 2**20, 1),
-                         "samples": len(samples)}
+                         "samples": len(samples), "cpu_s": round(self.cpu_seconds.get(name, 0.0), 2)}
+        return out
+
+    def cpu_per_message(self, messages: int) -> dict[str, float]:
+        """µs of CPU per message, per component and for all of them (`all`): on a machine whose
+        cores every component shares, what a message costs decides throughput and latency."""
+        if messages <= 0:
+            return {}
+        out = {name: round(seconds / messages * 1e6, 1) for name, seconds in sorted(self.cpu_seconds.items())}
+        out["all"] = round(sum(self.cpu_seconds.values()) / messages * 1e6, 1)
         return out
 
 

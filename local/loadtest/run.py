@@ -183,6 +183,7 @@ def run(opts: Options, settings: Settings | None = None, *, console=None) -> dic
             except KeyboardInterrupt:
                 interrupted = True
                 console.print("[yellow]interrupted: stopping the generators and collecting what they have[/]")
+        sampler.count()   # the CPU spent since the last sample counts too (not a point of the series)
         timing["run_s"] = round(time.time() - t0, 2)
         timing["drain_s"] = max((d.get("drain_s", 0.0) for d in drains.values()), default=None)
         timing["drained"] = all(d.get("drained") for d in drains.values()) if drains else False

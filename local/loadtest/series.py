@@ -38,6 +38,14 @@ FIGURES = {   # name -> path in the report
     "errors": ("messages", "errored"),
     "store missing": ("store", "missing"),
     "store duplicated": ("store", "duplicated"),
+    # CPU per acked message (µs): all components, then the largest ones (BENCHMARKS.md)
+    "cpu µs/msg all": ("resources", "cpu_us_per_message", "all"),
+    "cpu µs/msg kafka": ("resources", "cpu_us_per_message", "kafka"),
+    "cpu µs/msg dynalite": ("resources", "cpu_us_per_message", "dynalite"),
+    "cpu µs/msg edge-a": ("resources", "cpu_us_per_message", "edge-a"),
+    "cpu µs/msg edge-b": ("resources", "cpu_us_per_message", "edge-b"),
+    "cpu µs/msg esm": ("resources", "cpu_us_per_message", "esm"),
+    "cpu µs/msg notifier": ("resources", "cpu_us_per_message", "notifier"),
 }
 
 

@@ -51,6 +51,13 @@ def check_report(report: dict, protocol: str) -> None:
     assert report["verdict"] == {"ok": True, "reasons": []}
     # the stack's components were found for the CPU/memory figures
     assert {"edge-a", "edge-b", "generator"} <= set(report["resources"]["components"])
+    # and what each costs per acked message: every component's CPU seconds, summed in `all`
+    cost = report["resources"]["cpu_us_per_message"]
+    assert cost["edge-a"] > 0 and cost["edge-b"] > 0 and cost["generator"] > 0
+    parts = sum(v for k, v in cost.items() if k != "all")
+    assert abs(cost["all"] - parts) <= 0.1 * len(cost)   # rounding only
+    seconds = report["resources"]["components"]["edge-a"]["cpu_s"]
+    assert abs(cost["edge-a"] - seconds / report["messages"]["acked"] * 1e6) <= cost["edge-a"] * 0.02 + 1
     # `invoke bench` finds every figure it summarises in the report
     from local.loadtest.series import FIGURES, summarise
 
