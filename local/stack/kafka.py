@@ -45,7 +45,7 @@ JVM_HEAP = os.environ.get("TIDINGS_KAFKA_HEAP", "512m")
 # CPU seconds under load, on the two cores the whole stack shares. Measured on a wiped stack
 # under `invoke bench -- custom --users 400 --ramp 20 --messages 40` (BENCHMARKS.md): C2's
 # compiler threads took ~1 core during the load, and the broker's CPU per message fell from
-# 953-1,045 to 499-597 µs with C1 only. Each node of a cluster also gets a smaller heap.
+# 929 to 509 µs (medians of 3) with C1 only. Each node of a cluster also gets a smaller heap.
 BROKER_JVM = ("-XX:TieredStopAtLevel=1",)
 CLUSTER_NODE_HEAP = os.environ.get("TIDINGS_KAFKA_HEAP", "256m")
 
