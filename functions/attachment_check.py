@@ -9,8 +9,7 @@ which invokes it. For each new object rooms/{roomId}/{attId} it:
    never presigned, the object is deleted);
 2. reads the object (at most TIDINGS_ATTACHMENT_MAX_BYTES + 1 bytes) and checks the size
    (as declared, within the limit), the magic bytes (one of functions/image_types.py, the
-   declared type) and, but for HEIC, that Pillow decodes it; a HEIC photo is taken on its
-   magic bytes alone and gets no thumbnail (Pillow reads no HEIF without a plugin);
+   declared type) and that Pillow decodes it (HEIC through pillow-heif's opener);
 3. ready: writes a JPEG thumbnail (THUMB_PX on the long side) at thumbs/{roomId}/{attId}.jpg;
    rejected: deletes the object, so nothing of it is kept but the reason;
 4. settles the item once (a repeated notification changes nothing) and tells the room's
@@ -20,6 +19,7 @@ Errors of S3 or DynamoDB raise, so the invocation is retried (asynchronous invok
 
 from __future__ import annotations
 
+import functools
 import io
 from typing import Any
 from urllib.parse import unquote_plus
@@ -43,8 +43,17 @@ class Rejected(Exception):
     """The object is not an acceptable photo; the message says why."""
 
 
+@functools.cache
+def _register_heif() -> None:
+    """Teach Pillow HEIF (iPhones' default), so HEIC is decoded and thumbnailed like the rest.
+    Registering is process-wide; once is enough."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+
+
 def inspect(data: bytes, declared_type: str, declared_bytes: int, max_bytes: int) -> tuple[str, Any]:
-    """Check a photo's bytes: (its type, a Pillow image or None for HEIC); Rejected otherwise."""
+    """Check a photo's bytes: (its type, the decoded Pillow image); Rejected otherwise."""
     if len(data) > max_bytes:
         raise Rejected(f"larger than {max_bytes} bytes")
     if len(data) != declared_bytes:
@@ -54,8 +63,7 @@ def inspect(data: bytes, declared_type: str, declared_bytes: int, max_bytes: int
         raise Rejected("not a JPEG, PNG, WebP or HEIC image (magic bytes)")
     if found != declared_type:
         raise Rejected(f"the bytes are {found}, {declared_type} was declared")
-    if found == image_types.HEIC:
-        return found, None
+    _register_heif()
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -65,7 +73,10 @@ def inspect(data: bytes, declared_type: str, declared_bytes: int, max_bytes: int
         image.load()   # decodes everything: a truncated or corrupt file fails here
     except Rejected:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError:   # its own message names only the BytesIO object
+        raise Rejected(f"does not decode as {found}: its structure is unreadable") from None
+    # RuntimeError: what pillow-heif raises for some libheif failures (its security limits)
+    except (OSError, ValueError, SyntaxError, RuntimeError, Image.DecompressionBombError) as exc:
         raise Rejected(f"does not decode as {found}: {str(exc)[:120]}") from None
     return found, image
 
@@ -126,8 +137,6 @@ class AttachmentCheck:
                                   Range=f"bytes=0-{limit}")["Body"]
         data = body.read()
         _type, image = inspect(data, item["contentType"], int(item["bytes"]), limit)
-        if image is None:
-            return {}
         key = thumb_key(item["roomId"], item["attId"])
         self.s3.put_object(Bucket=self.settings.attachments_bucket, Key=key, Body=thumbnail(image),
                            ContentType=image_types.JPEG)

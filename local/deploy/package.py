@@ -61,7 +61,7 @@ _MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
 # Top-level distributions functions/ needs at run time (versions come from pyproject.toml).
 LAMBDA_REQUIREMENTS = (
     "boto3", "orjson", "PyJWT[crypto]", "structlog", "emoji",
-    "Pillow",   # functions/attachment_check.py (decoding check, thumbnails)
+    "Pillow", "pillow-heif",   # functions/attachment_check.py (decoding check, thumbnails; HEIC)
     # functions/push (the notifier's senders); http-ece has no wheel, it is built from source
     "google-auth", "httpx[http2]", "pywebpush", "http-ece", "py-vapid", "requests",
     # functions/http/changes.py: edits, deletes, reactions produced to MSK (IAM auth)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import uuid
 
+import pillow_heif
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -155,14 +156,28 @@ def test_more_bytes_than_declared_put_with_bucket_credentials_are_rejected_by_th
     assert not exists(settings, new["key"])
 
 
-def test_heic_is_taken_on_its_magic_bytes_without_a_thumbnail(chat, api):
-    data = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 200
+def test_a_heic_photo_is_decoded_measured_and_thumbnailed_like_the_others(chat, api):
+    out = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", (640, 480), (200, 120, 40))).save(out, quality=90)
+    data = out.getvalue()
     new = presign(api, chat.customer, chat.room, image_types.HEIC, data)
     assert upload(new, data).status_code == 200
     checked = event(chat.c, "attachment", room=chat.room)["attachment"]
-    assert checked["status"] == "ready" and "width" not in checked
+    assert (checked["status"], checked["width"], checked["height"]) == ("ready", 640, 480)
     view = api("GET", f"/rooms/{chat.room}/attachments/{new['attId']}", chat.customer).json()
-    assert "url" in view and "thumbUrl" not in view
+    assert requests.get(view["url"], timeout=30).content == data   # the original HEIC, as uploaded
+    thumb = requests.get(view["thumbUrl"], timeout=30)
+    assert thumb.status_code == 200 and image_types.sniff(thumb.content) == image_types.JPEG
+    assert Image.open(io.BytesIO(thumb.content)).size == (320, 240)
+
+
+def test_a_heic_that_does_not_decode_is_rejected_and_deleted(chat, api, settings):
+    data = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 200   # the magic bytes, no photo
+    new = presign(api, chat.customer, chat.room, image_types.HEIC, data)
+    assert upload(new, data).status_code == 200
+    checked = event(chat.c, "attachment", room=chat.room)["attachment"]
+    assert checked["status"] == "rejected" and checked["reason"].startswith("does not decode as image/heic")
+    assert not exists(settings, new["key"])
 
 
 def test_sends_naming_another_rooms_or_an_unknown_key_are_refused(chat, api, new_room, settings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import pillow_heif
 import pytest
 from PIL import Image
 
@@ -12,9 +13,20 @@ from functions import contracts, image_types
 from functions.attachment_check import MAX_PIXELS, Rejected, inspect, thumbnail
 
 
+GREEN = (10, 200, 30)
+
+
 def encoded(fmt: str, size=(64, 48)) -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", size, (10, 200, 30)).save(out, fmt)
+    Image.new("RGB", size, GREEN).save(out, fmt)
+    return out.getvalue()
+
+
+def heic(size=(64, 48), image=None, **save) -> bytes:
+    """A real HEIC (HEVC, by the encoder in pillow-heif's wheel). Made through pillow_heif
+    directly, not Image.save: registering the opener is the check's job, not the test's."""
+    out = io.BytesIO()
+    pillow_heif.from_pillow(image or Image.new("RGB", size, GREEN)).save(out, quality=90, **save)
     return out.getvalue()
 
 
@@ -28,10 +40,49 @@ def test_real_images_sniff_and_decode_as_declared(fmt, content_type):
 
 
 @pytest.mark.parametrize("brand", [b"heic", b"heix", b"mif1", b"msf1"])
-def test_heif_brands_are_heic_and_kept_without_decoding(brand):
-    data = b"\0\0\0\x18ftyp" + brand + b"\0" * 20
-    assert image_types.sniff(data) == image_types.HEIC
-    assert inspect(data, image_types.HEIC, len(data), 1000) == (image_types.HEIC, None)
+def test_heif_brands_are_heic(brand):
+    assert image_types.sniff(b"\0\0\0\x18ftyp" + brand + b"\0" * 20) == image_types.HEIC
+
+
+def test_a_real_heic_is_decoded_measured_and_thumbnailed():
+    data = heic((1000, 500))
+    assert image_types.sniff(data[:image_types.SNIFF_BYTES]) == image_types.HEIC
+    found, image = inspect(data, image_types.HEIC, len(data), 10**7)
+    assert found == image_types.HEIC and (image.width, image.height) == (1000, 500)
+    thumb = Image.open(io.BytesIO(thumbnail(image)))
+    assert (thumb.format, thumb.size) == ("JPEG", (320, 160))
+    # the photo's pixels, not a blank of the right size (HEVC and JPEG are both lossy)
+    assert all(abs(got - want) < 16 for got, want in zip(thumb.getpixel((160, 80)), GREEN))
+
+
+def test_a_rotated_heic_gets_an_upright_thumbnail_as_a_rotated_jpeg_does():
+    """Phones store photos as shot and say how to turn them (EXIF orientation 6: 90° clockwise).
+    libheif turns a HEIC itself; the thumbnail must not turn it a second time."""
+    shot = Image.new("RGB", (400, 300), (255, 0, 0))
+    shot.paste((0, 0, 255), (200, 0, 400, 300))   # red left half, blue right half
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    jpeg = io.BytesIO()
+    shot.save(jpeg, "JPEG", exif=exif.tobytes())
+    for declared, data in ((image_types.JPEG, jpeg.getvalue()),
+                           (image_types.HEIC, heic(image=shot, exif=exif.tobytes()))):
+        thumb = Image.open(io.BytesIO(thumbnail(inspect(data, declared, len(data), 10**7)[1]))).convert("RGB")
+        top, bottom = thumb.getpixel((120, 5)), thumb.getpixel((120, 315))
+        # upright: portrait, the red half on top and the blue one at the bottom
+        assert thumb.size == (240, 320), declared
+        assert top[0] > 200 > top[2] and bottom[2] > 200 > bottom[0], (declared, top, bottom)
+
+
+@pytest.mark.parametrize("case", ["header only", "garbage after the magic", "truncated"])
+def test_a_heic_that_does_not_decode_is_rejected_saying_so(case):
+    real = heic()
+    data = {"header only": real[:32],
+            "garbage after the magic": real[:16] + bytes(range(256)) * 8,
+            "truncated": real[:len(real) // 2]}[case]
+    assert image_types.sniff(data[:image_types.SNIFF_BYTES]) == image_types.HEIC
+    with pytest.raises(Rejected, match="^does not decode as image/heic") as why:
+        inspect(data, image_types.HEIC, len(data), 10_000)
+    assert " at 0x" not in str(why.value), "the reason names the failure, not a Python object"
 
 
 @pytest.mark.parametrize("head", [b"GIF89a" + b"\0" * 20, b"RIFF\0\0\0\0WAVEfmt ", b"\0\0\0\x18ftypisom",

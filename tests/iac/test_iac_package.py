@@ -85,6 +85,8 @@ def test_pins_follow_pyproject():
     assert "gevent" not in pins and "falcon" not in pins  # edge-only
     # the HTTP function produces message changes to MSK (IAM auth)
     assert pins["confluent-kafka"] == "2.16.1" and pins["aws-msk-iam-sasl-signer-python"] == "1.0.2"
+    # the attachment check decodes photos, HEIC through pillow-heif
+    assert pins["pillow"] == "13.0.0" and pins["pillow-heif"] == "1.8.1"
 
 
 # ELF e_machine of the Lambda architectures (a native extension must be built for it).
@@ -111,6 +113,15 @@ def test_zip_contains_the_push_senders_libraries(built):
     # http-ece publishes no wheel: it was built here from its sdist, as a pure-Python wheel
     assert dists["http-ece"] == "1.2.1" and dists["pywebpush"] == "2.5.0" and dists["py-vapid"] == "1.9.6"
     assert not [n for n in entries if n.startswith("http_ece/") and not n.endswith(".py")]
+
+
+def test_zip_contains_the_photo_libraries_heic_included(built):
+    _, entries, _ = built
+    machine = {"arm64": "aarch64", "x86_64": "x86_64"}[package.LAMBDA_ARCH]
+    for top in ("PIL/", "pillow_heif/"):
+        assert any(n.startswith(top) for n in entries), top
+    # pillow-heif's libheif binding, built for the Lambda's CPython and architecture
+    assert any("_pillow_heif.cpython-312-" in n and n.endswith(f"-{machine}-linux-gnu.so") for n in entries)
 
 
 def test_build_refuses_a_zip_without_a_library_functions_imports(tmp_path, monkeypatch):
