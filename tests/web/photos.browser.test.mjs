@@ -27,7 +27,8 @@ let pageErrors = () => [];
 
 const step = steps('photos-', () => [['customer', pageC], ['groomer', pageG]]);
 
-// The photo figure of the message whose text is `caption`: {status, thumb: natural size, note}.
+// The photo figure of the message whose text is `caption`: {status, thumb: natural size, note},
+// and the message's own send state (`send`: pending, sent or failed; `sendNote`: its line).
 async function photoOf(page, caption) {
   return page.evaluate((text) => {
     const el = [...document.querySelectorAll('#messages .msg')].find((m) => m.querySelector('.text').textContent === text);
@@ -36,7 +37,8 @@ async function photoOf(page, caption) {
     const img = fig.querySelector('img.thumb');
     return { status: fig.dataset.status, note: fig.querySelector('.photo-note')?.textContent ?? null,
       thumb: img && img.complete && img.naturalWidth ? [img.naturalWidth, img.naturalHeight] : null,
-      seq: el.dataset.seq ?? null };
+      seq: el.dataset.seq ?? null, send: el.dataset.status ?? null,
+      sendNote: el.querySelector('.status')?.textContent ?? null };
   }, caption);
 }
 
@@ -102,9 +104,22 @@ describe('photos: upload with progress, thumbnail for the other member, full siz
     await viewer.waitFor({ state: 'hidden' });
   });
 
-  step('a fake image uploads but is shown to both as rejected', async () => {
+  step('a fake image uploads but is shown as rejected, or its send is refused', async () => {
+    // The photo check and the chat worker race: a message stored before the check rejects its
+    // photo is shown to both with the photo rejected; a send the worker reads after the
+    // rejection is refused (a rejected photo cannot be sent) and only its sender sees it, not
+    // sent, with the reason. Never a photo, always the reason.
     await pageC.getByLabel('Message', { exact: true }).fill('not really a photo');
     await pageC.locator('#photo-input').setInputFiles(FAKE);
+    const mine = await until(pageC, 'not really a photo', (p) => p.status === 'rejected' || p.send === 'failed',
+      'the rejection shows');
+    if (mine.send === 'failed') {
+      assert.match(mine.sendNote, /Not sent: .*was rejected: .*magic bytes/);
+      assert.equal(mine.thumb, null);
+      await pageG.waitForTimeout(1000);
+      assert.equal(await photoOf(pageG, 'not really a photo'), null);
+      return;
+    }
     for (const page of [pageG, pageC]) {
       const fake = await until(page, 'not really a photo', (p) => p.status === 'rejected', 'the rejection shows');
       assert.match(fake.note, /Photo not shown: .*magic bytes/);
