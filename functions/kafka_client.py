@@ -59,3 +59,19 @@ def producer_config(settings: Settings, client_id: str, logger: logging.Logger) 
             "oauth_cb": iam_oauth_cb(settings.aws_region),
         })
     return config
+
+
+def new_producer(config: dict[str, Any]):
+    """A confluent_kafka.Producer (imported here: the functions that never produce skip it)."""
+    from confluent_kafka import Producer
+
+    return Producer(config)
+
+
+def is_fatal(err) -> bool:
+    """Whether a librdkafka error given to error_cb is fatal (the producer must be rebuilt:
+    idempotence can no longer be kept)."""
+    try:
+        return bool(err.fatal())
+    except Exception:   # not a KafkaError: a stand-in, or an error object without fatal()
+        return False

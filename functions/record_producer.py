@@ -27,14 +27,9 @@ class ProduceError(Exception):
     """The record was not accepted by Kafka (timeout, broker down, too large...)."""
 
 
-def _default_factory(config: dict[str, Any]):
-    from confluent_kafka import Producer
-    return Producer(config)
-
-
 class RecordProducer:
     def __init__(self, settings: Settings, *, source: str = "http-api",
-                 factory: Callable[[dict], Any] = _default_factory, clock: Callable[[], float] = time.monotonic):
+                 factory: Callable[[dict], Any] = kafka_client.new_producer, clock: Callable[[], float] = time.monotonic):
         self.settings = settings
         self._config = kafka_client.producer_config(settings, f"tidings-{source}",
                                                     logging.getLogger("tidings.http.kafka"))
@@ -46,11 +41,7 @@ class RecordProducer:
                          (contracts.HEADER_EDGE, source.encode())]
 
     def _on_error(self, err) -> None:   # runs inside poll()
-        try:
-            fatal = err.fatal()
-        except Exception:
-            fatal = False
-        if fatal:
+        if kafka_client.is_fatal(err):
             self._fatal = str(err)
         log.warning("kafka: %s", err)
 

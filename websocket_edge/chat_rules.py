@@ -85,7 +85,8 @@ class ChatRules:
 
     # --- what the delivery API brings ---------------------------------------------------------
     def deliver(self, event: ServerEvent) -> int | None:
-        """A room's message or the end of a membership; None: not the rules' to show."""
+        """A room's message, the end of a membership, or the worker's answer to a send whose
+        ack is not out yet (held until it is); None: not the rules' to show."""
         kind, room = event.type, event.room
         if kind == contracts.EVENT_ERROR:
             held = self._unreported.get(event.data.get("ref"))

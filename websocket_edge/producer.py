@@ -54,13 +54,8 @@ def producer_config(settings: Settings) -> dict[str, Any]:
                                         logging.getLogger("tidings.edge.kafka"))
 
 
-def _default_factory(config: dict[str, Any]):
-    from confluent_kafka import Producer as KafkaProducer
-    return KafkaProducer(config)
-
-
 class Producer:
-    def __init__(self, settings: Settings, *, factory: Callable[[dict], Any] = _default_factory,
+    def __init__(self, settings: Settings, *, factory: Callable[[dict], Any] = kafka_client.new_producer,
                  metrics=None, clock: Callable[[], float] = time.monotonic):
         self.settings = settings
         self._factory = factory
@@ -103,11 +98,7 @@ class Producer:
 
     def _on_error(self, err) -> None:   # runs in the poller greenlet
         text = str(err)
-        try:
-            fatal = err.fatal()
-        except Exception:
-            fatal = False
-        if fatal:
+        if kafka_client.is_fatal(err):
             self._fatal = text
             log.error("kafka producer fatal error: %s", text)
         elif text != self.last_error or self._clock() - self._last_logged > _ERROR_LOG_EVERY_S:

@@ -45,8 +45,8 @@ log = logging.getLogger("tidings.edge.session")
 
 RATE_ABUSE_FRAMES = 20   # refused frames in a row before the connection is closed (1008)
 CLOSE_WAIT_S = 3.0       # after our close frame, how long the peer has to answer
+WRITE_BATCH = 64        # frames the writer joins into one write at most
 _CLOSE = object()
-WRITE_BATCH = 64   # frames the writer joins into one write at most
 _PING = object()
 
 

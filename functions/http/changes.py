@@ -92,7 +92,7 @@ def _change(req: Request, kind: str, room_id: str, seq: int, client_msg_id: str,
     room, item = _stored(req, room_id, seq)
     if rules.applied_at(item, digest) is not None:   # a resend of a change already stored
         return 200, message_view(item)
-    _check(req, kind, record, item, room)
+    _check(req, kind, record, digest, item, room)
     try:
         partition, offset = req.deps.producer.produce(record, room_id)
     except Exception as exc:   # record_producer.ProduceError, or a producer that cannot be built
@@ -103,7 +103,7 @@ def _change(req: Request, kind: str, room_id: str, seq: int, client_msg_id: str,
     room, item = _stored(req, room_id, seq)
     if rules.applied_at(item, digest) is not None:
         return 200, message_view(item)
-    _check(req, kind, record, item, room)   # names why the worker refused it, if the rules can
+    _check(req, kind, record, digest, item, room)   # names why the worker refused it, if the rules can
     raise HttpError(409, contracts.ERR_CONFLICT, "the change was not applied (the message changed meanwhile)")
 
 
@@ -116,10 +116,9 @@ def _stored(req: Request, room_id: str, seq: int) -> tuple[dict, dict]:
     return room, item
 
 
-def _check(req: Request, kind: str, record: dict, item: dict, room: dict) -> None:
+def _check(req: Request, kind: str, record: dict, digest: str, item: dict, room: dict) -> None:
     """The worker's rules on a copy of the message: raises the HTTP error of a refusal."""
     mine = copy.deepcopy(item)
-    digest = dedup_digest(record["senderId"], record["clientMsgId"])
     try:
         if kind == contracts.RECORD_EDIT:
             rules.edit(mine, record["senderId"], record, digest, -1, int(req.deps.settings.edit_window_s * 1000))

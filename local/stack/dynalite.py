@@ -3,8 +3,9 @@
 Installed once into the cache (``~/.cache/tidings/dynalite-<version>/node_modules``) with
 npm; per stack home it keeps its LevelDB files in ``data/dynalite`` (they survive a
 restart). It runs under ``local/emulators/dynalite_server.js``, which keeps it up when a client
-is killed mid-request (dynalite itself throws on that and exits). Known gaps (see /work/shared/notes/dynalite.md): no transactions, no streams,
-TTL settings are stored but items never expire.
+is killed mid-request (dynalite itself throws on that and exits). Known gaps (see
+/work/shared/notes/dynalite.md): no transactions, no streams, TTL settings are stored but
+items never expire.
 """
 
 from __future__ import annotations
